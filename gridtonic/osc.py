@@ -1,0 +1,80 @@
+"""OSC packets for scsynth: messages, time-stamped bundles, NRT score files, reply parsing.
+
+python-osc builds and parses messages; bundles are packed here because scsynth's NRT mode wants
+time tags in seconds from 0 (python-osc always adds the NTP epoch) and realtime bundles want the
+tag computed from our own clock mapping.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
+IMMEDIATE = 1  # OSC's "now" time tag
+
+OscArg = int | float | str | bytes
+
+
+def message(address: str, *args: OscArg) -> bytes:
+    """One OSC message; Python ints go as int32, floats as float32, bytes as blobs."""
+    b = OscMessageBuilder(address)
+    for a in args:
+        if isinstance(a, bool):
+            b.add_arg(int(a), OscMessageBuilder.ARG_TYPE_INT)
+        elif isinstance(a, int):
+            b.add_arg(a, OscMessageBuilder.ARG_TYPE_INT)
+        elif isinstance(a, float):
+            b.add_arg(a, OscMessageBuilder.ARG_TYPE_FLOAT)
+        elif isinstance(a, str):
+            b.add_arg(a, OscMessageBuilder.ARG_TYPE_STRING)
+        elif isinstance(a, bytes | bytearray):
+            b.add_arg(bytes(a), OscMessageBuilder.ARG_TYPE_BLOB)
+        else:
+            raise TypeError(f"OSC argument of type {type(a).__name__} not supported")
+    return b.build().dgram
+
+
+def timetag(seconds: float) -> int:
+    """64-bit fixed-point time tag for ``seconds`` (already in the tag's epoch)."""
+    whole = int(seconds // 1)
+    frac = int(round((seconds - whole) * (1 << 32)))
+    if frac >= 1 << 32:
+        whole, frac = whole + 1, frac - (1 << 32)
+    return (whole << 32) | frac
+
+
+def unix_timetag(unix_seconds: float) -> int:
+    """Time tag for a realtime bundle due at ``unix_seconds`` (time.time() scale)."""
+    return timetag(unix_seconds + NTP_EPOCH_OFFSET)
+
+
+def bundle(tag: int, packets: Iterable[bytes]) -> bytes:
+    """An OSC bundle with the raw 64-bit time ``tag`` holding ``packets`` (messages or bundles)."""
+    parts = [b"#bundle\0", struct.pack(">Q", tag)]
+    for p in packets:
+        parts.append(struct.pack(">i", len(p)))
+        parts.append(p)
+    return b"".join(parts)
+
+
+def nrt_score(events: Sequence[tuple[float, Sequence[bytes]]]) -> bytes:
+    """scsynth -N score: each (seconds from 0, messages) as a length-prefixed bundle, in time order."""
+    out = []
+    for t, msgs in sorted(events, key=lambda e: e[0]):
+        b = bundle(timetag(t), msgs)
+        out.append(struct.pack(">i", len(b)))
+        out.append(b)
+    return b"".join(out)
+
+
+def parse(datagram: bytes) -> tuple[str, list]:
+    """(address, args) of a message from scsynth; raises ValueError on anything malformed."""
+    try:
+        m = OscMessage(datagram)
+        return m.address, list(m.params)
+    except Exception as e:  # python-osc raises several types on garbage
+        raise ValueError(f"malformed OSC message: {e}") from None
