@@ -1,0 +1,54 @@
+# gridtonic: `make run` plays, `make test` runs the whole suite. Both install what is missing first
+# (Debian/Ubuntu/Raspberry Pi OS): SuperCollider + sc3-plugins + JACK from apt, a venv, the package,
+# compiled SynthDefs. Every step is skipped when already done.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PKGS := supercollider-server supercollider-language sc3-plugins-server jackd2 python3-venv
+DEFS := build/synthdefs/.stamp
+ARGS ?=
+
+.PHONY: run test setup system lint bench clean
+
+run: setup
+	$(BIN)/gridtonic run $(ARGS)
+
+test: setup
+	$(BIN)/ruff check gridtonic tests bench
+	$(BIN)/pytest -q -rs
+
+setup: system $(VENV)/.installed $(DEFS)
+
+# apt only when something is missing; --no-install-recommends keeps Qt's extras out.
+system:
+	@missing=""; for p in $(APT_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  command -v apt-get >/dev/null || { echo "gridtonic: please install:$$missing (no apt-get here)"; exit 1; }; \
+	  echo "gridtonic: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  echo "jackd2 jackd/tweak_rt_limits boolean false" | $(SUDO) debconf-set-selections && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"
+	touch $@
+
+$(DEFS): engine/supertonic.scd engine/build.scd gridtonic/synthdefs.py $(VENV)/.installed
+	$(BIN)/python -m gridtonic.synthdefs build/synthdefs
+	touch $@
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check gridtonic tests bench
+
+bench: setup
+	$(BIN)/python bench/engine_cpu.py
+	$(BIN)/python bench/timing.py
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,177 @@
+"""The session: tracks with their patches, patterns and mix settings, plus tempo.
+
+Plain dataclasses, validated at the boundary (``from_dict``) so everything inside is in range: a
+session file written by hand or by an older version loads with warnings, never with a crash.
+The file is JSON with patterns as ``x``/``-`` strings so a person can read and edit it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from gridtonic import params
+from gridtonic.kit import default_kit
+
+log = logging.getLogger(__name__)
+
+STEPS = 32
+MAX_TRACKS = 8
+FORMAT = "gridtonic-session"
+VERSION = 1
+
+
+class SessionError(ValueError):
+    """A session file that cannot be used at all (not JSON, not a session)."""
+
+
+def _num(value: Any, lo: float, hi: float, default: float, what: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        log.warning("%s: %r is not a number; using %g", what, value, default)
+        return default
+    if math.isnan(v):
+        return default
+    c = min(max(v, lo), hi)
+    if c != v:
+        log.warning("%s: %g out of range [%g, %g], clamped to %g", what, v, lo, hi, c)
+    return c
+
+
+@dataclass
+class Track:
+    name: str
+    patch_a: dict[str, float] = field(default_factory=params.defaults)
+    patch_b: dict[str, float] = field(default_factory=params.defaults)
+    morph: float = 0.0  # 0 = patch A, 1 = patch B
+    steps: list[bool] = field(default_factory=lambda: [False] * STEPS)
+    velocity: list[float] = field(default_factory=lambda: [1.0] * STEPS)
+    swing: float = 50.0  # %, 50 = straight (the original's per-track swing)
+    mute: bool = False
+    pan: float = 0.0
+    choke: int | None = None  # tracks sharing a choke group cut each other
+    max_voices: int = 4
+
+    def patch(self) -> dict[str, float]:
+        """The sounding patch: continuous params interpolated A→B, discrete ones switch past 0.5."""
+        m = self.morph
+        if m <= 0.0:
+            return dict(self.patch_a)
+        out = {}
+        for name, a in self.patch_a.items():
+            b = self.patch_b.get(name, a)
+            if name in params.DISCRETE:
+                out[name] = b if m > 0.5 else a
+            else:
+                out[name] = a + (b - a) * m
+        return out
+
+    def pattern(self) -> str:
+        return "".join("x" if s else "-" for s in self.steps)
+
+    def set_pattern(self, text: str) -> None:
+        """Steps from an ``x``/``-`` string (any character but ``-``/``.``/space is a hit), repeated to 32."""
+        text = text.strip() or "-"
+        self.steps = [text[i % len(text)] not in "-. " for i in range(STEPS)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "pattern": self.pattern(),
+            "velocity": [round(v, 4) for v in self.velocity],
+            "swing": self.swing,
+            "mute": self.mute,
+            "pan": self.pan,
+            "choke": self.choke,
+            "max_voices": self.max_voices,
+            "morph": self.morph,
+            "patch_a": self.patch_a,
+            "patch_b": self.patch_b,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> Track:
+        if not isinstance(d, dict):
+            raise SessionError(f"{where}: a track must be an object, not {type(d).__name__}")
+        known = {
+            "name", "pattern", "velocity", "swing", "mute", "pan", "choke", "max_voices", "morph",
+            "patch_a", "patch_b",
+        }
+        for k in d.keys() - known:
+            log.warning("%s: unknown field %r ignored", where, k)
+        t = cls(name=str(d.get("name", "track"))[:32])
+        pattern = d.get("pattern", "")
+        if isinstance(pattern, str):
+            t.set_pattern(pattern)
+        else:
+            log.warning("%s: pattern must be a string of x and -; ignored", where)
+        vel = d.get("velocity", [])
+        if isinstance(vel, list):
+            for i, v in enumerate(vel[:STEPS]):
+                t.velocity[i] = _num(v, 0.0, 1.0, 1.0, f"{where}.velocity[{i}]")
+        t.swing = _num(d.get("swing", 50.0), 0.0, 100.0, 50.0, f"{where}.swing")
+        t.mute = bool(d.get("mute", False))
+        t.pan = _num(d.get("pan", 0.0), -1.0, 1.0, 0.0, f"{where}.pan")
+        choke = d.get("choke")
+        t.choke = None if choke is None else int(_num(choke, 1, 8, 1, f"{where}.choke"))
+        t.max_voices = int(_num(d.get("max_voices", 4), 1, 16, 4, f"{where}.max_voices"))
+        t.morph = _num(d.get("morph", 0.0), 0.0, 1.0, 0.0, f"{where}.morph")
+        for slot in ("patch_a", "patch_b"):
+            p = d.get(slot, {})
+            setattr(t, slot, params.clean(p if isinstance(p, dict) else {}, f"{where}.{slot}"))
+        return t
+
+
+@dataclass
+class Session:
+    tracks: list[Track]
+    tempo: float = 120.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "tempo": self.tempo,
+            "tracks": [t.to_dict() for t in self.tracks],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "session") -> Session:
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise SessionError(f"{where}: not a gridtonic session (missing \"format\": \"{FORMAT}\")")
+        for k in d.keys() - {"format", "version", "tempo", "tracks"}:
+            log.warning("%s: unknown field %r ignored", where, k)
+        tracks = d.get("tracks")
+        if not isinstance(tracks, list) or not tracks:
+            raise SessionError(f"{where}: \"tracks\" must be a non-empty list")
+        if len(tracks) > MAX_TRACKS:
+            log.warning("%s: %d tracks, only the first %d kept", where, len(tracks), MAX_TRACKS)
+        return cls(
+            tracks=[Track.from_dict(t, f"{where}.tracks[{i}]") for i, t in enumerate(tracks[:MAX_TRACKS])],
+            tempo=_num(d.get("tempo", 120.0), 20.0, 300.0, 120.0, f"{where}.tempo"),
+        )
+
+
+DEFAULT_PATTERN = {
+    "kick": "x-------x-x-----x-------x-----x-",
+    "snare": "----x-------x-------x-------x--x",
+    "closed hat": "x-x-x-x-x-x-x-x-x-x-x-x-x-x-xxx-",
+    "open hat": "------x---------------x-----x---",
+    "clap": "------------x---------------x---",
+}
+
+
+def default_session() -> Session:
+    """The built-in kit with a pattern that shows every track, at 120 BPM."""
+    tracks = []
+    for name, patch in default_kit():
+        t = Track(name=name, patch_a=dict(patch), patch_b=dict(patch))
+        t.set_pattern(DEFAULT_PATTERN.get(name, "-"))
+        tracks.append(t)
+    hats = [t for t in tracks if t.name in ("closed hat", "open hat")]
+    for t in hats:
+        t.choke = 1
+    return Session(tracks=tracks)

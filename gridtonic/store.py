@@ -1,0 +1,90 @@
+"""Session files: atomic saves, loading with clear errors, and the autosave task.
+
+A save writes a temporary file in the same directory, fsyncs it and renames it over the old one,
+so a crash or ``kill -9`` at any moment leaves either the old file or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import platformdirs
+import trio
+
+from gridtonic.session import Session, SessionError
+
+log = logging.getLogger(__name__)
+
+AUTOSAVE_PERIOD = 0.5  # s: at most this much editing is lost on kill -9
+
+
+def data_dir() -> Path:
+    """The user data dir (``GRIDTONIC_DATA`` overrides, for tests and portable set-ups)."""
+    override = os.environ.get("GRIDTONIC_DATA")
+    return Path(override) if override else Path(platformdirs.user_data_dir("gridtonic"))
+
+
+def default_path() -> Path:
+    return data_dir() / "session.json"
+
+
+def dumps(session: Session) -> str:
+    return json.dumps(session.to_dict(), indent=1) + "\n"
+
+
+def save(session: Session, path: Path) -> None:
+    save_text(dumps(session), path)
+
+
+def save_text(text: str, path: Path) -> None:
+    """Write ``text`` to ``path`` atomically (temp file, fsync, rename, fsync the directory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def load(path: Path) -> Session:
+    """Read a session file; SessionError (one line, naming the file) when it cannot be used."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise SessionError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SessionError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
+    return Session.from_dict(data, where=str(path))
+
+
+async def autosave(session: Session, path: Path, period: float = AUTOSAVE_PERIOD) -> None:
+    """Save whenever the session's text changed, at most every ``period`` seconds; never raises
+    on a failed write (logged, retried next time) so the performance goes on. The text is taken
+    on the trio thread, so the worker thread never sees a session being edited."""
+    last = dumps(session) if path.exists() else None
+    while True:
+        await trio.sleep(period)
+        text = dumps(session)
+        if text == last:
+            continue
+        try:
+            await trio.to_thread.run_sync(save_text, text, path)
+            last = text
+        except OSError as e:
+            log.error("autosave to %s failed: %s", path, e)

@@ -1,0 +1,133 @@
+"""Session model, session files and autosave: bad input never crashes, saves are atomic."""
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from gridtonic import params, store
+from gridtonic.session import Session, SessionError, Track, default_session
+
+
+def test_round_trip():
+    s = default_session()
+    s.tracks[0].velocity[3] = 0.5
+    s.tracks[1].morph = 0.25
+    s.tempo = 97.5
+    again = Session.from_dict(json.loads(store.dumps(s)))
+    assert again == s
+
+
+def test_default_session_plays_every_track():
+    s = default_session()
+    assert [t.name for t in s.tracks] == ["kick", "snare", "closed hat", "open hat", "clap"]
+    assert all(any(t.steps) for t in s.tracks)
+
+
+def test_unknown_fields_and_out_of_range_values_warn_and_clamp(caplog):
+    d = default_session().to_dict()
+    d["colour"] = "red"
+    d["tempo"] = 9000
+    d["tracks"][0]["wobble"] = 1
+    d["tracks"][0]["pan"] = -3
+    d["tracks"][0]["patch_a"]["oscFreq"] = 1e9
+    d["tracks"][0]["patch_a"]["flux"] = 3
+    d["tracks"][0]["velocity"][0] = "loud"
+    with caplog.at_level(logging.WARNING):
+        s = Session.from_dict(d)
+    assert s.tempo == 300.0
+    assert s.tracks[0].pan == -1.0
+    assert s.tracks[0].patch_a["oscFreq"] == 20000.0
+    assert "flux" not in s.tracks[0].patch_a
+    assert s.tracks[0].velocity[0] == 1.0
+    text = caplog.text
+    for word in ("colour", "wobble", "tempo", "pan", "oscFreq", "flux", "velocity[0]"):
+        assert word in text
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{", "not valid JSON"),
+    ("[]", "not a gridtonic session"),
+    ('{"format": "gridtonic-session", "tracks": []}', "non-empty list"),
+    ('{"format": "gridtonic-session", "tracks": [3]}', "must be an object"),
+])
+def test_unusable_files_give_one_line_errors(tmp_path, text, message):
+    p = tmp_path / "s.json"
+    p.write_text(text)
+    with pytest.raises(SessionError, match=message) as e:
+        store.load(p)
+    assert "\n" not in str(e.value) and str(p) in str(e.value)
+
+
+def test_morph_interpolates_and_switches():
+    t = Track(name="x")
+    t.patch_a = params.clean({"oscFreq": 100, "oscWave": 0})
+    t.patch_b = params.clean({"oscFreq": 300, "oscWave": 2})
+    t.morph = 0.5
+    assert t.patch()["oscFreq"] == 200 and t.patch()["oscWave"] == 0
+    t.morph = 0.75
+    assert t.patch()["oscWave"] == 2
+    t.morph = 1.0
+    assert t.patch() == t.patch_b
+
+
+def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):
+    p = tmp_path / "sub" / "session.json"
+    s = default_session()
+    store.save(s, p)
+    s.tempo = 150
+    store.save(s, p)
+    assert store.load(p).tempo == 150
+    assert os.listdir(p.parent) == ["session.json"]
+
+
+CHILD = textwrap.dedent("""
+    import sys, time, trio
+    from pathlib import Path
+    from gridtonic import store
+    from gridtonic.session import default_session
+
+    async def main():
+        s = default_session()
+        async with trio.open_nursery() as n:
+            n.start_soon(store.autosave, s, Path(sys.argv[1]))
+            i = 0
+            while True:
+                i += 1
+                s.tempo = 20 + i * 0.01          # each edit is numbered by the tempo
+                print(i, time.monotonic(), flush=True)
+                await trio.sleep(0.005)
+
+    trio.run(main)
+""")
+
+
+@pytest.mark.parametrize("run_for", [0.7, 1.3, 2.1])
+def test_kill_9_loses_at_most_a_second_of_edits(tmp_path, run_for):
+    p = tmp_path / "session.json"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(p)], stdout=subprocess.PIPE, text=True)
+    edits = {}
+    started = None
+    try:
+        for line in child.stdout:
+            i, t = line.split()
+            edits[int(i)] = float(t)
+            started = started or float(t)
+            if float(t) - started > run_for:
+                break
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    for line in child.stdout.read().splitlines():  # edits made before the kill landed
+        i, t = line.split()
+        edits[int(i)] = float(t)
+    last_time = max(edits.values())
+    saved = store.load(p)  # always a whole, valid file
+    saved_edit = round((saved.tempo - 20) / 0.01)
+    assert saved_edit in edits
+    assert last_time - edits[saved_edit] <= 1.0
