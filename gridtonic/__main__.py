@@ -1,0 +1,3 @@
+from gridtonic.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""``gridtonic`` command line: run, render, devices.
+
+Errors a user can fix (bad files, missing programs, busy ports) end the command with one clear
+line and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from gridtonic import __version__, engine, store
+from gridtonic.session import SessionError
+
+log = logging.getLogger("gridtonic")
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as one line."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gridtonic", description="an introspective drum machine")
+    p.add_argument("--version", action="version", version=f"gridtonic {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="play the session (default kit and pattern the first time)")
+    run.add_argument("--session", type=Path, help=f"session file (default {store.default_path()})")
+    run.add_argument("--port", type=int, default=57110, help="scsynth UDP port (default 57110)")
+    run.add_argument("--latency", type=float, default=engine.DEFAULT_LATENCY,
+                     help="seconds between a step's time and its sound, for sample-exact timing (default %(default)s)")
+    run.add_argument("--tempo", type=float, help="tempo in BPM (saved with the session)")
+    run.add_argument("--for", dest="seconds", type=float, help="stop after this many seconds")
+
+    render = sub.add_parser("render", help="render a pattern or a session file offline to a WAV")
+    render.add_argument("source", help="a session file, or patterns like 'kick:x---x---,snare:----x---'")
+    render.add_argument("-o", "--output", type=Path, required=True, help="WAV file to write")
+    render.add_argument("--bars", type=int, default=2, help="bars of 4/4 (default 2)")
+    render.add_argument("--seed", type=int, default=1, help="noise seed (same seed, same file)")
+    render.add_argument("--tempo", type=float, help="tempo in BPM")
+
+    sub.add_parser("devices", help="audio status: JACK, scsynth, SynthDefs")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "gridtonic: %(message)s",
+    )
+    try:
+        if args.command == "run":
+            from gridtonic import app
+
+            return app.main(args)
+        if args.command == "render":
+            return _render(args)
+        if args.command == "devices":
+            from gridtonic import app
+
+            return app.devices()
+    except (UserError, SessionError, OSError) as e:
+        print(f"gridtonic: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from gridtonic import render
+
+    source = Path(args.source)
+    session = store.load(source) if source.exists() else render.pattern_session(args.source)
+    if args.tempo:
+        session.tempo = min(max(args.tempo, 20.0), 300.0)
+    if args.bars < 1:
+        raise UserError("--bars must be at least 1")
+    seconds = render.render(session, args.output, bars=args.bars, seed=args.seed)
+    print(f"gridtonic: wrote {args.output} ({seconds:.2f} s, {args.bars} bars at {session.tempo:g} BPM)")
+    return 0
