@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--session", type=Path, help=f"session file (default {store.default_path()})")
     run.add_argument("--port", type=int, default=57110, help="scsynth UDP port (default 57110)")
     run.add_argument("--latency", type=float, default=engine.DEFAULT_LATENCY,
-                     help="seconds between a step's time and its sound, for sample-exact timing (default %(default)s)")
+                     help="s from a step's time to its sound: sample-exact timing (default %(default)s)")
     run.add_argument("--tempo", type=float, help="tempo in BPM (saved with the session)")
     run.add_argument("--for", dest="seconds", type=float, help="stop after this many seconds")
 
