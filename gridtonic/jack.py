@@ -1,0 +1,115 @@
+"""A JACK server for realtime scsynth: use a running one, or start jackd and stop it afterwards.
+
+Debian's scsynth has no realtime backend but JACK, and it aborts when no server runs. Machines
+without a sound card (CI, containers) get the dummy backend: everything runs, the output is silent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "apt-get install --no-install-recommends jackd2"
+
+
+class JackError(RuntimeError):
+    pass
+
+
+def _server(server_name: str | None) -> str:
+    return server_name or os.environ.get("JACK_DEFAULT_SERVER") or "default"
+
+
+def _env() -> dict[str, str]:
+    # A probing client must not autostart a server we would then not own.
+    return {**os.environ, "JACK_NO_START_SERVER": "1"}
+
+
+def running(server_name: str | None = None) -> bool:
+    """Whether a JACK server named ``server_name`` (default: $JACK_DEFAULT_SERVER) accepts clients."""
+    name = _server(server_name)
+    if shutil.which("jack_lsp"):
+        try:
+            r = subprocess.run(
+                ["jack_lsp", "-s", name], env=_env(), capture_output=True, timeout=5, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return False
+        return r.returncode == 0
+    # jackd2 listens on this socket; it can outlive a killed server, hence jack_lsp first.
+    return os.path.exists(f"/dev/shm/jack_{name}_{os.getuid()}_0")
+
+
+def command(server_name: str | None = None, rate: int = 48000, period: int = 256) -> list[str]:
+    """jackd's command line: the ALSA card when there is one, else the dummy backend."""
+    cmd = ["jackd"]
+    if server_name:
+        cmd += ["-n", server_name]
+    driver = "alsa" if os.path.exists("/dev/snd") else "dummy"
+    return cmd + ["-d", driver, "-r", str(rate), "-p", str(period)]
+
+
+@asynccontextmanager
+async def ensure_jack(
+    server_name: str | None = None, rate: int = 48000, period: int = 256, timeout: float = 10.0
+) -> AsyncIterator[None]:
+    """Make sure a JACK server runs inside the block; stop it afterwards only if we started it."""
+    if await trio.to_thread.run_sync(running, server_name):
+        log.debug("JACK server %r already running", _server(server_name))
+        yield
+        return
+    if not shutil.which("jackd"):
+        raise JackError(f"jackd not found; install it with: {INSTALL_HINT}")
+    cmd = command(server_name, rate, period)
+    if "dummy" in cmd:
+        log.info("no sound card found, running JACK with the dummy backend - silent output")
+    proc = await trio.lowlevel.open_process(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    tail: deque[str] = deque(maxlen=5)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_log_output, proc, tail)
+            with trio.fail_after(timeout):
+                while not await trio.to_thread.run_sync(running, server_name):
+                    if proc.poll() is not None:
+                        raise JackError(f"jackd exited with {proc.returncode}: {' / '.join(tail)}")
+                    await trio.sleep(0.05)
+            log.debug("jackd started (pid %d): %s", proc.pid, " ".join(cmd))
+            yield
+            await _stop(proc)
+    finally:
+        with trio.CancelScope(shield=True):
+            await _stop(proc)
+
+
+async def _log_output(proc: trio.Process, tail: deque[str]) -> None:
+    assert proc.stdout is not None
+    buf = b""
+    async for chunk in proc.stdout:
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            text = line.decode(errors="replace").strip()
+            if text:
+                tail.append(text)
+                log.debug("jackd: %s", text)
+
+
+async def _stop(proc: trio.Process, grace: float = 3.0) -> None:
+    """SIGTERM lets jackd remove its sockets and shared memory; SIGKILL if it hangs."""
+    if proc.returncode is not None:
+        return
+    proc.terminate()
+    with trio.move_on_after(grace):
+        await proc.wait()
+        return
+    proc.kill()
+    await proc.wait()

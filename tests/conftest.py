@@ -1,0 +1,52 @@
+"""Shared fixtures: real external processes, started here and stopped by PID."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from gridtonic import jack
+
+
+@pytest.fixture(scope="session")
+def jack_server(tmp_path_factory: pytest.TempPathFactory):
+    """A private jackd (dummy backend, 48 kHz, 256 frames) for the session; yields its server name.
+
+    JACK_DEFAULT_SERVER points clients (scsynth, rtmidi) at it, so a JACK server that happens to
+    run on the machine is left alone.
+    """
+    if not shutil.which("jackd"):
+        pytest.skip(f"jackd not installed ({jack.INSTALL_HINT})")
+    name = f"gridtonic-test-{os.getpid()}"
+    log_path = tmp_path_factory.mktemp("jack") / "jackd.log"
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            ["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "256"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    previous = os.environ.get("JACK_DEFAULT_SERVER")
+    try:
+        for _ in range(100):  # a hang guard, not a timing assertion
+            if jack.running(name) or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        if not jack.running(name):
+            pytest.fail(f"jackd did not start: {log_path.read_text(errors='replace')}")
+        os.environ["JACK_DEFAULT_SERVER"] = name
+        yield name
+    finally:
+        if previous is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = previous
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
