@@ -1,0 +1,88 @@
+"""Offline rendering through ``scsynth -N``: the same SynthDefs and messages as live, into a WAV.
+
+A score gets a fixed preamble at t = 0 (load the defs, create the voice group 1, seed the RNG so the
+noise is repeatable), the caller's time-stamped messages, and ``/c_set 0 0`` at the end time.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from gridtonic import osc, synthdefs
+
+VOICE_GROUP = 1
+SEED_NODE = 999
+LPF_NODE = 998
+HIT_NODE = 1000
+RENDER_TIMEOUT_S = 600.0
+
+
+class RenderError(RuntimeError):
+    """scsynth could not render the score."""
+
+
+def preamble(seed: int = 1, defs_dir: Path | None = None) -> list[bytes]:
+    """Messages at t = 0: load the defs, create group 1, seed the shared RNG at the head of group 0,
+    and start the engine's global lowpass after the voices (at 20 kHz it is part of the original tone)."""
+    d = Path(defs_dir) if defs_dir is not None else synthdefs.synthdef_dir()
+    if not any(d.glob("*.scsyndef")):
+        raise RenderError(f"no SynthDefs in {d}: run `python -m gridtonic.synthdefs {d}` first")
+    return [
+        osc.message("/d_loadDir", str(d.resolve())),
+        osc.message("/g_new", VOICE_GROUP, 0, 0),
+        osc.message("/s_new", synthdefs.SEED_DEF, SEED_NODE, 0, 0, "seed", int(seed)),
+        osc.message("/s_new", synthdefs.LPF_DEF, LPF_NODE, 1, 0),
+    ]
+
+
+def render(
+    events: Sequence[tuple[float, Sequence[bytes]]],
+    path: Path | str,
+    duration: float,
+    sample_rate: int = 48000,
+    seed: int = 1,
+    channels: int = 2,
+    defs_dir: Path | None = None,
+) -> Path:
+    """Render ``events`` ((seconds, [OSC messages])) for ``duration`` seconds into a float WAV."""
+    scsynth = shutil.which("scsynth")
+    if scsynth is None:
+        raise RenderError("scsynth not found: install supercollider-server")
+    out = Path(path).resolve()
+    score = [(0.0, preamble(seed, defs_dir)), *events, (float(duration), [osc.message("/c_set", 0, 0)])]
+    with tempfile.TemporaryDirectory(prefix="gridtonic-nrt-") as tmp:
+        score_path = Path(tmp) / "score.osc"
+        score_path.write_bytes(osc.nrt_score(score))
+        cmd = [scsynth, "-N", str(score_path), "_", str(out), str(int(sample_rate)), "WAV", "float",
+               "-o", str(int(channels))]
+        try:
+            r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S)
+        except subprocess.TimeoutExpired as e:
+            raise RenderError(f"scsynth -N timed out after {RENDER_TIMEOUT_S:.0f} s") from e
+    if r.returncode != 0 or not out.exists():
+        raise RenderError(f"scsynth -N failed (rc {r.returncode}):\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
+    return out
+
+
+def hit_message(patch: Mapping[str, float], velocity: float = 1.0, pan: float = 0.0,
+                node: int = HIT_NODE) -> bytes:
+    """``/s_new`` for one voice at the head of the voice group."""
+    args = synthdefs.synth_args(patch, velocity, pan)
+    return osc.message("/s_new", synthdefs.def_name(patch), node, 0, VOICE_GROUP, *args)
+
+
+def render_hit(
+    patch: Mapping[str, float],
+    path: Path | str,
+    duration: float,
+    velocity: float = 1.0,
+    pan: float = 0.0,
+    seed: int = 1,
+    defs_dir: Path | None = None,
+) -> Path:
+    """Render a single hit at sample 0."""
+    return render([(0.0, [hit_message(patch, velocity, pan)])], path, duration, seed=seed, defs_dir=defs_dir)
