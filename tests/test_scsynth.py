@@ -1,0 +1,177 @@
+"""gridtonic.scsynth against a real scsynth on the session's jackd dummy server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import trio
+
+from gridtonic import osc
+from gridtonic.analysis import onsets
+from gridtonic.scsynth import AR, KR, RECORDER, Scsynth, ScsynthError, synthdef
+
+SR = 48000
+DRUM_DEFS = Path(__file__).parent.parent / "build" / "synthdefs"
+# RECORDER is SynthDef(\gridtonic_rec, { |buf = 0| DiskOut.ar(buf, In.ar(0, 2)) }); CLICK is
+# SynthDef(\gridtonic_click, { |out = 0| OffsetOut.ar(out, Impulse.ar(0) ! 2);
+#     Line.kr(0, 0, 0.05, doneAction: 2) })
+CLICK = synthdef(
+    "gridtonic_click",
+    {"out": 0.0},
+    [
+        ("Impulse", AR, [0.0, 0.0], 1),
+        ("OffsetOut", AR, [(0, 0), (1, 0), (1, 0)], 0),
+        ("Line", KR, [0.0, 0.0, 0.05, 2.0], 1),
+    ],
+)
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def click_bundle(at: float, node: int = -1) -> bytes:
+    return osc.bundle(osc.unix_timetag(at), [osc.message("/s_new", "gridtonic_click", node, 0, 1)])
+
+
+@pytest.fixture
+def defs_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "synthdefs"
+    d.mkdir()
+    (d / "gridtonic_click.scsyndef").write_bytes(CLICK)
+    return d
+
+
+@pytest.fixture
+async def server(jack_server: str, defs_dir: Path, nursery: trio.Nursery) -> Scsynth:
+    """A realtime scsynth with the click loaded; stopped (by PID) when the test's nursery closes."""
+    s = Scsynth(port=free_udp_port(), synthdef_dir=defs_dir, client_name=f"gridtonic-sc-{os.getpid()}")
+    await nursery.start(s.run)
+    return s
+
+
+async def record_clicks(server: Scsynth, wav: Path, offsets: list[float]) -> list[int]:
+    """Record while clicks play at ``offsets`` seconds after the recorder starts; their onsets."""
+    t0 = time.time() + 0.1
+    await server.record(wav, at=t0)
+    for dt in offsets:
+        server.send(click_bundle(t0 + dt))
+    await trio.sleep(t0 + max(offsets) + 0.2 - time.time())
+    await server.stop_recording()
+    return [int(i) for i in onsets(wav, threshold=0.5)]
+
+
+def test_synthdef_bytes_match_sclang() -> None:
+    # Both written by sclang 3.13's SynthDef.writeDefFile from the sources in the comments above.
+    assert RECORDER == bytes.fromhex(
+        "534367660000000200010d67726964746f6e69635f726563000000010000000000000001000000000000000103627566"
+        "000000000000000307436f6e74726f6c01000000000000000100000102496e0200000001000000020000ffffffff0000"
+        "00000202074469736b4f7574020000000300000001000000000000000000000000000100000000000000010000000102"
+        "0000"
+    )
+    assert CLICK == bytes.fromhex(
+        "534367660000000200010f67726964746f6e69635f636c69636b00000003000000003d4ccccd40000000000000010000"
+        "000000000001036f7574000000000000000407436f6e74726f6c01000000000000000100000107496d70756c73650200"
+        "000002000000010000ffffffff00000000ffffffff0000000002094f66667365744f7574020000000300000000000000"
+        "0000000000000000000001000000000000000100000000044c696e650100000004000000010000ffffffff00000000ff"
+        "ffffff00000000ffffffff00000001ffffffff00000002010000"
+    )
+
+
+@pytest.mark.realtime
+async def test_handshake_and_status(server: Scsynth) -> None:
+    status = await server.status()
+    assert status["groups"] == 2  # the root group and the voice group
+    assert status["defs"] >= 1
+    assert status["nominal_sr"] == SR
+    assert status["actual_sr"] == pytest.approx(SR, rel=0.01)
+    await server.sync()
+
+
+@pytest.mark.realtime
+async def test_bundles_play_on_time(server: Scsynth, tmp_path: Path) -> None:
+    offsets = [0.2 + 0.1 * i for i in range(6)]
+    found = await record_clicks(server, tmp_path / "clicks.wav", offsets)
+    assert len(found) == len(offsets)
+    intervals = [b - a for a, b in zip(found, found[1:], strict=False)]
+    # OffsetOut places each click on its sample: no jitter (un-timestamped /s_new jitters by up to
+    # a JACK period, 256 samples). The dummy backend's clock runs a little off 48 kHz.
+    assert max(intervals) - min(intervals) <= 2
+    assert sum(intervals) / len(intervals) == pytest.approx(SR / 10, rel=0.002)
+    # The recorder itself starts on a 64-sample block boundary.
+    assert found[0] == pytest.approx(0.2 * SR, abs=160)
+
+
+@pytest.mark.realtime
+async def test_n_end_reaches_the_callback(server: Scsynth) -> None:
+    send, receive = trio.open_memory_channel(10)
+    server.on_end = send.send_nowait
+    server.send(click_bundle(time.time() + 0.05, node=4242))
+    with trio.fail_after(10):  # hang guard
+        assert await receive.receive() == 4242
+
+
+@pytest.mark.realtime
+async def test_restarts_after_sigkill(server: Scsynth, tmp_path: Path) -> None:
+    old = server.pid
+    os.kill(old, signal.SIGKILL)
+    server.send(click_bundle(time.time()))  # while it dies: dropped or lost, never raised
+    with trio.fail_after(30):  # hang guard
+        while not (server.up and server.pid not in (None, old)):
+            await trio.sleep(0.02)
+    assert (await server.status())["groups"] == 2
+    found = await record_clicks(server, tmp_path / "after.wav", [0.2, 0.4])
+    assert len(found) == 2
+    assert found[1] - found[0] == pytest.approx(SR / 5, rel=0.002)
+
+
+@pytest.mark.realtime
+async def test_port_in_use_is_a_clear_error(server: Scsynth, nursery: trio.Nursery) -> None:
+    with pytest.raises(ScsynthError, match=f"UDP port {server.port} is already in use"):
+        await nursery.start(Scsynth(port=server.port).run)
+
+
+async def test_missing_scsynth_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ScsynthError, match="apt-get install --no-install-recommends supercollider-server"):
+        await Scsynth(port=free_udp_port()).run()
+
+
+@pytest.mark.realtime
+async def test_garbage_datagrams_are_ignored(server: Scsynth) -> None:
+    garbage = [b"", b"\x00" * 7, b"hello", b"/n_end\0\0,i\0\0", b"#bundle\0" + b"\xff" * 20, os.urandom(300)]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for g in garbage:
+            s.sendto(g, server.local_address)  # not to scsynth: a bad bundle can crash it (SIGSEGV)
+    await server.sync()
+    assert (await server.status())["groups"] == 2
+
+
+@pytest.mark.realtime
+async def test_drum_voice_plays(jack_server: str, nursery: trio.Nursery, tmp_path: Path) -> None:
+    from gridtonic import synthdefs
+
+    name = synthdefs.def_name({})
+    if not (DRUM_DEFS / f"{name}.scsyndef").exists():
+        pytest.skip("no drum SynthDefs: python -m gridtonic.synthdefs build/synthdefs")
+    server = Scsynth(port=free_udp_port(), synthdef_dir=DRUM_DEFS, client_name=f"gridtonic-sc-{os.getpid()}")
+    await nursery.start(server.run)
+    assert (await server.status())["defs"] >= len(list(DRUM_DEFS.glob("*.scsyndef")))
+    wav = tmp_path / "drum.wav"
+    t0 = time.time() + 0.1
+    await server.record(wav, at=t0)
+    hit = osc.message("/s_new", name, -1, 0, 1, *synthdefs.synth_args({}))
+    server.send(osc.bundle(osc.unix_timetag(t0 + 0.05), [hit]))
+    await trio.sleep(t0 + 0.05 + synthdefs.duration({}) - time.time())
+    await server.stop_recording()
+    x, _ = sf.read(str(wav), always_2d=True)
+    assert abs(x).max() > 0.01
+    assert onsets(wav)[0] == pytest.approx(0.05 * SR, abs=128)
