@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             from gridtonic import app
 
             return app.devices()
-    except (UserError, SessionError, OSError) as e:
+    except (UserError, SessionError, OSError, RuntimeError) as e:  # our errors: one line each
         print(f"gridtonic: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

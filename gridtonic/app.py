@@ -1,0 +1,120 @@
+"""The running instrument: one trio nursery owns JACK, scsynth, the clock/sequencer and autosave.
+
+Data flows one way: the sequencer's hits go to the engine (and later MIDI/crow outputs), which
+turns them into time-stamped bundles; the session is the only shared state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from gridtonic import jack, store, synthdefs
+from gridtonic.clock import InternalClock
+from gridtonic.engine import DEFAULT_LATENCY, Engine
+from gridtonic.jack import JackError
+from gridtonic.scsynth import Scsynth, ScsynthError
+from gridtonic.sequencer import Sequencer
+from gridtonic.session import Session, SessionError, default_session
+from gridtonic.synthdefs import BuildError
+
+log = logging.getLogger(__name__)
+
+
+def open_session(path: Path) -> Session:
+    """The saved session, or the default one. A file that cannot be used is moved aside (never
+    overwritten by autosave) with one line saying where it went."""
+    if not path.exists():
+        return default_session()
+    try:
+        return store.load(path)
+    except SessionError as e:
+        aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, aside)
+        log.error("%s; moved it to %s and started the default session", e, aside)
+        return default_session()
+
+
+@dataclass
+class Instrument:
+    """The parts of a running gridtonic, for the CLI and for tests that drive it."""
+
+    session: Session
+    session_path: Path | None = None
+    port: int = 57110
+    latency: float = DEFAULT_LATENCY
+    jack_server: str | None = None
+    clock: InternalClock = field(init=False)
+    server: Scsynth = field(init=False)
+    engine: Engine = field(init=False)
+    sequencer: Sequencer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.clock = InternalClock(self.session.tempo)
+        self.server = Scsynth(port=self.port, synthdef_dir=synthdefs.synthdef_dir(),
+                              jack_server=self.jack_server)
+        self.engine = Engine(self.session, self.server, self.latency)
+        self.server.on_end = self.engine.ended
+        self.sequencer = Sequencer(self.session, self.clock, [self.engine.play])
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start everything, start the transport, report started; runs until cancelled."""
+        async with jack.ensure_jack(self.jack_server), trio.open_nursery() as n:
+            await n.start(self.server.run)
+            await n.start(self.sequencer.run)
+            if self.session_path is not None:
+                n.start_soon(store.autosave, self.session, self.session_path)
+            self.sequencer.start()
+            task_status.started()
+
+
+def main(args: argparse.Namespace) -> int:
+    path = args.session or store.default_path()
+    session = open_session(path)
+    if args.tempo:
+        session.tempo = min(max(args.tempo, 20.0), 300.0)
+    if not any(synthdefs.synthdef_dir().glob("*.scsyndef")):
+        log.info("building the SynthDefs into %s (once)", synthdefs.synthdef_dir())
+        synthdefs.build()
+    inst = Instrument(session, path, port=args.port, latency=args.latency)
+
+    async def play() -> None:
+        async with trio.open_nursery() as n:
+            await n.start(inst.run)
+            names = ", ".join(t.name for t in session.tracks)
+            log.info("playing %s at %g BPM (session %s); Ctrl-C stops", names, session.tempo, path)
+            if args.seconds is not None:
+                await trio.sleep(args.seconds)
+                n.cancel_scope.cancel()
+
+    try:
+        trio.run(play)
+    except BaseExceptionGroup as group:  # one task's error inside the nursery: show it plainly
+        errors = group.subgroup((JackError, ScsynthError, BuildError, OSError))
+        if errors is None:
+            raise
+        raise errors.exceptions[0] from None
+    return 0
+
+
+def devices() -> int:
+    """Print what the audio side needs and whether it is there."""
+    defs = synthdefs.synthdef_dir()
+    rows = [
+        ("sound card", "yes" if os.path.exists("/dev/snd") else "none (JACK will use its dummy backend)"),
+        ("jackd", shutil.which("jackd") or f"missing: {jack.INSTALL_HINT}"),
+        ("JACK server", "running" if jack.running() else "not running (gridtonic run starts one)"),
+        ("scsynth", shutil.which("scsynth") or "missing: apt-get install supercollider-server"),
+        ("SynthDefs", str(defs) if any(defs.glob("*.scsyndef")) else f"not built in {defs}: make setup"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return 0
