@@ -1,0 +1,209 @@
+"""The engine's behaviour, heard through real scsynth -N renders: timing, velocity, pan, gate,
+voice lifetime, and a measurable effect of every parameter in the right direction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from enginekit import SR, engine_defs, hit  # noqa: F401  (engine_defs: session fixture)
+
+from gridtonic import nrt, osc, synthdefs
+from gridtonic.params import defaults
+
+pytestmark = pytest.mark.nrt
+
+# A clean tone: sine, no pitch sweep, no distortion, flat EQ (mix 100 leaves ~1 % noise).
+TONE = defaults() | {"oscFreq": 200.0, "oscDcy": 400.0, "mix": 100.0, "nEnvDcy": 100.0}
+# Noise only: mix 0 removes the tone (its def has no oscillator at all).
+NOISE = defaults() | {"mix": 0.0, "nEnvDcy": 200.0, "nFilFrq": 3000.0, "nFilMod": 1.0, "nFilQ": 1.0}
+
+
+def db(x: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(x**2) + 1e-30))
+
+
+def zero_crossing_hz(x: np.ndarray) -> float:
+    m = x.mean(axis=1)
+    return float(np.count_nonzero(np.diff(np.signbit(m))) / 2 / (len(m) / SR))
+
+
+def centroid(x: np.ndarray) -> float:
+    p = np.abs(np.fft.rfft(x.mean(axis=1))) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / SR)
+    return float((p * f).sum() / p.sum())
+
+
+def env_db(x: np.ndarray, frame: int = 240) -> np.ndarray:
+    n = len(x) // frame
+    return 10 * np.log10((x[: n * frame] ** 2).reshape(n, -1).mean(axis=1) + 1e-30)
+
+
+def peak_time(x: np.ndarray) -> float:
+    return float(np.argmax(env_db(x)) * 240 / SR)
+
+
+def length_to(x: np.ndarray, below: float = 40.0) -> float:
+    """Seconds until the envelope last falls ``below`` dB under its peak."""
+    e = env_db(x)
+    return float(np.flatnonzero(e > e.max() - below)[-1] * 240 / SR)
+
+
+def band_fraction(x: np.ndarray, lo: float, hi: float) -> float:
+    p = np.abs(np.fft.rfft(x.mean(axis=1))) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / SR)
+    return float(p[(f >= lo) & (f < hi)].sum() / p.sum())
+
+
+def lr_correlation(x: np.ndarray) -> float:
+    return float(np.corrcoef(x[:, 0], x[:, 1])[0, 1])
+
+
+def band(lo: float, hi: float):
+    return lambda x: band_fraction(x, lo, hi)
+
+
+def early(feature, seconds: float = 0.03):
+    return lambda x: feature(x[: int(seconds * SR)])
+
+
+def window(feature, start: float, stop: float):
+    return lambda x: feature(x[int(start * SR) : int(stop * SR)])
+
+
+# (parameter, base patch, low value, high value, feature, expected sign of feature(high) - feature(low))
+EFFECTS = [
+    ("oscFreq", TONE, 100.0, 400.0, zero_crossing_hz, +1),
+    ("oscAtk", TONE, 0.0, 150.0, peak_time, +1),
+    ("oscDcy", TONE, 100.0, 600.0, length_to, +1),
+    ("oscWave", TONE, 0.0, 2.0, centroid, +1),
+    ("modMode", TONE | {"modAmt": 24.0, "modRate": 20.0}, 0.0, 1.0, early(zero_crossing_hz, 0.02), -1),
+    ("modRate", TONE | {"modAmt": 24.0}, 5.0, 100.0, window(zero_crossing_hz, 0.02, 0.06), -1),
+    ("modAmt", TONE | {"modRate": 10.0}, 0.0, 24.0, early(zero_crossing_hz), +1),
+    ("nFilMod", NOISE | {"nFilFrq": 2000.0}, 0.0, 2.0, centroid, +1),
+    ("nFilFrq", NOISE, 500.0, 8000.0, centroid, +1),
+    ("nFilQ", NOISE, 1.0, 1000.0, band(2800, 3200), +1),
+    ("nStereo", NOISE, 0.0, 1.0, lr_correlation, -1),
+    ("nEnvMod", NOISE | {"nEnvAtk": 40.0}, 0.0, 2.0, early(db, 0.005), +1),  # clap: a burst at once
+    ("nEnvAtk", NOISE, 0.0, 100.0, peak_time, +1),
+    ("nEnvDcy", NOISE, 50.0, 400.0, length_to, +1),
+    ("mix", TONE | {"nFilFrq": 5000.0, "nFilMod": 2.0}, 55.0, 100.0, band(150, 250), +1),
+    ("distAmt", TONE, 0.0, 100.0, centroid, +1),
+    ("eQFreq", NOISE | {"eQGain": 30.0, "nFilMod": 0.0, "nFilFrq": 20000.0}, 300.0, 8000.0, centroid, +1),
+    ("eQGain", NOISE | {"eQFreq": 500.0}, -30.0, 30.0, band(400, 630), +1),
+    ("level", TONE, -12.0, 0.0, db, +1),
+    ("oscVel", TONE, 0.0, 150.0, db, -1),
+    ("nVel", NOISE, 0.0, 150.0, db, -1),
+    ("modVel", TONE | {"modAmt": 24.0, "modRate": 10.0}, 0.0, 150.0, early(zero_crossing_hz), -1),
+]
+
+
+def test_every_parameter_is_covered():
+    assert sorted(e[0] for e in EFFECTS) == sorted(defaults())
+
+
+@pytest.mark.parametrize("name,base,low,high,feature,sign", EFFECTS, ids=[e[0] for e in EFFECTS])
+def test_parameter_has_an_effect_in_the_right_direction(name, base, low, high, feature, sign, engine_defs,  # noqa: F811
+                                                        tmp_path):
+    a = feature(hit(engine_defs, tmp_path, base | {name: low}))
+    b = feature(hit(engine_defs, tmp_path, base | {name: high}))
+    assert np.sign(b - a) == sign, f"{name} {low} -> {high}: feature {a:.4g} -> {b:.4g}"
+
+
+def test_level_is_an_exact_gain(engine_defs, tmp_path):  # noqa: F811
+    a = hit(engine_defs, tmp_path, NOISE | {"level": -6.0})
+    b = hit(engine_defs, tmp_path, NOISE | {"level": 0.0})
+    assert db(b) - db(a) == pytest.approx(6.0, abs=0.01)
+
+
+@pytest.mark.parametrize("sens,velocity,expected_db", [(100, 0.0, -6.02), (100, 0.5, -2.50), (0, 0.0, 0.0),
+                                                       (200, 0.5, None)])
+def test_velocity_follows_the_sensitivity_law(sens, velocity, expected_db, engine_defs, tmp_path):  # noqa: F811
+    """gain = trim(S) * (1 - S/200 * (1 - vel)); checked on the noise path, which stays linear here."""
+    patch = NOISE | {"nVel": float(sens), "level": -20.0}
+    full = hit(engine_defs, tmp_path, patch)
+    soft = hit(engine_defs, tmp_path, patch, velocity=velocity)
+    if expected_db is None:  # S = 200: the original's trim is 0, silent at any velocity
+        assert db(full) < -200 and db(soft) < -200
+    else:
+        assert db(soft) - db(full) == pytest.approx(expected_db, abs=0.15)
+
+
+def test_velocity_one_is_the_default(engine_defs, tmp_path):  # noqa: F811
+    a = hit(engine_defs, tmp_path, TONE)
+    b = hit(engine_defs, tmp_path, TONE, velocity=1.0)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_pan_balances_with_unity_at_the_centre(engine_defs, tmp_path):  # noqa: F811
+    centre = hit(engine_defs, tmp_path, TONE)
+    left = hit(engine_defs, tmp_path, TONE, pan=-1.0)
+    right = hit(engine_defs, tmp_path, TONE, pan=1.0)
+    half = hit(engine_defs, tmp_path, TONE, pan=0.5)
+    np.testing.assert_allclose(centre[:, 0], centre[:, 1], atol=1e-7)
+    assert db(left[:, 1]) < db(left[:, 0]) - 60 and db(right[:, 0]) < db(right[:, 1]) - 60
+    assert db(left[:, 0]) - db(centre[:, 0]) == pytest.approx(3.01, abs=0.05)  # equal power
+    assert db(half[:, 1]) - db(half[:, 0]) == pytest.approx(20 * np.log10(np.tan(0.375 * np.pi)), abs=0.05)
+
+
+def render_events(defs, tmp_path, events, duration: float) -> np.ndarray:
+    path = nrt.render(events, tmp_path / "score.wav", duration, defs_dir=defs)
+    return sf.read(str(path), dtype="float64", always_2d=True)[0]
+
+
+@pytest.mark.parametrize("start", [6000, 19500, 48013])
+def test_onset_lands_on_the_exact_sample(start, engine_defs, tmp_path):  # noqa: F811
+    x = render_events(engine_defs, tmp_path, [(start / SR, [nrt.hit_message(NOISE | {"nFilMod": 2.0})])], 1.5)
+    assert np.all(x[:start] == 0.0)
+    assert np.abs(x[start : start + 2]).max() > 1e-3
+
+
+def test_gate_zero_fades_out_in_5_ms_and_frees_the_voice(engine_defs, tmp_path):  # noqa: F811
+    long_tone = TONE | {"oscDcy": 5000.0}
+    release = 24000  # samples
+    events = [
+        (0.0, [nrt.hit_message(long_tone, node=2000)]),
+        (release / SR, [osc.message("/n_set", 2000, "gate", 0.0)]),
+        (0.75, [nrt.hit_message(TONE, node=2000)]),  # same id again: only possible once freed
+    ]
+    x = render_events(engine_defs, tmp_path, events, 1.0)
+    before = np.abs(x[release - 960 : release]).max()
+    fade = np.abs(x[release : release + 240])
+    after = np.abs(x[release + 400 : int(0.75 * SR)]).max()
+    assert before > 0.05
+    assert fade[:48].max() > 0.5 * before  # starts at full level ...
+    assert after < 1e-4 * before  # ... and is gone ~5 ms later
+    assert np.abs(np.diff(x[release - 480 : release + 480, 0])).max() < 2 * np.abs(
+        np.diff(x[release - 960 : release - 480, 0])).max()  # no click
+    assert np.abs(x[int(0.75 * SR) :]).max() > 0.05  # the node id was free again
+
+
+@pytest.mark.parametrize("patch", [TONE, NOISE, TONE | {"oscDcy": 50.0, "nEnvDcy": 300.0, "distAmt": 60.0}])
+def test_voice_frees_itself_when_duration_says(patch, engine_defs, tmp_path):  # noqa: F811
+    """Re-using a node id fails while the node still exists, so a second hit with the same id sounds
+    only when the first one has freed itself."""
+    life = synthdefs.duration(patch)
+    block = 64 / SR
+    for delay, sounds in ((life - 3 * block, False), (life + 3 * block, True)):
+        events = [(0.0, [nrt.hit_message(patch, node=3000)]), (delay, [nrt.hit_message(TONE, node=3000)])]
+        x = render_events(engine_defs, tmp_path, events, delay + 0.3)
+        second = x[int(delay * SR) + 64 :]
+        assert (np.abs(second).max() > 0.05) == sounds, f"delay {delay:.4f} s, life {life:.4f} s"
+
+
+def test_def_names_cover_every_mode(engine_defs):  # noqa: F811
+    names = {p.stem for p in engine_defs.glob("*.scsyndef")}
+    for m in range(3):
+        for w in range(3):
+            for mix, dcy in ((100.0, 50.0), (100.0, 500.0), (30.0, 500.0)):
+                patch = defaults() | {"modMode": m, "oscWave": w, "mix": mix, "oscDcy": dcy, "nStereo": 1.0}
+                assert synthdefs.def_name(patch) in names
+
+
+def test_broken_source_fails_the_build_loudly(tmp_path):
+    for i, text in enumerate(["(\nSynthDef(\\x, { Out.ar(0, SinOsc.ar( }) \n", "[NoSuchUGen.ar]\n",
+                              "[1].nonExistingMethod\n"]):
+        bad = tmp_path / f"bad{i}.scd"
+        bad.write_text(text)
+        with pytest.raises(synthdefs.BuildError, match="BUILD FAILED"):
+            synthdefs.build(tmp_path / f"out{i}", source=bad)
