@@ -19,6 +19,7 @@ import trio
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "apt-get install --no-install-recommends jackd2"
+MAX_NAME = 23  # jackd 1.9.21 starts with longer server names, but its clients then crash (rc 134)
 
 
 class JackError(RuntimeError):
@@ -63,6 +64,8 @@ async def ensure_jack(
     server_name: str | None = None, rate: int = 48000, period: int = 256, timeout: float = 10.0
 ) -> AsyncIterator[None]:
     """Make sure a JACK server runs inside the block; stop it afterwards only if we started it."""
+    if len(_server(server_name)) > MAX_NAME:
+        raise JackError(f"JACK server name {_server(server_name)!r} is too long (max {MAX_NAME} characters)")
     if await trio.to_thread.run_sync(running, server_name):
         log.debug("JACK server %r already running", _server(server_name))
         yield

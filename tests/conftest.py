@@ -21,7 +21,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory):
     """
     if not shutil.which("jackd"):
         pytest.skip(f"jackd not installed ({jack.INSTALL_HINT})")
-    name = f"gridtonic-test-{os.getpid()}"
+    name = f"gt-test-{os.getpid()}"  # jack2 clients crash on names over 23 characters
     log_path = tmp_path_factory.mktemp("jack") / "jackd.log"
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(

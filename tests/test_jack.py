@@ -38,6 +38,12 @@ async def test_ensure_jack_starts_and_stops_its_own_server(
         assert notes == ["no sound card found, running JACK with the dummy backend - silent output"]
 
 
+async def test_too_long_server_name_is_a_clear_error() -> None:
+    with pytest.raises(jack.JackError, match="too long"):
+        async with jack.ensure_jack("x" * (jack.MAX_NAME + 1)):
+            pass
+
+
 async def test_missing_jackd_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(jack.JackError, match="apt-get install --no-install-recommends jackd2"):
