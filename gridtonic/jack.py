@@ -96,14 +96,13 @@ async def ensure_jack(
 async def _log_output(proc: trio.Process, tail: deque[str]) -> None:
     assert proc.stdout is not None
     buf = b""
-    async for chunk in proc.stdout:
-        buf += chunk
-        *lines, buf = buf.split(b"\n")
-        for line in lines:
-            text = line.decode(errors="replace").strip()
-            if text:
-                tail.append(text)
-                log.debug("jackd: %s", text)
+    async with proc.stdout:
+        async for chunk in proc.stdout:
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in filter(None, (x.decode(errors="replace").strip() for x in lines)):
+                tail.append(line)
+                log.debug("jackd: %s", line)
 
 
 async def _stop(proc: trio.Process, grace: float = 3.0) -> None:

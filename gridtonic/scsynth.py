@@ -102,9 +102,7 @@ class Scsynth:
         self._raw: socket.socket | None = None
         self._waiting: list[tuple[str, tuple, trio.MemorySendChannel]] = []
         self._sync_ids = itertools.count(1)
-        self._tail: deque[str] = deque(maxlen=8)
         self._started = False
-        self._output_done = trio.Event()
         self._rec_frames = 0
 
     @property
@@ -162,39 +160,35 @@ class Scsynth:
             self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
         )
         self.pid = proc.pid
-        self._tail.clear()
-        self._output_done = trio.Event()
+        output = _Output()
         try:
-            nursery.start_soon(self._log_output, proc)
-            await self._handshake(proc)
+            nursery.start_soon(output.read, proc)
+            await self._handshake(proc, output)
             self.up = True
             log.info("scsynth up (pid %d, port %d)", proc.pid, self.port)
             if not self._started:
                 self._started = True
                 task_status.started()
             await proc.wait()
-            log.error(
-                "scsynth (pid %d) exited with %s: %s", proc.pid, proc.returncode, " / ".join(self._tail)
-            )
+            await output.finished()
+            log.error("scsynth (pid %d) exited with %s: %s", proc.pid, proc.returncode, output.last(8))
         finally:
             self.up = False
             self.pid = None
             with trio.CancelScope(shield=True):
                 await self._stop(proc)
 
-    async def _handshake(self, proc: trio.Process) -> None:
+    async def _handshake(self, proc: trio.Process, output: _Output) -> None:
         with trio.move_on_after(self.boot_timeout) as scope:
             while proc.poll() is None:
                 with trio.move_on_after(0.1):
                     await self._request(osc.message("/status"), "/status.reply")
                     break
         if proc.returncode is not None:
-            with trio.move_on_after(1):
-                await self._output_done.wait()  # the reason is in its last lines
-            if any("could not initialize audio" in line for line in self._tail):
+            await output.finished()  # the reason is in its last lines
+            if "could not initialize audio" in output.last(8):
                 raise ScsynthError("scsynth could not connect to JACK: is jackd running? (gridtonic.jack)")
-            last = " / ".join(list(self._tail)[-3:])
-            raise ScsynthError(f"scsynth exited with {proc.returncode} while starting: {last}")
+            raise ScsynthError(f"scsynth exited with {proc.returncode} while starting: {output.last(3)}")
         if scope.cancelled_caught:
             raise ScsynthError(f"scsynth on port {self.port} did not answer within {self.boot_timeout} s")
         await self._ask(osc.message("/notify", 1), "/done", "/notify")
@@ -215,21 +209,6 @@ class Scsynth:
             with trio.move_on_after(grace):
                 await proc.wait()
                 return
-
-    async def _log_output(self, proc: trio.Process) -> None:
-        assert proc.stdout is not None
-        buf = b""
-        try:
-            async for chunk in proc.stdout:
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                for line in lines:
-                    text = line.decode(errors="replace").strip()
-                    if text:
-                        self._tail.append(text)
-                        log.debug("scsynth: %s", text)
-        finally:
-            self._output_done.set()
 
     def send(self, packet: bytes) -> None:
         """Send a message or bundle without blocking; dropped (debug log) while the server is down."""
@@ -353,3 +332,32 @@ def _check_port_free(port: int) -> None:
         ) from None
     finally:
         probe.close()
+
+
+class _Output:
+    """Reads one scsynth's stdout into the debug log, keeping the last lines for error messages."""
+
+    def __init__(self) -> None:
+        self.lines: deque[str] = deque(maxlen=8)
+        self.done = trio.Event()
+
+    async def read(self, proc: trio.Process) -> None:
+        assert proc.stdout is not None
+        buf = b""
+        try:
+            async with proc.stdout:
+                async for chunk in proc.stdout:
+                    buf += chunk
+                    *lines, buf = buf.split(b"\n")
+                    for line in filter(None, (x.decode(errors="replace").strip() for x in lines)):
+                        self.lines.append(line)
+                        log.debug("scsynth[%d]: %s", proc.pid, line)
+        finally:
+            self.done.set()
+
+    async def finished(self) -> None:
+        with trio.move_on_after(1):  # EOF follows the exit at once, unless a child holds the pipe
+            await self.done.wait()
+
+    def last(self, n: int) -> str:
+        return " / ".join(list(self.lines)[-n:])
