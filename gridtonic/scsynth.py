@@ -112,6 +112,7 @@ class Scsynth:
         return self._raw.getsockname()
 
     def command(self) -> list[str]:
+        """scsynth's command line: realtime on JACK, 2 outputs, no inputs, no Zeroconf."""
         device = f"{self.jack_server}:{self.client_name}" if self.jack_server else self.client_name
         return [self.executable, "-u", str(self.port), "-B", "127.0.0.1", "-i", "0", "-o", "2",
                 "-R", "0", "-l", "4", "-H", device]  # fmt: skip

@@ -134,6 +134,24 @@ async def test_restarts_after_sigkill(server: Scsynth, tmp_path: Path) -> None:
 
 
 @pytest.mark.realtime
+async def test_gives_up_when_restarts_keep_failing(jack_server: str) -> None:
+    server = Scsynth(port=free_udp_port(), client_name=f"gridtonic-sc-{os.getpid()}", max_restarts=2)
+    with pytest.RaisesGroup(pytest.RaisesExc(ScsynthError, match="exited with 1 while starting")):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.run)
+            server.executable = "false"  # every restart fails from now on
+            os.kill(server.pid, signal.SIGKILL)
+            await trio.sleep_forever()  # until run() gives up
+
+
+@pytest.mark.realtime
+async def test_failures_are_logged(server: Scsynth, caplog: pytest.LogCaptureFixture) -> None:
+    server.send(osc.message("/s_new", "no_such_def", -1, 0, 1))
+    await server.sync()
+    assert any("/s_new" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+@pytest.mark.realtime
 async def test_port_in_use_is_a_clear_error(server: Scsynth, nursery: trio.Nursery) -> None:
     with pytest.raises(ScsynthError, match=f"UDP port {server.port} is already in use"):
         await nursery.start(Scsynth(port=server.port).run)
