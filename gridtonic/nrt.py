@@ -14,9 +14,7 @@ from pathlib import Path
 
 from gridtonic import osc, synthdefs
 
-VOICE_GROUP = 1
 SEED_NODE = 999
-LPF_NODE = 998
 HIT_NODE = 1000
 RENDER_TIMEOUT_S = 600.0
 
@@ -26,16 +24,15 @@ class RenderError(RuntimeError):
 
 
 def preamble(seed: int = 1, defs_dir: Path | None = None) -> list[bytes]:
-    """Messages at t = 0: load the defs, create group 1, seed the shared RNG at the head of group 0,
-    and start the engine's global lowpass after the voices (at 20 kHz it is part of the original tone)."""
+    """Messages at t = 0: load the defs, the engine's setup (voice group 1, the global lowpass after
+    it) and a synth seeding the shared RNG at the head of group 0."""
     d = Path(defs_dir) if defs_dir is not None else synthdefs.synthdef_dir()
     if not any(d.glob("*.scsyndef")):
         raise RenderError(f"no SynthDefs in {d}: run `python -m gridtonic.synthdefs {d}` first")
     return [
         osc.message("/d_loadDir", str(d.resolve())),
-        osc.message("/g_new", VOICE_GROUP, 0, 0),
+        *synthdefs.setup_messages(),
         osc.message("/s_new", synthdefs.SEED_DEF, SEED_NODE, 0, 0, "seed", int(seed)),
-        osc.message("/s_new", synthdefs.LPF_DEF, LPF_NODE, 1, 0),
     ]
 
 
@@ -72,7 +69,7 @@ def hit_message(patch: Mapping[str, float], velocity: float = 1.0, pan: float = 
                 node: int = HIT_NODE) -> bytes:
     """``/s_new`` for one voice at the head of the voice group."""
     args = synthdefs.synth_args(patch, velocity, pan)
-    return osc.message("/s_new", synthdefs.def_name(patch), node, 0, VOICE_GROUP, *args)
+    return osc.message("/s_new", synthdefs.def_name(patch), node, 0, synthdefs.VOICE_GROUP, *args)
 
 
 def render_hit(

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from gridtonic import osc
 from gridtonic.params import BY_NAME, DISCRETE, PARAMS, defaults
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,8 @@ BUILD_TIMEOUT_S = 180.0
 
 SEED_DEF = "supertonic_seed"  # RandSeed once, for deterministic offline renders
 LPF_DEF = "supertonic_lpf"  # the global lowpass, one per engine (not per voice)
+VOICE_GROUP = 1
+LPF_NODE = 998
 
 # Sent to every voice; the discrete parameters are encoded in the def name instead.
 CONTINUOUS: tuple[str, ...] = tuple(p.name for p in PARAMS if p.name not in DISCRETE)
@@ -65,6 +68,18 @@ def build(outdir: Path | str | None = None, source: Path | str = SOURCE) -> Path
     if r.returncode != 0 or "BUILD OK" not in r.stdout:
         raise BuildError(f"sclang failed (rc {r.returncode}) building {source}:\n{r.stdout}{r.stderr}")
     return out
+
+
+def setup_messages() -> list[bytes]:
+    """Engine setup once the defs are loaded, live and offline alike: the voice group 1 and, after it,
+    the global lowpass (the original's fx_lowpass_freq/rq). It must run: at its defaults (20 kHz,
+    rq 1) it still shapes the top octave of the original's tone."""
+    return [osc.message("/g_new", VOICE_GROUP, 0, 0), osc.message("/s_new", LPF_DEF, LPF_NODE, 1, 0)]
+
+
+def lpf_message(freq: float = 20000.0, rq: float = 1.0) -> bytes:
+    """Set the global lowpass (20..20000 Hz, rq 0.05..1; the defaults are the original's tone)."""
+    return osc.message("/n_set", LPF_NODE, "freq", float(freq), "rq", float(rq))
 
 
 def _full(patch: Mapping[str, float]) -> dict[str, float]:

@@ -207,3 +207,10 @@ def test_broken_source_fails_the_build_loudly(tmp_path):
         bad.write_text(text)
         with pytest.raises(synthdefs.BuildError, match="BUILD FAILED"):
             synthdefs.build(tmp_path / f"out{i}", source=bad)
+
+
+def test_global_lowpass_darkens_everything(engine_defs, tmp_path):  # noqa: F811
+    note = nrt.hit_message(NOISE | {"nFilFrq": 8000.0})
+    bright = render_events(engine_defs, tmp_path, [(0.0, [note])], 0.5)
+    dark = render_events(engine_defs, tmp_path, [(0.0, [synthdefs.lpf_message(1000.0, 0.5), note])], 0.5)
+    assert centroid(dark) < 0.5 * centroid(bright)
