@@ -214,3 +214,10 @@ def test_global_lowpass_darkens_everything(engine_defs, tmp_path):  # noqa: F811
     bright = render_events(engine_defs, tmp_path, [(0.0, [note])], 0.5)
     dark = render_events(engine_defs, tmp_path, [(0.0, [synthdefs.lpf_message(1000.0, 0.5), note])], 0.5)
     assert centroid(dark) < 0.5 * centroid(bright)
+
+
+def test_render_failures_are_clear(engine_defs, tmp_path):  # noqa: F811
+    with pytest.raises(nrt.RenderError, match="no SynthDefs"):
+        nrt.render_hit(TONE, tmp_path / "a.wav", 0.1, defs_dir=tmp_path)
+    with pytest.raises(nrt.RenderError, match="scsynth -N failed"):
+        nrt.render_hit(TONE, tmp_path / "missing-dir" / "a.wav", 0.1, defs_dir=engine_defs)
