@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
+import trio
+
+if TYPE_CHECKING:
+    from gridtonic.app import Instrument
 
 
 def onsets(path: Path, threshold: float = 0.01, min_gap: float = 0.03) -> np.ndarray:
@@ -22,3 +28,35 @@ def onsets(path: Path, threshold: float = 0.01, min_gap: float = 0.03) -> np.nda
     gap = int(min_gap * sr)
     starts = [idx[0]] + [b for a, b in zip(idx[:-1], idx[1:], strict=True) if b - a > gap]
     return np.asarray(starts)
+
+
+# A short pure-tone click: every hit is the same waveform, so onsets measure to the sample.
+CLICK = {"mix": 100.0, "oscFreq": 1000.0, "oscDcy": 15.0, "nEnvDcy": 1.0, "distAmt": 0.0, "level": 0.0}
+
+
+async def capture(inst: Instrument, path: Path, seconds: float) -> tuple[float, float]:
+    """Run ``inst`` for ``seconds`` while recording scsynth's output to ``path``.
+
+    Returns the recording's start on the sequencer's clock (trio time), so onsets in the file can
+    be compared with the hits' ideal times (recording starts on a control block: ±64 samples),
+    and the audio clock's actual sample rate as scsynth measures it against the system clock
+    (time tags are system time; a sound card's, or JACK dummy's, clock runs slightly off it).
+    """
+    async with trio.open_nursery() as n:
+        await n.start(inst.run)
+        start = trio.current_time() + 0.2
+        await inst.server.record(path, at=start + inst.latency + time.time() - trio.current_time())
+        await trio.sleep(seconds)
+        rate = (await inst.server.status())["actual_sr"]
+        await inst.server.stop_recording()
+        n.cancel_scope.cancel()
+    return start, rate
+
+
+def grid(found: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Onsets of a steady pulse against the straight line through them: (period in samples,
+    onset errors, inter-onset interval errors). The line, not the nominal rate, is the reference
+    because the audio clock (a sound card's or JACK dummy's) runs slightly off system time."""
+    k = np.arange(len(found))
+    period, offset = np.polyfit(k, found.astype(float), 1)
+    return float(period), found - (offset + period * k), np.diff(found) - period

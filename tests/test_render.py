@@ -13,8 +13,7 @@ from gridtonic.session import SessionError
 
 pytestmark = pytest.mark.nrt
 SR = 48000
-# a short pure-tone click: identical waveform per hit, so a threshold finds each onset exactly
-CLICK = params.clean({"mix": 100, "oscFreq": 1000, "oscDcy": 15, "nEnvDcy": 1, "distAmt": 0, "level": 0})
+CLICK = params.clean(analysis.CLICK)
 
 
 def click_session(path):

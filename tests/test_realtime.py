@@ -1,0 +1,64 @@
+"""gridtonic playing live: jackd (dummy) + realtime scsynth + the sequencer, recorded with DiskOut.
+
+16ths at 120 BPM are 0.125 s apart: 6000 samples at 48 kHz by the nominal rate; the reference is
+the mean interval actually recorded (time tags are system time, and JACK dummy's clock runs a little
+off it). Onsets are whole samples, so an interval is that period rounded down or up; time-stamped
+bundles must keep every interval within ±1 sample of those, also while another CPU-heavy task runs
+(unstamped commands would be off by up to a JACK period, 256 samples).
+"""
+
+import math
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gridtonic import analysis, params
+from gridtonic.app import Instrument
+from gridtonic.render import pattern_session
+
+pytestmark = pytest.mark.realtime
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def click_instrument(jack_server: str) -> Instrument:
+    s = pattern_session("kick:x")  # every 16th
+    s.tracks[0].patch_a = params.clean(analysis.CLICK)
+    return Instrument(s, port=free_port(), jack_server=jack_server)
+
+
+@pytest.fixture
+def busy_core():
+    """Another CPU-heavy task (a busy loop taking a whole core) for the duration of a test."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    yield
+    proc.kill()
+    proc.wait()
+
+
+async def check_sixteenths(jack_server, tmp_path):
+    path = tmp_path / "live.wav"
+    inst = click_instrument(jack_server)
+    await analysis.capture(inst, path, 3.0)
+    found = analysis.onsets(path, threshold=0.05, min_gap=0.05)
+    assert len(found) >= 20
+    period, _, _ = analysis.grid(found)
+    assert abs(period - 6000) < 6  # the audio clock is within 0.1 % of nominal
+    # onsets are whole samples: the interval is the ideal one rounded either way, ±1 sample
+    ioi = np.diff(found)
+    assert ioi.min() >= math.floor(period) - 1 and ioi.max() <= math.ceil(period) + 1, (period, ioi)
+
+
+async def test_sixteenths_are_sample_exact(jack_server, tmp_path):
+    await check_sixteenths(jack_server, tmp_path)
+
+
+async def test_sixteenths_stay_exact_under_cpu_load(jack_server, tmp_path, busy_core):
+    await check_sixteenths(jack_server, tmp_path)
