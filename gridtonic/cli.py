@@ -1,12 +1,15 @@
-"""``gridtonic`` command line: run, render, devices.
+"""``gridtonic`` command line: run, render, devices, and the commands feature modules add.
 
-Errors a user can fix (bad files, missing programs, busy ports) end the command with one clear
-line and exit status 2, never a traceback.
+Each feature module listed in ``FEATURES`` has ``add_commands(subparsers)``, which adds its
+sub-commands with ``set_defaults(func=...)``; ``func(args)`` returns the exit status. Errors a user
+can fix (bad files, missing programs, busy ports) end the command with one clear line and exit
+status 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -15,6 +18,8 @@ from gridtonic import __version__, engine, store
 from gridtonic.session import SessionError
 
 log = logging.getLogger("gridtonic")
+
+FEATURES: tuple[str, ...] = ()  # modules with add_commands(subparsers), e.g. "gridtonic.presets"
 
 
 class UserError(Exception):
@@ -34,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="s from a step's time to its sound: sample-exact timing (default %(default)s)")
     run.add_argument("--tempo", type=float, help="tempo in BPM (saved with the session)")
     run.add_argument("--for", dest="seconds", type=float, help="stop after this many seconds")
+    run.set_defaults(func=_run)
 
     render = sub.add_parser("render", help="render a pattern or a session file offline to a WAV")
     render.add_argument("source", help="a session file, or patterns like 'kick:x---x---,snare:----x---'")
@@ -41,8 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--bars", type=int, default=2, help="bars of 4/4 (default 2)")
     render.add_argument("--seed", type=int, default=1, help="noise seed (same seed, same file)")
     render.add_argument("--tempo", type=float, help="tempo in BPM")
+    render.set_defaults(func=_render)
 
-    sub.add_parser("devices", help="audio status: JACK, scsynth, SynthDefs")
+    sub.add_parser("devices", help="audio status: JACK, scsynth, SynthDefs").set_defaults(func=_devices)
+    for name in FEATURES:
+        importlib.import_module(name).add_commands(sub)
     return p
 
 
@@ -53,22 +62,24 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s" if args.verbose else "gridtonic: %(message)s",
     )
     try:
-        if args.command == "run":
-            from gridtonic import app
-
-            return app.main(args)
-        if args.command == "render":
-            return _render(args)
-        if args.command == "devices":
-            from gridtonic import app
-
-            return app.devices()
+        return args.func(args)
     except (UserError, SessionError, OSError, RuntimeError) as e:  # our errors: one line each
         print(f"gridtonic: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gridtonic import app
+
+    return app.main(args)
+
+
+def _devices(args: argparse.Namespace) -> int:
+    from gridtonic import app
+
+    return app.devices()
 
 
 def _render(args: argparse.Namespace) -> int:
