@@ -53,7 +53,7 @@ def score(kit: Sequence[dict[str, float]], max_voices: int | None) -> tuple[Even
                 msgs = voicer.hit(t, track, patch)
             else:
                 node += 1
-                msgs = [nrt.hit_message(patch, node=node)]
+                msgs = [synthdefs.voice_message(patch, node)]
             for m in msgs:
                 address, args = osc.parse(m)
                 if address == "/n_set":  # stolen: it sounds until now

@@ -65,13 +65,6 @@ def render(
     return out
 
 
-def hit_message(patch: Mapping[str, float], velocity: float = 1.0, pan: float = 0.0,
-                node: int = HIT_NODE) -> bytes:
-    """``/s_new`` for one voice at the head of the voice group."""
-    args = synthdefs.synth_args(patch, velocity, pan)
-    return osc.message("/s_new", synthdefs.def_name(patch), node, 0, synthdefs.VOICE_GROUP, *args)
-
-
 def render_hit(
     patch: Mapping[str, float],
     path: Path | str,
@@ -82,4 +75,5 @@ def render_hit(
     defs_dir: Path | None = None,
 ) -> Path:
     """Render a single hit at sample 0."""
-    return render([(0.0, [hit_message(patch, velocity, pan)])], path, duration, seed=seed, defs_dir=defs_dir)
+    note = synthdefs.voice_message(patch, HIT_NODE, velocity, pan)
+    return render([(0.0, [note])], path, duration, seed=seed, defs_dir=defs_dir)

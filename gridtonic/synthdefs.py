@@ -112,6 +112,12 @@ def synth_args(patch: Mapping[str, float], velocity: float = 1.0, pan: float = 0
     return args + ["vel", float(velocity), "pan", float(pan)]
 
 
+def voice_message(patch: Mapping[str, float], node: int, velocity: float = 1.0, pan: float = 0.0) -> bytes:
+    """``/s_new`` that starts one voice at the head of the voice group, live and offline alike."""
+    args = synth_args(patch, velocity, pan)
+    return osc.message("/s_new", def_name(patch), node, 0, VOICE_GROUP, *args)
+
+
 def _decayer(dist_amt: float) -> float:
     """The original's SelectX(distAmt/100, [0.05, 0.3 distAmt/100]) (equal-power crossfade)."""
     d = dist_amt / 100

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from gridtonic import osc, synthdefs
 
-VOICE_GROUP = 1  # voices go to the head of this group; created by the engine's setup
 FIRST_NODE = 1000
 
 
@@ -62,8 +61,7 @@ class Voicer:
         self._next_node += 1
         end = time + synthdefs.duration(patch)
         self.voices.append(Voice(node, track, time, end, choke))
-        args = synthdefs.synth_args(patch, velocity, pan)
-        msgs.append(osc.message("/s_new", synthdefs.def_name(patch), node, 0, VOICE_GROUP, *args))
+        msgs.append(synthdefs.voice_message(patch, node, velocity, pan))
         return msgs
 
     def ended(self, node: int) -> None:

@@ -153,7 +153,8 @@ def render_events(defs, tmp_path, events, duration: float) -> np.ndarray:
 
 @pytest.mark.parametrize("start", [6000, 19500, 48013])
 def test_onset_lands_on_the_exact_sample(start, engine_defs, tmp_path):  # noqa: F811
-    x = render_events(engine_defs, tmp_path, [(start / SR, [nrt.hit_message(NOISE | {"nFilMod": 2.0})])], 1.5)
+    note = synthdefs.voice_message(NOISE | {"nFilMod": 2.0}, nrt.HIT_NODE)
+    x = render_events(engine_defs, tmp_path, [(start / SR, [note])], 1.5)
     assert np.all(x[:start] == 0.0)
     assert np.abs(x[start : start + 2]).max() > 1e-3
 
@@ -162,9 +163,9 @@ def test_gate_zero_fades_out_in_5_ms_and_frees_the_voice(engine_defs, tmp_path):
     long_tone = TONE | {"oscDcy": 5000.0}
     release = 24000  # samples
     events = [
-        (0.0, [nrt.hit_message(long_tone, node=2000)]),
+        (0.0, [synthdefs.voice_message(long_tone, 2000)]),
         (release / SR, [osc.message("/n_set", 2000, "gate", 0.0)]),
-        (0.75, [nrt.hit_message(TONE, node=2000)]),  # same id again: only possible once freed
+        (0.75, [synthdefs.voice_message(TONE, 2000)]),  # same id again: only possible once freed
     ]
     x = render_events(engine_defs, tmp_path, events, 1.0)
     before = np.abs(x[release - 960 : release]).max()
@@ -185,7 +186,8 @@ def test_voice_frees_itself_when_duration_says(patch, engine_defs, tmp_path):  #
     life = synthdefs.duration(patch)
     block = 64 / SR
     for delay, sounds in ((life - 3 * block, False), (life + 3 * block, True)):
-        events = [(0.0, [nrt.hit_message(patch, node=3000)]), (delay, [nrt.hit_message(TONE, node=3000)])]
+        first, again = synthdefs.voice_message(patch, 3000), synthdefs.voice_message(TONE, 3000)
+        events = [(0.0, [first]), (delay, [again])]
         x = render_events(engine_defs, tmp_path, events, delay + 0.3)
         second = x[int(delay * SR) + 64 :]
         assert (np.abs(second).max() > 0.05) == sounds, f"delay {delay:.4f} s, life {life:.4f} s"
@@ -210,7 +212,7 @@ def test_broken_source_fails_the_build_loudly(tmp_path):
 
 
 def test_global_lowpass_darkens_everything(engine_defs, tmp_path):  # noqa: F811
-    note = nrt.hit_message(NOISE | {"nFilFrq": 8000.0})
+    note = synthdefs.voice_message(NOISE | {"nFilFrq": 8000.0}, nrt.HIT_NODE)
     bright = render_events(engine_defs, tmp_path, [(0.0, [note])], 0.5)
     dark = render_events(engine_defs, tmp_path, [(0.0, [synthdefs.lpf_message(1000.0, 0.5), note])], 0.5)
     assert centroid(dark) < 0.5 * centroid(bright)

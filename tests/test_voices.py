@@ -1,7 +1,8 @@
 """Voice allocation: limits per track and in total, choke groups, all as scsynth messages."""
 
 from gridtonic import osc, params
-from gridtonic.voices import VOICE_GROUP, Voicer
+from gridtonic.synthdefs import VOICE_GROUP
+from gridtonic.voices import Voicer
 
 LONG = params.clean({"oscDcy": 2000, "nEnvDcy": 2000})
 
