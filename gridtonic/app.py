@@ -96,11 +96,13 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         trio.run(play)
-    except BaseExceptionGroup as group:  # one task's error inside the nursery: show it plainly
+    except BaseExceptionGroup as group:  # one task's error inside the nurseries: show it plainly
         errors = group.subgroup((JackError, ScsynthError, BuildError, OSError))
         if errors is None:
             raise
-        raise errors.exceptions[0] from None
+        while isinstance(errors, BaseExceptionGroup):
+            errors = errors.exceptions[0]
+        raise errors from None
     return 0
 
 

@@ -1,0 +1,80 @@
+"""`gridtonic run` and `gridtonic devices` as a user runs them: real processes, one-line errors."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from gridtonic.session import default_session
+
+pytestmark = pytest.mark.realtime
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gridtonic(*args, env=None, timeout=60):
+    return subprocess.run(
+        [sys.executable, "-m", "gridtonic", *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+@pytest.fixture
+def user_env(tmp_path, jack_server):
+    return {**os.environ, "GRIDTONIC_DATA": str(tmp_path / "data"), "JACK_DEFAULT_SERVER": jack_server}
+
+
+def test_run_plays_and_saves_the_default_session(user_env, tmp_path):
+    r = gridtonic("run", "--for", "2", "--port", str(free_port()), "--tempo", "100", env=user_env)
+    assert r.returncode == 0, r.stderr
+    assert "playing kick, snare, closed hat, open hat, clap at 100 BPM" in r.stderr
+    saved = json.loads((tmp_path / "data" / "session.json").read_text())
+    assert saved["tempo"] == 100
+    assert [t["pattern"] for t in saved["tracks"]] == [t.pattern() for t in default_session().tracks]
+
+
+def test_a_broken_session_file_is_kept_aside_not_overwritten(user_env, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "session.json").write_text('{"format": "gridtonic-session", "tracks": "oops"}')
+    r = gridtonic("run", "--for", "1", "--port", str(free_port()), env=user_env)
+    assert r.returncode == 0, r.stderr
+    aside = [p for p in data.iterdir() if p.name.startswith("session.json.broken-")]
+    assert len(aside) == 1 and "oops" in aside[0].read_text()
+    assert "moved it to" in r.stderr
+
+
+def test_missing_scsynth_gives_an_install_hint(user_env, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("jackd", "jack_lsp"):
+        os.symlink(shutil.which(tool), bin_dir / tool)
+    env = {**user_env, "PATH": str(bin_dir)}
+    r = gridtonic("run", "--for", "1", "--port", str(free_port()), env=env)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("gridtonic: scsynth not found; install it with")
+
+
+def test_port_in_use_is_one_clear_line(user_env):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        r = gridtonic("run", "--for", "1", "--port", str(port), env=user_env)
+    assert r.returncode == 2
+    last = r.stderr.strip().splitlines()[-1]
+    assert str(port) in last and "Traceback" not in r.stderr
+
+
+def test_devices_reports_the_audio_side(user_env):
+    r = gridtonic("devices", env=user_env)
+    assert r.returncode == 0
+    for row in ("jackd", "JACK server", "scsynth", "SynthDefs"):
+        assert row in r.stdout
+    assert "running" in r.stdout
