@@ -10,7 +10,7 @@ import logging
 import os
 import shutil
 import subprocess
-from collections import deque
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -75,34 +75,22 @@ async def ensure_jack(
     cmd = command(server_name, rate, period)
     if "dummy" in cmd:
         log.info("no sound card found, running JACK with the dummy backend - silent output")
-    proc = await trio.lowlevel.open_process(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    tail: deque[str] = deque(maxlen=5)
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_log_output, proc, tail)
-            with trio.fail_after(timeout):
-                while not await trio.to_thread.run_sync(running, server_name):
-                    if proc.poll() is not None:
-                        raise JackError(f"jackd exited with {proc.returncode}: {' / '.join(tail)}")
-                    await trio.sleep(0.05)
+    # A file, not a pipe: no reader task has to outlive this block, and jackd never blocks on it.
+    with tempfile.TemporaryFile() as output:
+        proc = await trio.lowlevel.open_process(cmd, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            deadline = trio.current_time() + timeout
+            while not await trio.to_thread.run_sync(running, server_name):
+                if proc.poll() is not None or trio.current_time() > deadline:
+                    output.seek(0)
+                    last = " / ".join(output.read().decode(errors="replace").split("\n")[-4:])
+                    raise JackError(f"jackd did not start ({' '.join(cmd)}): {last}")
+                await trio.sleep(0.05)
             log.debug("jackd started (pid %d): %s", proc.pid, " ".join(cmd))
             yield
-            await _stop(proc)
-    finally:
-        with trio.CancelScope(shield=True):
-            await _stop(proc)
-
-
-async def _log_output(proc: trio.Process, tail: deque[str]) -> None:
-    assert proc.stdout is not None
-    buf = b""
-    async with proc.stdout:
-        async for chunk in proc.stdout:
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            for line in filter(None, (x.decode(errors="replace").strip() for x in lines)):
-                tail.append(line)
-                log.debug("jackd: %s", line)
+        finally:
+            with trio.CancelScope(shield=True):
+                await _stop(proc)
 
 
 async def _stop(proc: trio.Process, grace: float = 3.0) -> None:
