@@ -29,7 +29,7 @@ VOICE_GROUP = 1  # created at the head of group 0 by the handshake; voices go to
 REC_BUF = 1023  # last of scsynth's default 1024 buffers
 REC_NODE = 2**31 - 2  # far above the voice allocator's ids
 
-IR, KR, AR = 0, 1, 2  # UGen calculation rates
+KR, AR = 1, 2  # UGen calculation rates (control, audio)
 Input = float | tuple[int, int]  # a constant, or (ugen index, output index)
 
 
