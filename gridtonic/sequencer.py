@@ -74,6 +74,10 @@ class Sequencer:
         """Start the transport at ``beat``; the first hit lands one tick from now."""
         now = trio.current_time()
         self.clock.restart(now + TICK, beat)
+        self.play_from(beat)
+
+    def play_from(self, beat: float) -> None:
+        """Play from ``beat`` on the clock as it is (a MIDI master placed it); hits before it are skipped."""
         self._scheduled = beat
         self.playing = True
 

@@ -1,0 +1,116 @@
+"""Following an external MIDI clock: the master's 24 ticks a beat and transport as a :class:`Clock`.
+
+norns snaps the beat to every raw tick, so USB jitter goes straight into the groove. Here a DLL
+(:mod:`gridtonic.dll`) smooths the tick times and the beat is extrapolated from the smoothed line,
+so the sequencer schedules ahead exactly as with the internal clock. The tick *count* comes from
+the master (Start, Continue, Song Position Pointer), so the phase stays on its downbeat.
+
+Pure: every method takes the arrival time; :mod:`gridtonic.midiin` feeds it from a port.
+"""
+
+from __future__ import annotations
+
+from gridtonic.dll import Dll, Lock
+
+PPQN = 24
+SPP_TICKS = 6  # a Song Position Pointer counts 16ths ("MIDI beats") of six ticks
+DROPOUT = 4.0  # a gap longer than this many ticks resets the loop
+PAUSE = 1.0  # s: a longer gap means the master paused; a shorter one that ticks were lost
+MIN_PERIOD, MAX_PERIOD = 60.0 / (PPQN * 400.0), 60.0 / (PPQN * 15.0)  # s per tick at 400 and 15 BPM
+HOLD = 4.0  # ticks the beat runs on past the last tick (a flywheel) before it holds
+
+
+class MidiClock:
+    """Beat ↔ time from received ticks. ``tick``/``start``/``resume``/``stop``/``song_position``
+    are the master's messages; ``tick`` returns the beat to play from when playback (re)starts on
+    that tick (after Start or Continue, or a relocation after a dropout), else None."""
+
+    def __init__(self, tempo: float = 120.0):
+        self.tempo = float(tempo)
+        self.running = False
+        self._dll: Dll | None = None
+        self._lock = Lock()
+        self._last: float | None = None  # raw arrival of the last tick (None: re-anchor on the next)
+        self._measured = False  # whether the period comes from ticks (not from the initial tempo)
+        self._tick = 0  # song position of the last tick, in ticks
+        self._next: int | None = None  # position the next tick takes when playback (re)starts
+        self._song = 0  # where Continue resumes, in ticks
+
+    @property
+    def locked(self) -> bool:
+        return self._dll is not None and self._lock.locked
+
+    @property
+    def period(self) -> float:
+        """Smoothed seconds per tick."""
+        return self._dll.period if self._dll else 60.0 / (PPQN * self.tempo)
+
+    def beat_at(self, t: float) -> float:
+        if self._dll is None:
+            return self._tick / PPQN
+        return (self._tick + min((t - self._dll.time) / self._dll.period, HOLD)) / PPQN
+
+    def time_at(self, beat: float) -> float:
+        anchor = self._dll.time if self._dll else 0.0
+        return anchor + (beat * PPQN - self._tick) * self.period
+
+    def tick(self, t: float) -> float | None:
+        passed = self._follow(t)
+        self.tempo = 60.0 / (PPQN * self.period)
+        if self._next is not None:
+            self._tick, self._next, self.running = self._next, None, True
+            return self._tick / PPQN
+        if not self.running:
+            return None
+        self._tick += passed
+        return self._tick / PPQN if passed > 1 else None
+
+    def start(self) -> None:
+        """Start (0xFA): the next tick is beat 0."""
+        self._song = 0
+        self._next = 0
+
+    def resume(self) -> None:
+        """Continue (0xFB): the next tick is the song position."""
+        self._next = self._song
+
+    def stop(self) -> None:
+        """Stop (0xFC): playback stops; Continue resumes after the last tick; the loop re-locks."""
+        if self.running:
+            self._song = self._tick + 1
+        self.running = False
+        self._next = None
+        self.reset()
+
+    def song_position(self, sixteenths: int) -> None:
+        """Song Position Pointer (0xF2): where Continue resumes; while playing, a jump at the next tick."""
+        self._song = sixteenths * SPP_TICKS
+        if self.running:
+            self._next = self._song
+
+    def reset(self) -> None:
+        """Re-lock from the next tick (wide bandwidth), keeping the tempo as the first guess."""
+        self._last = None
+        self._lock.reset()
+
+    def _follow(self, t: float) -> int:
+        """Feed the loop with a tick at ``t``; returns how many ticks the master sent since the
+        last one: more than one after a short dropout of a master that kept running."""
+        last, self._last = self._last, t
+        passed = 1
+        if last is not None and not self._measured:  # the first interval gives the first period
+            if MIN_PERIOD <= t - last <= MAX_PERIOD:
+                self._dll, self._measured = Dll(t, t - last), True
+                return passed
+            last = None
+        if last is not None and t - last > DROPOUT * self.period:
+            if t - last < PAUSE and self.running:
+                passed = round((t - last) / self.period)
+            last = None
+            self._lock.reset()
+        if last is None or self._dll is None:
+            self._dll = Dll(t, self.period)
+        else:
+            error = self._dll.update(t, self._lock.bandwidth)
+            self._lock.observe(error, self._dll.period)
+        return passed

@@ -1,0 +1,81 @@
+"""Synthetic MIDI clock streams and the step times a follower predicts from them.
+
+Tests and ``bench/clock_follow`` judge a follower the way the sequencer uses it: each 16th's time
+is predicted ``LOOKAHEAD`` before it is due from the ticks received so far, and compared with the
+master's jitter-free tick. norns' method is here too, as the baseline to beat.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from gridtonic.midiclock import PPQN, SPP_TICKS
+from gridtonic.sequencer import LOOKAHEAD
+
+
+class Follower(Protocol):
+    def tick(self, t: float) -> float | None: ...
+
+    def start(self) -> None: ...
+
+    def time_at(self, beat: float) -> float: ...
+
+
+def master(bpm: Callable[[float], float], seconds: float, start: float = 1.0) -> np.ndarray:
+    """Ideal tick times of a master whose tempo at time t is ``bpm(t)``."""
+    times = [start]
+    while times[-1] < start + seconds:
+        times.append(times[-1] + 60.0 / (PPQN * bpm(times[-1])))
+    return np.asarray(times)
+
+
+def jitter(times: np.ndarray, amount: float, seed: int = 1) -> np.ndarray:
+    """Arrival times: each tick late or early by up to ``amount`` s (uniform), order kept."""
+    rng = np.random.default_rng(seed)
+    return np.maximum.accumulate(times + rng.uniform(-amount, amount, len(times)))
+
+
+def step_errors(follower: Follower, ideal: np.ndarray, arrivals: np.ndarray) -> np.ndarray:
+    """Predicted minus ideal time of every 16th (every sixth tick), each predicted ``LOOKAHEAD``
+    before it is due; the master sends Start just before the first tick."""
+    follower.start()
+    errors = []
+    i = 0
+    for k in range(0, len(ideal), SPP_TICKS):
+        while i < len(arrivals) and arrivals[i] <= ideal[k] - LOOKAHEAD:
+            follower.tick(arrivals[i])
+            i += 1
+        if i == 0 or i > k:  # no tick yet, or the step's own tick came: no prediction
+            errors.append(np.nan)
+            continue
+        errors.append(follower.time_at(k / PPQN) - ideal[k])
+    return np.asarray(errors)
+
+
+class NornsClock:
+    """norns' ``clock_midi.c``: the beat is the mean of the last 24 tick intervals, and its phase
+    snaps to every raw tick."""
+
+    def __init__(self) -> None:
+        self._intervals: deque[float] = deque(maxlen=PPQN)
+        self._last: float | None = None
+        self._count = -1
+
+    def start(self) -> None:
+        self._count = -1
+
+    def tick(self, t: float) -> float | None:
+        if self._last is not None:
+            self._intervals.append(t - self._last)
+        self._last = t
+        self._count += 1
+        return None
+
+    def time_at(self, beat: float) -> float:
+        period = sum(self._intervals) / len(self._intervals)
+        assert self._last is not None
+        return self._last + (beat * PPQN - self._count) * period

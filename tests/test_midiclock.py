@@ -1,0 +1,155 @@
+"""The MIDI clock follower on synthetic tick streams (pure, no ports): jitter, tempo steps and ramps,
+dropouts, transport and Song Position Pointer."""
+
+import numpy as np
+import pytest
+import trio
+
+from gridtonic.midiclock import PPQN, MidiClock
+from gridtonic.sequencer import Sequencer
+from gridtonic.session import Session, Track
+from gridtonic.ticksim import NornsClock, jitter, master, step_errors
+
+MS = 1e-3
+
+
+def steady(errors: np.ndarray, ideal: np.ndarray, after: float) -> np.ndarray:
+    """Step errors of the steps due more than ``after`` s into the stream."""
+    due = ideal[np.arange(len(errors)) * 6]
+    return errors[(due > ideal[0] + after) & ~np.isnan(errors)]
+
+
+@pytest.mark.parametrize("bpm", [90, 120, 174])
+def test_steady_tempo_with_1ms_jitter_is_ten_times_smoother(bpm):
+    ideal = master(lambda t: bpm, 60)
+    arrivals = jitter(ideal, 1 * MS, seed=bpm)
+    e = steady(step_errors(MidiClock(), ideal, arrivals), ideal, 4.0)
+    norns = steady(step_errors(NornsClock(), ideal, arrivals), ideal, 3.0)
+    assert e.std() <= 0.1 * MS, e.std()
+    assert abs(e.mean()) < 0.05 * MS  # no offset from the master's grid
+    assert np.abs(e).max() < 0.5 * MS
+    assert norns.std() > 5 * e.std()
+
+
+def test_tempo_is_read_from_the_ticks():
+    c = MidiClock(tempo=120)
+    start = c.start
+    start()
+    for t in jitter(master(lambda t: 174, 5), 1 * MS):
+        c.tick(t)
+    assert c.locked
+    assert c.tempo == pytest.approx(174, abs=0.1)
+
+
+@pytest.mark.parametrize("to", [126, 114])
+def test_a_five_percent_tempo_step_settles_within_two_seconds(to):
+    ideal = master(lambda t: 120 if t < 11 else to, 25)
+    e = step_errors(MidiClock(), ideal, jitter(ideal, 1 * MS))
+    due = ideal[np.arange(len(e)) * 6]
+    late = due[(np.abs(e) > 0.5 * MS) & (due > 11)]
+    assert late.max() - 11 < 2.0
+
+
+def test_a_steep_tempo_ramp_is_followed():
+    ideal = master(lambda t: float(np.clip(100 + 5 * (t - 5), 100, 140)), 25)  # 100 → 140 BPM in 8 s
+    e = steady(step_errors(MidiClock(), ideal, jitter(ideal, 1 * MS)), ideal, 3.0)
+    assert np.sqrt(np.mean(e**2)) < 1 * MS
+    assert np.abs(e).max() < 3 * MS
+
+
+def test_ten_minutes_keep_the_phase():
+    ideal = master(lambda t: 120, 600)
+    arrivals = jitter(ideal, 1 * MS)
+    c = MidiClock()
+    c.start()
+    for t in arrivals:
+        c.tick(t)
+    n = len(ideal) - 1
+    assert c.beat_at(ideal[-1]) == pytest.approx(n / PPQN, abs=1 * MS / c.period / PPQN)
+    assert abs(c.time_at((n + 24) / PPQN) - (ideal[-1] + 24 * 60 / (PPQN * 120))) < 1 * MS
+
+
+def test_transport_start_stop_continue():
+    ticks = master(lambda t: 120, 10)
+    c = MidiClock()
+    for t in ticks[:30]:  # clock before Start: tempo follows, nothing plays
+        assert c.tick(t) is None
+    assert not c.running
+    c.start()
+    assert c.tick(ticks[30]) == 0.0 and c.running
+    for t in ticks[31:78]:
+        assert c.tick(t) is None
+    assert c.beat_at(ticks[77]) == pytest.approx(47 / PPQN, abs=0.01)
+    c.stop()
+    assert not c.running
+    for t in ticks[78:100]:
+        assert c.tick(t) is None
+    c.resume()
+    assert c.tick(ticks[100]) == 48 / PPQN  # resumes on the tick after the last one played
+
+
+def test_song_position_starts_mid_bar():
+    ticks = master(lambda t: 120, 10)
+    c = MidiClock()
+    for t in ticks[:50]:
+        c.tick(t)
+    c.song_position(10)  # the 11th 16th: beat 2.5
+    c.resume()
+    assert c.tick(ticks[50]) == 2.5
+    for t in ticks[51:200]:
+        c.tick(t)
+    assert c.beat_at(ticks[199]) == pytest.approx(2.5 + 149 / PPQN, abs=0.01)
+    assert c.time_at(2.5 + 155 / PPQN) == pytest.approx(ticks[205], abs=0.5 * MS)
+    c.song_position(32)  # a jump while playing (a DAW's loop): at the next tick
+    assert c.tick(ticks[200]) == 8.0
+
+
+def test_a_dropout_keeps_the_downbeat_and_relocks():
+    ideal = master(lambda t: 120, 20)
+    arrivals = jitter(ideal, 1 * MS)
+    c = MidiClock()
+    c.start()
+    for t in arrivals[:300]:
+        c.tick(t)
+    assert c.beat_at(ideal[300] + 1.0) == pytest.approx(299 / PPQN + 4 / PPQN)  # the flywheel holds
+    assert c.tick(arrivals[310]) == pytest.approx(310 / PPQN)  # ten ticks lost: counted, relocated
+    assert not c.locked
+    for t in arrivals[311:500]:
+        c.tick(t)
+    assert c.locked
+    assert abs(c.time_at(505 / PPQN) - ideal[505]) < 0.5 * MS
+
+
+def test_a_long_pause_resumes_on_the_next_tick():
+    ticks = master(lambda t: 120, 10)
+    c = MidiClock()
+    c.start()
+    for t in ticks[:100]:
+        c.tick(t)
+    assert c.tick(ticks[100] + 3.0) is None  # the master held its clock: one tick later, no jump
+    assert c.beat_at(ticks[100] + 3.0) == pytest.approx(100 / PPQN)
+
+
+async def test_the_sequencer_follows_midi_clock_on_trio_time(autojump_clock):
+    """Ticks arriving on trio's (mock) clock drive the real sequencer loop: every 16th is handed out
+    ahead of time, at the master's tick time."""
+    track = Track(name="kick")
+    track.set_pattern("x")
+    clock = MidiClock()
+    hits = []
+    seq = Sequencer(Session(tracks=[track]), clock, [hits.append])
+    ideal = master(lambda t: 132, 4, start=trio.current_time() + 0.5)
+    arrivals = jitter(ideal, 1 * MS)
+    async with trio.open_nursery() as n:
+        await n.start(seq.run)
+        clock.start()
+        for t in arrivals:
+            await trio.sleep_until(t)
+            beat = clock.tick(trio.current_time())
+            if beat is not None:
+                seq.play_from(beat)
+        n.cancel_scope.cancel()
+    assert [h.step for h in hits] == list(range(len(hits)))
+    assert len(hits) >= len(ideal) // 6 - 1
+    errors = np.array([h.time - ideal[h.step * 6] for h in hits[16:]])
+    assert np.abs(errors).max() < 1 * MS
