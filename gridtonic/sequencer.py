@@ -67,6 +67,7 @@ class Sequencer:
         self.session = session
         self.clock = clock
         self.sinks = sinks if sinks is not None else []
+        self.listeners: list[Callable[[float | None], None]] = []  # told the start beat, or None on stop
         self.playing = False
         self._scheduled = 0.0  # beats up to which hits have been handed out
 
@@ -80,9 +81,13 @@ class Sequencer:
         """Play from ``beat`` on the clock as it is (a MIDI master placed it); hits before it are skipped."""
         self._scheduled = beat
         self.playing = True
+        for listener in self.listeners:
+            listener(beat)
 
     def stop(self) -> None:
         self.playing = False
+        for listener in self.listeners:
+            listener(None)
 
     def step_now(self) -> int:
         """The 16th under the playhead (for displays)."""
