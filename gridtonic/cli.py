@@ -19,7 +19,9 @@ from gridtonic.session import SessionError
 
 log = logging.getLogger("gridtonic")
 
-FEATURES: tuple[str, ...] = ()  # modules with add_commands(subparsers), e.g. "gridtonic.presets"
+FEATURES: tuple[str, ...] = (  # modules with add_commands(subparsers), e.g. "gridtonic.presets"
+    "gridtonic.introspect",
+)
 
 
 class UserError(Exception):

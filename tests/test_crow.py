@@ -1,0 +1,255 @@
+"""The crow host against a crow emulator on a real pty: handshake, mapping, timing, unplugging, bad bytes."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import trio
+from crowemu import CrowEmulator
+from test_sequencer import session_with
+
+from gridtonic import crow, crowmap
+from gridtonic.clock import InternalClock
+from gridtonic.crowmap import CrowConfig, Output, Voice
+from gridtonic.sequencer import Hit, Sequencer
+
+LATENCY = 0.08
+
+
+@pytest.fixture
+def emu(tmp_path: Path):
+    e = CrowEmulator(tmp_path / "ttyCROW")
+    e.plug()
+    yield e
+    e.unplug()
+
+
+async def wait_for(pred, what: str, timeout: float = 5.0) -> None:
+    """Poll until ``pred()``; the timeout is a hang guard, not a timing assertion."""
+    with trio.move_on_after(timeout):
+        while not pred():
+            await trio.sleep(0.01)
+        return
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@asynccontextmanager
+async def playing(host: crow.Crow):
+    """The host running and connected, in a nursery given to the body; cancelled on leaving."""
+    async with trio.open_nursery() as n:
+        await n.start(host.run)
+        await wait_for(lambda: host.connected, "the handshake")
+        yield n
+        n.cancel_scope.cancel()
+
+
+def trio_offset() -> float:
+    """trio time − perf_counter (trio's default clock is perf_counter plus an offset)."""
+    return trio.current_time() - time.perf_counter()
+
+
+def test_hello_reads_identity_version_and_latency(emu: CrowEmulator):
+    port, hi = crow.connect(str(emu.link))
+    port.close()
+    assert hi.identity == "0x00000000000000000000"
+    assert hi.version == "v4.0.4"
+    assert 0 < hi.latency < 0.05  # a pty round trip is well under 50 ms even on a busy machine
+
+
+def test_hello_refuses_a_port_that_does_not_answer(tmp_path: Path):
+    import os
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        with pytest.raises(crow.CrowError, match="no \\^\\^identity"):
+            crow.connect(os.ttyname(slave))
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_find_port_configured_path(emu: CrowEmulator, tmp_path: Path):
+    assert crow.find_port(str(emu.link)) == str(emu.link)
+    assert crow.find_port(str(tmp_path / "nothing")) is None
+
+
+async def test_mapping_on_connect_and_per_hit(emu: CrowEmulator):
+    config = CrowConfig(
+        port=str(emu.link),
+        outputs={1: Output("trigger", track=0), 2: Output("envelope", track=1, level=8.0),
+                 3: Output("gate", track=0, steps=1.0)},
+        voices=(Voice(track=1, voice=2, unit=1, pitch=-1.0), Voice(track=1, voice=3, unit=2)),
+    )
+    seq = Sequencer(session_with("x---", "x---"), InternalClock(120.0))
+    host = crow.Crow(config, seq, LATENCY)
+    async with playing(host):
+        now = trio.current_time()
+        host.play(Hit(now, 0.0, 0, 0, 1.0))
+        host.play(Hit(now, 0.0, 0, 1, 0.5))
+        await wait_for(lambda: "output[3]()" in emu.commands(), "the hits")
+    await wait_for(lambda: "ii.jf[2].mode(0)" in emu.commands(), "the goodbye")
+    assert emu.commands() == [
+        "crow.reset()",
+        "output[1].action=pulse(0.01,5,1)",
+        "output[2].action=ar(0.005,0.25,dyn{lev=8},'log')",
+        "output[3].action=pulse(0.125,5,1)",  # 1 step at 120 BPM
+        "ii.jf.mode(1)",
+        "ii.jf[2].mode(1)",
+        "output[1]()",
+        "output[3]()",
+        "output[2].dyn.lev=4",
+        "output[2]()",
+        "ii.jf.play_voice(2,-1,2.5)",
+        "ii.jf[2].play_voice(3,0,2.5)",
+        "output[1].volts=0",
+        "output[2].volts=0",
+        "output[3].volts=0",
+        "ii.jf.mode(0)",
+        "ii.jf[2].mode(0)",
+    ]
+
+
+async def test_triggers_line_up_with_the_sequencer(emu: CrowEmulator):
+    """Each trigger reaches crow at its hit's ideal time + the engine latency (− serial latency,
+    which a pty makes tiny). Tolerance: median error under 3 ms, every trigger within 20 ms:
+    generous for a shared, noisy machine (the bench measures the real figures)."""
+    session = session_with("xxxx", "x-x-", tempo=174.0)
+    clock = InternalClock(174.0)
+    hits: list[Hit] = []
+    seq = Sequencer(session, clock, [hits.append])
+    host = crow.Crow(CrowConfig(port=str(emu.link), outputs={1: Output("trigger", track=0),
+                                                             2: Output("trigger", track=1)}), seq, LATENCY)
+    seq.sinks.append(host.play)
+    async with playing(host) as n:
+        await n.start(seq.run)
+        seq.start()
+        await trio.sleep(2.0)
+        seq.stop()
+        await trio.sleep(LATENCY + 0.1)
+    offset = trio_offset()
+    got = [(t + offset, line) for t, line in emu.lines if line in ("output[1]()", "output[2]()")]
+    assert len(got) == len(hits) > 30
+    errors = [t - (h.time + LATENCY) for (t, _), h in zip(got, hits, strict=True)]
+    assert [line for _, line in got] == [f"output[{h.track + 1}]()" for h in hits]
+    assert abs(statistics.median(errors)) < 0.003
+    assert max(abs(e) for e in errors) < 0.020
+
+
+async def test_clock_and_reset_outputs_follow_the_transport(emu: CrowEmulator):
+    config = CrowConfig(port=str(emu.link), serial_latency=0.0,
+                        outputs={3: Output("clock", division=0.5), 4: Output("reset", bars=1)})
+    clock = InternalClock(240.0)  # 4 beats a second
+    seq = Sequencer(session_with("-"), clock)
+    host = crow.Crow(config, seq, LATENCY)
+    async with playing(host):
+        start = trio.current_time()
+        seq.start()
+        await trio.sleep(1.4)  # beats 0 … ~5.5
+        seq.stop()
+        await trio.sleep(0.3)
+    offset = trio_offset()
+    clocks = [t + offset for t, line in emu.lines if line == "output[3]()"]
+    resets = [t + offset for t, line in emu.lines if line == "output[4]()"]
+    assert len(resets) == 2  # beats 0 and 4
+    assert 10 <= len(clocks) <= 12  # every half beat for ~1.4 s
+    first = clock.time_at(0.0) + LATENCY
+    assert clocks[0] == pytest.approx(first, abs=0.02)  # 20 ms: a noisy machine
+    assert resets[1] - resets[0] == pytest.approx(1.0, abs=0.02)
+    assert start < clocks[0]
+
+
+async def test_reconnects_when_crow_comes_back(emu: CrowEmulator, caplog):
+    caplog.set_level(logging.INFO, logger="gridtonic.crow")
+    seq = Sequencer(session_with("x"), InternalClock())
+    host = crow.Crow(CrowConfig(port=str(emu.link), outputs={1: Output("trigger", track=0)}), seq)
+    async with playing(host):
+        await trio.to_thread.run_sync(emu.unplug)
+        await wait_for(lambda: not host.connected, "the host to notice")
+        host.play(Hit(trio.current_time(), 0.0, 0, 0, 1.0))  # dropped quietly while away
+        emu.lines.clear()
+        emu.plug()
+        await wait_for(lambda: host.connected, "the second handshake")
+        host.play(Hit(trio.current_time(), 0.0, 0, 0, 1.0))
+        await wait_for(lambda: "output[1]()" in emu.commands(), "a hit after reconnecting")
+    assert emu.commands()[:2] == ["crow.reset()", "output[1].action=pulse(0.01,5,1)"]
+    assert emu.commands().count("output[1]()") == 1
+    assert any("waiting for it to come back" in r.message for r in caplog.records)
+
+
+async def test_bad_bytes_from_crow_are_logged_and_ignored(emu: CrowEmulator, caplog):
+    caplog.set_level(logging.DEBUG, logger="gridtonic.crow")
+    seq = Sequencer(session_with("x"), InternalClock())
+    host = crow.Crow(CrowConfig(port=str(emu.link), outputs={1: Output("trigger", track=0)}), seq)
+    async with playing(host):
+        emu.emit(b"\xff\xfe\x00garbage\n\r")
+        emu.emit(b"^^change(1,\n\r")  # partial event
+        emu.emit(b"^^stream(1,2.5)^^ready()\n\r")
+        emu.emit(b"\\lua: [string \"eval\"]:1: attempt to call a nil value\n\r")
+        emu.emit(b"^^(((\n\r^^pub('x', {1,2}\n\r")
+        emu.emit(b"x" * 10000)  # no newline at all
+        emu.emit(b"\n\r^^ready()\n\r")
+        await wait_for(lambda: sum("ready" in r.message for r in caplog.records) >= 2, "the last event")
+        host.play(Hit(trio.current_time(), 0.0, 0, 0, 1.0))
+        await wait_for(lambda: "output[1]()" in emu.commands(), "a hit after the garbage")
+        assert host.connected  # still connected
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("garbage" in m for m in messages)
+    assert any(m.startswith("crow: ignored partial event") for m in messages)
+    assert any(m.startswith("crow Lua error") for m in messages)
+    assert any("stream" in m for m in messages)
+
+
+async def test_no_crow_never_stops_the_music(tmp_path: Path, caplog):
+    caplog.set_level(logging.INFO, logger="gridtonic.crow")
+    seq = Sequencer(session_with("x"), InternalClock())
+    host = crow.Crow(CrowConfig(port=str(tmp_path / "ttyNONE"), outputs={1: Output("trigger", track=0)}), seq)
+    async with trio.open_nursery() as n:
+        await n.start(host.run)
+        host.play(Hit(trio.current_time(), 0.0, 0, 0, 1.0))
+        await trio.sleep(0.05)
+        n.cancel_scope.cancel()
+    assert any("not connected" in r.message for r in caplog.records)
+
+
+async def test_schedule_writes_each_line_at_its_time(autojump_clock):
+    schedule = crow.Schedule()
+    sent: list[tuple[float, list[str]]] = []
+
+    async def send(lines: list[str]) -> None:
+        sent.append((trio.current_time(), lines))
+
+    async with trio.open_nursery() as n:
+        n.start_soon(schedule.run, send)
+        t0 = trio.current_time()
+        schedule.push(t0 + 2.0, ["b"])
+        schedule.push(t0 + 1.0, ["a"])
+        schedule.push(t0 + 1.0002, ["a2"])  # within COALESCE: same write
+        await trio.sleep(0.5)
+        schedule.push(t0 + 0.7, ["early"])  # arrives later but is due first
+        schedule.push(t0 + 0.1, ["stale"])  # 0.4 s late: dropped
+        await trio.sleep(3.0)
+        n.cancel_scope.cancel()
+    assert [(round(t - t0, 4), lines) for t, lines in sent] == [
+        (0.7, ["early"]), (1.0, ["a", "a2"]), (2.0, ["b"])]
+    assert schedule.dropped == 1
+
+
+async def test_gate_actions_follow_tempo_changes(emu: CrowEmulator):
+    clock = InternalClock(120.0)
+    seq = Sequencer(session_with("x"), clock)
+    host = crow.Crow(CrowConfig(port=str(emu.link), outputs={1: Output("gate", track=0, steps=2.0)}), seq)
+    async with playing(host):
+        clock.set_tempo(150.0, trio.current_time())
+        host.play(Hit(trio.current_time(), 0.0, 0, 0, 1.0))
+        host.play(Hit(trio.current_time(), 0.0, 0, 0, 1.0))
+        await wait_for(lambda: emu.commands().count("output[1]()") == 2, "the gates")
+    assert emu.commands()[1:5] == ["output[1].action=pulse(0.25,5,1)", "output[1].action=pulse(0.2,5,1)",
+                                   "output[1]()", "output[1]()"]
+    assert crowmap.gate_seconds(2.0, 150.0) == pytest.approx(0.2)
