@@ -50,7 +50,7 @@ async def check_sixteenths(jack_server, tmp_path):
     found = analysis.onsets(path, threshold=0.05, min_gap=0.05)
     assert len(found) >= 20
     period, _, _ = analysis.grid(found)
-    assert abs(period - 6000) < 6  # the audio clock is within 0.1 % of nominal
+    assert abs(period - 6000) < 60  # JACK dummy's clock (the system timer) is within 1 % of nominal
     # onsets are whole samples: the interval is the ideal one rounded either way, ±1 sample
     ioi = np.diff(found)
     assert ioi.min() >= math.floor(period) - 1 and ioi.max() <= math.ceil(period) + 1, (period, ioi)
