@@ -1,0 +1,140 @@
+"""The mapping: checked like a session file, and every Lua line is made of checked numbers only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gridtonic import crowmap
+from gridtonic.crowmap import CrowConfig, CrowConfigError, Output, Voice
+from gridtonic.sequencer import Hit
+
+NUM = r"-?\d+(\.\d+)?(e[-+]\d+)?"
+JF = r"ii\.jf(\[2\])?"
+# Every line gridtonic may send, as a grammar: numbers and fixed words only.
+LUA = re.compile(
+    rf"crow\.reset\(\)|output\[[1-4]\]\(\)|output\[[1-4]\]\.volts=0|output\[[1-4]\]\.dyn\.lev={NUM}"
+    rf"|output\[[1-4]\]\.action=(pulse\({NUM},{NUM},1\)|ar\({NUM},{NUM},dyn\{{lev={NUM}\}},'log'\))"
+    rf"|{JF}\.mode\([01]\)|{JF}\.play_voice\([1-6],{NUM},{NUM}\)|{JF}\.vtrigger\([1-6],{NUM}\)"
+)
+
+scalars = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats() | st.text(max_size=8)
+json_values = (scalars | st.lists(scalars, max_size=2)
+               | st.dictionaries(st.text(max_size=4), scalars, max_size=2))
+output_dicts = st.fixed_dictionaries({}, optional={
+    "kind": st.sampled_from(crowmap.KINDS) | st.text(max_size=8),
+    "track": json_values, "level": json_values, "time": json_values, "steps": json_values,
+    "attack": json_values, "release": json_values, "division": json_values, "bars": json_values,
+})
+configs = st.fixed_dictionaries({}, optional={
+    "port": json_values,
+    "serial_latency": json_values,
+    "outputs": st.dictionaries(st.sampled_from(["1", "2", "3", "4", "5", "x"]), output_dicts | json_values),
+    "just_friends": st.fixed_dictionaries({}, optional={
+        "command": st.sampled_from(crowmap.JF_COMMANDS) | st.text(max_size=8),
+        "voices": st.lists(st.fixed_dictionaries({"track": json_values}, optional={
+            "voice": json_values, "unit": json_values, "pitch": json_values, "level": json_values,
+        }) | json_values, max_size=4) | json_values,
+    }),
+})
+
+
+@given(configs, st.floats(20, 300), st.integers(0, 8), st.floats(0, 1))
+def test_any_config_makes_only_well_formed_lua(d, tempo, track, velocity):
+    config = crowmap.from_dict(d)
+    hit = Hit(0.0, 0.0, 0, track, velocity)
+    lines = (crowmap.setup_lines(config, tempo) + crowmap.tempo_lines(config, tempo)
+             + crowmap.hit_lines(config, hit, {}) + crowmap.exit_lines(config)
+             + [line for _, line in crowmap.pulse_beats(config, 0.0, 8.0)])
+    for line in lines:
+        assert LUA.fullmatch(line), line
+
+
+def test_user_strings_never_reach_crow(caplog):
+    d = {"outputs": {"1": {"kind": "trigger", "track": 1, "level": "os.exit()"},
+                     "2": {"kind": "print('hi')", "track": 1}},
+         "just_friends": {"command": "os.exit", "voices": [{"track": 1, "pitch": "1);os.exit(("}]}}
+    config = crowmap.from_dict(d)
+    text = "\n".join(crowmap.setup_lines(config, 120.0)
+                     + crowmap.hit_lines(config, Hit(0.0, 0.0, 0, 0, 1.0), {}))
+    assert "os." not in text and "print" not in text
+    assert config.outputs[1].level == 5.0 and 2 not in config.outputs
+    assert config.jf_command == "play_voice"
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 4
+
+
+def test_out_of_range_values_are_clamped_with_a_warning(caplog):
+    config = crowmap.from_dict({"outputs": {"1": {"kind": "envelope", "track": 99, "level": 50}},
+                                "just_friends": {"voices": [{"track": 2, "voice": 9, "unit": 3}]}})
+    assert config.outputs[1] == Output("envelope", track=63, level=10.0)
+    assert config.voices == (Voice(track=1, voice=6, unit=2),)
+    assert any("clamped to 10" in r.getMessage() for r in caplog.records)
+
+
+def test_round_trip_through_json():
+    config = CrowConfig(port="/dev/ttyACM0", serial_latency=0.002, outputs={
+        1: Output("trigger", track=0, time=0.02), 2: Output("gate", track=1, steps=2.0),
+        3: Output("clock", division=0.5), 4: Output("reset", bars=2)},
+        voices=(Voice(track=2, voice=4, unit=2, pitch=0.5, level=7.0),), jf_command="vtrigger")
+    again = crowmap.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config
+
+
+def test_load_errors_are_one_line(tmp_path: Path):
+    bad = tmp_path / "crow.json"
+    bad.write_text("{not json")
+    with pytest.raises(CrowConfigError, match=r"crow\.json: line 1: not valid JSON"):
+        crowmap.load(bad)
+    with pytest.raises(CrowConfigError, match="cannot read"):
+        crowmap.load(tmp_path / "missing.json")
+    bad.write_text("[1, 2]")
+    with pytest.raises(CrowConfigError, match="must be a JSON object"):
+        crowmap.load(bad)
+
+
+def test_default_is_the_originals_gates():
+    config = crowmap.default_config()
+    assert crowmap.setup_lines(config, 120.0) == ["crow.reset()"] + [
+        f"output[{n}].action=pulse(0.03125,5,1)" for n in range(1, 5)]  # 1/16 beat at 120 BPM
+    assert crowmap.hit_lines(config, Hit(0.0, 0.0, 0, 4, 1.0), {}) == []  # track 5 has no output
+
+
+def test_envelope_level_is_sent_only_when_it_changes():
+    config = CrowConfig(outputs={2: Output("envelope", track=0, level=8.0)})
+    levels: dict[int, float] = {}
+    sent = [crowmap.hit_lines(config, Hit(0.0, 0.0, 0, 0, v), levels) for v in (1.0, 1.0, 0.5)]
+    assert sent == [["output[2].dyn.lev=8", "output[2]()"], ["output[2]()"],
+                    ["output[2].dyn.lev=4", "output[2]()"]]
+
+
+def test_vtrigger_keeps_jf_in_its_own_mode():
+    config = CrowConfig(voices=(Voice(track=0, voice=1),), jf_command="vtrigger")
+    assert crowmap.setup_lines(config, 120.0) == ["crow.reset()"]
+    assert crowmap.hit_lines(config, Hit(0.0, 0.0, 0, 0, 0.5), {}) == ["ii.jf.vtrigger(1,2.5)"]
+    assert crowmap.exit_lines(config) == []
+
+
+@given(st.lists(st.floats(0, 64), min_size=2, max_size=8).map(sorted),
+       st.sampled_from([0.125, 0.25, 1 / 3, 1.0, 3.0]), st.integers(1, 4))
+def test_pulse_windows_partition_the_grid(edges, division, bars):
+    config = CrowConfig(outputs={1: Output("clock", division=division), 2: Output("reset", bars=bars)})
+    whole = crowmap.pulse_beats(config, edges[0], edges[-1])
+    pieces = [p for a, b in zip(edges, edges[1:], strict=False) for p in crowmap.pulse_beats(config, a, b)]
+    assert pieces == whole
+    assert all(b % (bars * 4) == 0 for b, line in whole if line == "output[2]()")
+
+
+def test_pulse_lookback_is_half_the_shortest_period():
+    config = CrowConfig(outputs={1: Output("clock", division=0.5), 2: Output("reset", bars=1)})
+    assert crowmap.pulse_lookback(config) == 0.25
+    assert crowmap.pulse_lookback(crowmap.default_config()) == 0.0
+
+
+def test_write_time():
+    assert crowmap.write_time(10.0, 0.08, 0.001) == pytest.approx(10.079)
