@@ -16,7 +16,7 @@ from pathlib import Path
 
 import trio
 
-from gridtonic import jack, store, synthdefs
+from gridtonic import jack, presets, store, synthdefs
 from gridtonic.clock import InternalClock
 from gridtonic.engine import DEFAULT_LATENCY, Engine
 from gridtonic.jack import JackError
@@ -78,6 +78,9 @@ class Instrument:
 def main(args: argparse.Namespace) -> int:
     path = args.session or store.default_path()
     session = open_session(path)
+    for name, slot in ((args.preset, "a"), (args.preset_b, "b")):
+        if name:
+            presets.session_with(session, name, slot, "file" if args.file_order else "key")
     if args.tempo:
         session.tempo = min(max(args.tempo, 20.0), 300.0)
     if not any(synthdefs.synthdef_dir().glob("*.scsyndef")):

@@ -15,11 +15,13 @@ import sys
 from pathlib import Path
 
 from gridtonic import __version__, engine, store
+from gridtonic.mtpreset import PresetError
 from gridtonic.session import SessionError
 
 log = logging.getLogger("gridtonic")
 
 FEATURES: tuple[str, ...] = (  # modules with add_commands(subparsers), e.g. "gridtonic.presets"
+    "gridtonic.presets",
     "gridtonic.introspect",
 )
 
@@ -41,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="s from a step's time to its sound: sample-exact timing (default %(default)s)")
     run.add_argument("--tempo", type=float, help="tempo in BPM (saved with the session)")
     run.add_argument("--for", dest="seconds", type=float, help="stop after this many seconds")
+    run.add_argument("--preset", help="Microtonic preset (file, or name in the preset folder) for patch A")
+    run.add_argument("--preset-b", help="load a Microtonic preset into patch B (the morph target)")
+    run.add_argument("--file-order", action="store_true", help="preset drums to tracks in file order")
     run.set_defaults(func=_run)
 
     render = sub.add_parser("render", help="render a pattern or a session file offline to a WAV")
@@ -65,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except (UserError, SessionError, OSError, RuntimeError) as e:  # our errors: one line each
+    except (UserError, SessionError, PresetError, OSError, RuntimeError) as e:  # our errors: one line each
         print(f"gridtonic: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
