@@ -16,13 +16,16 @@ from pathlib import Path
 
 import trio
 
+from gridtonic import grid, layout
 from gridtonic import jack, presets, store, synthdefs
 from gridtonic.clock import InternalClock
 from gridtonic.engine import DEFAULT_LATENCY, Engine
+from gridtonic.grid import GridConfig
 from gridtonic.jack import JackError
 from gridtonic.scsynth import Scsynth, ScsynthError
 from gridtonic.sequencer import Sequencer
 from gridtonic.session import Session, SessionError, default_session
+from gridtonic.surface import Surface
 from gridtonic.synthdefs import BuildError
 
 log = logging.getLogger(__name__)
@@ -51,10 +54,12 @@ class Instrument:
     port: int = 57110
     latency: float = DEFAULT_LATENCY
     jack_server: str | None = None
+    grid: GridConfig | None = None  # None: no grid
     clock: InternalClock = field(init=False)
     server: Scsynth = field(init=False)
     engine: Engine = field(init=False)
     sequencer: Sequencer = field(init=False)
+    surface: Surface = field(init=False)  # the grid's (and later other controllers') surface
 
     def __post_init__(self) -> None:
         self.clock = InternalClock(self.session.tempo)
@@ -63,12 +68,15 @@ class Instrument:
         self.engine = Engine(self.session, self.server, self.latency)
         self.server.on_end = self.engine.ended
         self.sequencer = Sequencer(self.session, self.clock, [self.engine.play])
+        self.surface = Surface(layout.builtin(16, 8), self.session, self.sequencer, latency=self.latency)
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start everything, start the transport, report started; runs until cancelled."""
         async with jack.ensure_jack(self.jack_server), trio.open_nursery() as n:
             await n.start(self.server.run)
             await n.start(self.sequencer.run)
+            if self.grid is not None:
+                await n.start(grid.serve, self.surface, self.grid)
             if self.session_path is not None:
                 n.start_soon(store.autosave, self.session, self.session_path)
             self.sequencer.start()
@@ -86,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
     if not any(synthdefs.synthdef_dir().glob("*.scsyndef")):
         log.info("building the SynthDefs into %s (once)", synthdefs.synthdef_dir())
         synthdefs.build()
-    inst = Instrument(session, path, port=args.port, latency=args.latency)
+    inst = Instrument(session, path, port=args.port, latency=args.latency, grid=grid.config_from_args(args))
 
     async def play() -> None:
         async with trio.open_nursery() as n:

@@ -151,7 +151,7 @@ class Schedule:
 
 
 class Crow:
-    """A sequencer sink and the task that keeps crow connected and fed."""
+    """A sequencer sink and listener (it joins both), and the task that keeps crow connected and fed."""
 
     def __init__(self, config: CrowConfig, sequencer: Sequencer, latency: float = DEFAULT_LATENCY):
         self.config = config
@@ -163,6 +163,9 @@ class Crow:
         self._port: serial.Serial | None = None
         self._levels: dict[int, float] = {}
         self._tempo = 0.0  # tempo the gate actions were defined for
+        self._pulse_from: float | None = None  # beat from which clock/reset pulses are due; None: stopped
+        sequencer.sinks.append(self.play)
+        sequencer.listeners.append(self.transport)
 
     @property
     def connected(self) -> bool:
@@ -264,21 +267,18 @@ class Crow:
                 continue
             log.debug("crow event %s%r", event.name, event.args)
 
+    def transport(self, beat: float | None) -> None:
+        """Sequencer listener: clock and reset pulses run from the start beat, stop with the transport."""
+        self._pulse_from = beat
+
     async def _pulses(self) -> None:
         """Clock and reset outputs: pulses on the transport's beat grid, scheduled like hits."""
-        lookback = crowmap.pulse_lookback(self.config)
-        beat: float | None = None
-        while lookback:
-            seq = self.sequencer
-            now = trio.current_time()
-            if not seq.playing:
-                beat = None
-            else:
-                horizon = seq.clock.beat_at(now + LOOKAHEAD)
-                if beat is None or horizon < beat:  # the transport (re)started
-                    beat = seq.clock.beat_at(now) - lookback
-                if self._port is not None:
-                    for b, line in crowmap.pulse_beats(self.config, beat, horizon):
-                        self.schedule.push(self._at(seq.clock.time_at(b)), [line])
-                beat = horizon
+        while any(o.kind in ("clock", "reset") for o in self.config.outputs.values()):
+            clock = self.sequencer.clock
+            horizon = clock.beat_at(trio.current_time() + LOOKAHEAD)
+            if self._pulse_from is not None and horizon > self._pulse_from:
+                if self.connected:
+                    for b, line in crowmap.pulse_beats(self.config, self._pulse_from, horizon):
+                        self.schedule.push(self._at(clock.time_at(b)), [line])
+                self._pulse_from = horizon
             await trio.sleep(TICK)

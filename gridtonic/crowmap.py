@@ -308,14 +308,6 @@ def pulse_beats(config: CrowConfig, b0: float, b1: float) -> list[tuple[float, s
     return sorted(out)
 
 
-def pulse_lookback(config: CrowConfig) -> float:
-    """Beats before the playhead still worth sending when the transport starts: half the shortest
-    pulse period, so the pulse on the start beat is never missed and no earlier one is invented."""
-    periods = [o.division if o.kind == "clock" else o.bars * BEATS_PER_BAR
-               for o in config.outputs.values() if o.kind in ("clock", "reset")]
-    return min(periods, default=0.0) / 2.0
-
-
 def write_time(event_time: float, latency: float, serial_latency: float) -> float:
     """When to write a line for an event at ideal time ``event_time``: the audio sounds at
     ``event_time + latency``, and crow acts ``serial_latency`` after a write."""

@@ -126,7 +126,6 @@ async def test_triggers_line_up_with_the_sequencer(emu: CrowEmulator):
     seq = Sequencer(session, clock, [hits.append])
     host = crow.Crow(CrowConfig(port=str(emu.link), outputs={1: Output("trigger", track=0),
                                                              2: Output("trigger", track=1)}), seq, LATENCY)
-    seq.sinks.append(host.play)
     async with playing(host) as n:
         await n.start(seq.run)
         seq.start()

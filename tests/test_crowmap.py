@@ -130,11 +130,5 @@ def test_pulse_windows_partition_the_grid(edges, division, bars):
     assert all(b % (bars * 4) == 0 for b, line in whole if line == "output[2]()")
 
 
-def test_pulse_lookback_is_half_the_shortest_period():
-    config = CrowConfig(outputs={1: Output("clock", division=0.5), 2: Output("reset", bars=1)})
-    assert crowmap.pulse_lookback(config) == 0.25
-    assert crowmap.pulse_lookback(crowmap.default_config()) == 0.0
-
-
 def test_write_time():
     assert crowmap.write_time(10.0, 0.08, 0.001) == pytest.approx(10.079)
