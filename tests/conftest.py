@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from gridtonic import jack
+from gridtonic import jack, synthdefs
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +50,9 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def engine_defs(tmp_path_factory: pytest.TempPathFactory):
+    """engine/supertonic.scd compiled by the real sclang into a fresh directory."""
+    return synthdefs.build(tmp_path_factory.mktemp("synthdefs"))

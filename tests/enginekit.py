@@ -1,4 +1,4 @@
-"""Helpers shared by the engine tests: SynthDefs compiled once per session, single-hit renders."""
+"""Helpers shared by the engine tests: single-hit renders (the compiled defs: conftest.engine_defs)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 
-from gridtonic import nrt, synthdefs
+from gridtonic import nrt
 
 SR = 48000
-
-
-@pytest.fixture(scope="session")
-def engine_defs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """engine/supertonic.scd compiled by the real sclang into a fresh directory."""
-    return synthdefs.build(tmp_path_factory.mktemp("synthdefs"))
 
 
 def hit(defs: Path, tmp: Path, patch: Mapping[str, float], duration: float = 1.0, **kw) -> np.ndarray:

@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 
 import pytest
-from enginekit import engine_defs  # noqa: F401  (session fixture)
 
 from gridtonic import nrt
 
@@ -51,7 +50,7 @@ VOICES = _voices()
 @pytest.mark.nrt
 @pytest.mark.skipif(not VOICES, reason=f"no reference renders in {REFS}")
 @pytest.mark.parametrize("key,entry", VOICES, ids=[k for k, _ in VOICES])
-def test_voice_matches_the_original(key, entry, fidelity, engine_defs, tmp_path):  # noqa: F811
+def test_voice_matches_the_original(key, entry, fidelity, engine_defs, tmp_path):
     fm, floors = fidelity
     out = nrt.render_hit(entry["params"], tmp_path / "hit.wav", entry["duration_s"], defs_dir=engine_defs)
     info = floors[key]

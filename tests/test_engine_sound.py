@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-from enginekit import SR, engine_defs, hit  # noqa: F401  (engine_defs: session fixture)
+from enginekit import SR, hit
 
 from gridtonic import nrt, osc, synthdefs
 from gridtonic.params import defaults
@@ -103,14 +103,14 @@ def test_every_parameter_is_covered():
 
 
 @pytest.mark.parametrize("name,base,low,high,feature,sign", EFFECTS, ids=[e[0] for e in EFFECTS])
-def test_parameter_has_an_effect_in_the_right_direction(name, base, low, high, feature, sign, engine_defs,  # noqa: F811
+def test_parameter_has_an_effect_in_the_right_direction(name, base, low, high, feature, sign, engine_defs,
                                                         tmp_path):
     a = feature(hit(engine_defs, tmp_path, base | {name: low}))
     b = feature(hit(engine_defs, tmp_path, base | {name: high}))
     assert np.sign(b - a) == sign, f"{name} {low} -> {high}: feature {a:.4g} -> {b:.4g}"
 
 
-def test_level_is_an_exact_gain(engine_defs, tmp_path):  # noqa: F811
+def test_level_is_an_exact_gain(engine_defs, tmp_path):
     a = hit(engine_defs, tmp_path, NOISE | {"level": -6.0})
     b = hit(engine_defs, tmp_path, NOISE | {"level": 0.0})
     assert db(b) - db(a) == pytest.approx(6.0, abs=0.01)
@@ -118,7 +118,7 @@ def test_level_is_an_exact_gain(engine_defs, tmp_path):  # noqa: F811
 
 @pytest.mark.parametrize("sens,velocity,expected_db", [(100, 0.0, -6.02), (100, 0.5, -2.50), (0, 0.0, 0.0),
                                                        (200, 0.5, None)])
-def test_velocity_follows_the_sensitivity_law(sens, velocity, expected_db, engine_defs, tmp_path):  # noqa: F811
+def test_velocity_follows_the_sensitivity_law(sens, velocity, expected_db, engine_defs, tmp_path):
     """gain = trim(S) * (1 - S/200 * (1 - vel)); checked on the noise path, which stays linear here."""
     patch = NOISE | {"nVel": float(sens), "level": -20.0}
     full = hit(engine_defs, tmp_path, patch)
@@ -129,13 +129,13 @@ def test_velocity_follows_the_sensitivity_law(sens, velocity, expected_db, engin
         assert db(soft) - db(full) == pytest.approx(expected_db, abs=0.15)
 
 
-def test_velocity_one_is_the_default(engine_defs, tmp_path):  # noqa: F811
+def test_velocity_one_is_the_default(engine_defs, tmp_path):
     a = hit(engine_defs, tmp_path, TONE)
     b = hit(engine_defs, tmp_path, TONE, velocity=1.0)
     np.testing.assert_array_equal(a, b)
 
 
-def test_pan_balances_with_unity_at_the_centre(engine_defs, tmp_path):  # noqa: F811
+def test_pan_balances_with_unity_at_the_centre(engine_defs, tmp_path):
     centre = hit(engine_defs, tmp_path, TONE)
     left = hit(engine_defs, tmp_path, TONE, pan=-1.0)
     right = hit(engine_defs, tmp_path, TONE, pan=1.0)
@@ -152,14 +152,14 @@ def render_events(defs, tmp_path, events, duration: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("start", [6000, 19500, 48013])
-def test_onset_lands_on_the_exact_sample(start, engine_defs, tmp_path):  # noqa: F811
+def test_onset_lands_on_the_exact_sample(start, engine_defs, tmp_path):
     note = synthdefs.voice_message(NOISE | {"nFilMod": 2.0}, nrt.HIT_NODE)
     x = render_events(engine_defs, tmp_path, [(start / SR, [note])], 1.5)
     assert np.all(x[:start] == 0.0)
     assert np.abs(x[start : start + 2]).max() > 1e-3
 
 
-def test_gate_zero_fades_out_in_5_ms_and_frees_the_voice(engine_defs, tmp_path):  # noqa: F811
+def test_gate_zero_fades_out_in_5_ms_and_frees_the_voice(engine_defs, tmp_path):
     long_tone = TONE | {"oscDcy": 5000.0}
     release = 24000  # samples
     events = [
@@ -180,7 +180,7 @@ def test_gate_zero_fades_out_in_5_ms_and_frees_the_voice(engine_defs, tmp_path):
 
 
 @pytest.mark.parametrize("patch", [TONE, NOISE, TONE | {"oscDcy": 50.0, "nEnvDcy": 300.0, "distAmt": 60.0}])
-def test_voice_frees_itself_when_duration_says(patch, engine_defs, tmp_path):  # noqa: F811
+def test_voice_frees_itself_when_duration_says(patch, engine_defs, tmp_path):
     """Re-using a node id fails while the node still exists, so a second hit with the same id sounds
     only when the first one has freed itself."""
     life = synthdefs.duration(patch)
@@ -193,7 +193,7 @@ def test_voice_frees_itself_when_duration_says(patch, engine_defs, tmp_path):  #
         assert (np.abs(second).max() > 0.05) == sounds, f"delay {delay:.4f} s, life {life:.4f} s"
 
 
-def test_def_names_cover_every_mode(engine_defs):  # noqa: F811
+def test_def_names_cover_every_mode(engine_defs):
     names = {p.stem for p in engine_defs.glob("*.scsyndef")}
     for m in range(3):
         for w in range(3):
@@ -211,14 +211,14 @@ def test_broken_source_fails_the_build_loudly(tmp_path):
             synthdefs.build(tmp_path / f"out{i}", source=bad)
 
 
-def test_global_lowpass_darkens_everything(engine_defs, tmp_path):  # noqa: F811
+def test_global_lowpass_darkens_everything(engine_defs, tmp_path):
     note = synthdefs.voice_message(NOISE | {"nFilFrq": 8000.0}, nrt.HIT_NODE)
     bright = render_events(engine_defs, tmp_path, [(0.0, [note])], 0.5)
     dark = render_events(engine_defs, tmp_path, [(0.0, [synthdefs.lpf_message(1000.0, 0.5), note])], 0.5)
     assert centroid(dark) < 0.5 * centroid(bright)
 
 
-def test_render_failures_are_clear(engine_defs, tmp_path):  # noqa: F811
+def test_render_failures_are_clear(engine_defs, tmp_path):
     with pytest.raises(nrt.RenderError, match="no SynthDefs"):
         nrt.render_hit(TONE, tmp_path / "a.wav", 0.1, defs_dir=tmp_path)
     with pytest.raises(nrt.RenderError, match="scsynth -N failed"):
