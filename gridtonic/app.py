@@ -16,11 +16,11 @@ from pathlib import Path
 
 import trio
 
-from gridtonic import grid, layout
-from gridtonic import jack, presets, store, synthdefs
+from gridtonic import crowcmd, grid, jack, layout, presets, store, synthdefs
 from gridtonic.clock import InternalClock
+from gridtonic.crow import Crow
+from gridtonic.crowmap import CrowConfig
 from gridtonic.engine import DEFAULT_LATENCY, Engine
-from gridtonic.grid import GridConfig
 from gridtonic.jack import JackError
 from gridtonic.scsynth import Scsynth, ScsynthError
 from gridtonic.sequencer import Sequencer
@@ -54,7 +54,8 @@ class Instrument:
     port: int = 57110
     latency: float = DEFAULT_LATENCY
     jack_server: str | None = None
-    grid: GridConfig | None = None  # None: no grid
+    grid: grid.GridConfig | None = None  # None: no grid
+    crow: CrowConfig | None = None  # None: no crow task
     clock: InternalClock = field(init=False)
     server: Scsynth = field(init=False)
     engine: Engine = field(init=False)
@@ -68,6 +69,7 @@ class Instrument:
         self.engine = Engine(self.session, self.server, self.latency)
         self.server.on_end = self.engine.ended
         self.sequencer = Sequencer(self.session, self.clock, [self.engine.play])
+        self.crow_host = Crow(self.crow, self.sequencer, self.latency) if self.crow else None
         self.surface = Surface(layout.builtin(16, 8), self.session, self.sequencer, latency=self.latency)
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -77,6 +79,8 @@ class Instrument:
             await n.start(self.sequencer.run)
             if self.grid is not None:
                 await n.start(grid.serve, self.surface, self.grid)
+            if self.crow_host is not None:
+                await n.start(self.crow_host.run)
             if self.session_path is not None:
                 n.start_soon(store.autosave, self.session, self.session_path)
             self.sequencer.start()
@@ -94,7 +98,8 @@ def main(args: argparse.Namespace) -> int:
     if not any(synthdefs.synthdef_dir().glob("*.scsyndef")):
         log.info("building the SynthDefs into %s (once)", synthdefs.synthdef_dir())
         synthdefs.build()
-    inst = Instrument(session, path, port=args.port, latency=args.latency, grid=grid.config_from_args(args))
+    inst = Instrument(session, path, port=args.port, latency=args.latency, grid=grid.config_from_args(args),
+                      crow=crowcmd.config_from(args))
 
     async def play() -> None:
         async with trio.open_nursery() as n:

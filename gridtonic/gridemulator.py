@@ -1,0 +1,207 @@
+"""A serialosc daemon and grid devices over real UDP, for tests and for playing without hardware.
+
+It speaks the protocol serialoscd speaks: ``/serialosc/list`` and one-shot ``/serialosc/notify`` on
+the discovery port, one UDP port per device answering ``/sys/*`` and taking the varibright and
+on/off LED messages. Keys are injected with ``press``; ``leds`` reads back what the grid shows, and
+``on_led`` sees every LED message as it arrives (the latency benchmark's probe).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import trio
+
+from gridtonic import osc, udp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmulatedGrid:
+    id: str = "m0000001"
+    type: str = "monome 128"
+    width: int = 16
+    height: int = 8
+    four_levels: bool = False  # a 2011 grid: shows level // 4 * 4 (on the hardware: 4 brightnesses)
+    prefix: str = "/monome"
+    app: tuple[str, int] = ("127.0.0.1", 8000)
+    rotation: int = 0
+    leds: list[int] = field(default_factory=list)
+    led_messages: int = 0
+    on_led: Callable[[str], None] = lambda address: None
+    port: int = 0
+    _sock: socket.socket | None = None
+
+    def __post_init__(self) -> None:
+        self.leds = [0] * (self.width * self.height)
+
+    def level(self, x: int, y: int) -> int:
+        return self.leds[y * self.width + x]
+
+    def rows(self) -> list[list[int]]:
+        return [self.leds[y * self.width:(y + 1) * self.width] for y in range(self.height)]
+
+    def press(self, x: int, y: int, down: bool) -> None:
+        """A key event, sent to the app the way the grid would send it."""
+        self._to_app(self.prefix + "/grid/key", x, y, int(down))
+
+    def _to_app(self, address: str, *args: osc.OscArg) -> None:
+        if self._sock is not None:
+            udp.send(self._sock, osc.message(address, *args), self.app)
+
+    def _set(self, x: int, y: int, level: int) -> None:
+        if 0 <= x < self.width and 0 <= y < self.height:
+            level = min(max(int(level), 0), 15)
+            self.leds[y * self.width + x] = level // 4 * 4 if self.four_levels else level
+
+    def _bits(self, x0: int, y: int, masks: list[int]) -> None:
+        for i, m in enumerate(masks):
+            for b in range(8):
+                self._set(x0 + 8 * i + b, y, 15 if int(m) >> b & 1 else 0)
+
+    async def run(self, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        with udp.bind("127.0.0.1", self.port) as sock:
+            self._sock = sock
+            self.port = sock.getsockname()[1]
+            task_status.started(self.port)
+            try:
+                while True:
+                    data, _ = await udp.receive(sock)
+                    try:
+                        self.handle(*osc.parse(data))
+                    except (ValueError, TypeError, IndexError) as e:
+                        log.warning("grid %s ignored a bad message: %s", self.id, e)
+            finally:
+                self._sock = None
+
+    def _info(self, host: str, port: int) -> None:
+        for address, *args in (("/sys/id", self.id), ("/sys/size", self.width, self.height),
+                               ("/sys/host", self.app[0]), ("/sys/port", self.app[1]),
+                               ("/sys/prefix", self.prefix), ("/sys/rotation", self.rotation)):
+            udp.send(self._sock, osc.message(address, *args), (host, port))
+
+    def handle(self, address: str, args: list) -> None:
+        if address.startswith("/sys/"):
+            self._sys(address, args)
+            return
+        if not address.startswith(self.prefix + "/grid/led/"):
+            log.debug("grid %s ignored %s", self.id, address)
+            return
+        cmd = address[len(self.prefix) + len("/grid/led/"):]
+        self.led_messages += 1
+        a = [int(v) for v in args]
+        if cmd == "level/map":
+            for i, v in enumerate(a[2:66]):
+                self._set(a[0] + i % 8, a[1] + i // 8, v)
+        elif cmd == "level/set":
+            self._set(a[0], a[1], a[2])
+        elif cmd in ("level/all", "all"):
+            self.leds = [0] * len(self.leds)
+            for i in range(len(self.leds)):
+                self._set(i % self.width, i // self.width, a[0] if cmd == "level/all" else 15 * a[0])
+        elif cmd == "level/row":
+            for i, v in enumerate(a[2:]):
+                self._set(a[0] + i, a[1], v)
+        elif cmd == "level/col":
+            for i, v in enumerate(a[2:]):
+                self._set(a[0], a[1] + i, v)
+        elif cmd == "set":
+            self._set(a[0], a[1], 15 * a[2])
+        elif cmd == "map":
+            for r, m in enumerate(a[2:10]):
+                self._bits(a[0], a[1] + r, [m])
+        elif cmd == "row":
+            self._bits(a[0], a[1], a[2:])
+        elif cmd == "col":
+            for i, m in enumerate(a[2:]):
+                for b in range(8):
+                    self._set(a[0], a[1] + 8 * i + b, 15 if m >> b & 1 else 0)
+        elif cmd != "intensity":
+            self.led_messages -= 1
+            log.debug("grid %s ignored %s", self.id, address)
+            return
+        self.on_led(cmd)
+
+    def _sys(self, address: str, args: list) -> None:
+        if address == "/sys/port":
+            self.app = (self.app[0], int(args[0]))
+        elif address == "/sys/host":
+            self.app = (str(args[0]), self.app[1])
+        elif address == "/sys/prefix":
+            self.prefix = str(args[0])
+        elif address == "/sys/rotation":
+            self.rotation = int(args[0])
+        elif address == "/sys/info":
+            if len(args) >= 2:
+                self._info(str(args[0]), int(args[1]))
+            elif len(args) == 1:
+                self._info("127.0.0.1", int(args[0]))
+            else:
+                self._info(*self.app)
+
+
+class SerialOscEmulator:
+    """serialoscd: devices plugged and unplugged at will, discovery on ``port`` (0: any free one)."""
+
+    def __init__(self, port: int = 0):
+        self.port = port
+        self.grids: dict[str, EmulatedGrid] = {}
+        self._scopes: dict[str, trio.CancelScope] = {}
+        self._notify: set[tuple[str, int]] = set()
+        self._sock: socket.socket | None = None
+        self._nursery: trio.Nursery | None = None
+
+    async def run(self, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        with udp.bind("127.0.0.1", self.port) as sock:
+            self._sock = sock
+            self.port = sock.getsockname()[1]
+            async with trio.open_nursery() as n:
+                self._nursery = n
+                task_status.started(self.port)
+                while True:
+                    data, _ = await udp.receive(sock)
+                    try:
+                        self.handle(*osc.parse(data))
+                    except (ValueError, TypeError, IndexError) as e:
+                        log.warning("serialosc emulator ignored a bad message: %s", e)
+
+    def handle(self, address: str, args: list) -> None:
+        if address == "/serialosc/list":
+            for g in self.grids.values():
+                udp.send(self._sock, osc.message("/serialosc/device", g.id, g.type, g.port),
+                         (str(args[0]), int(args[1])))
+        elif address == "/serialosc/notify":
+            self._notify.add((str(args[0]), int(args[1])))
+
+    def _announce(self, address: str, grid: EmulatedGrid) -> None:
+        targets, self._notify = self._notify, set()  # one-shot, as serialoscd does
+        for target in targets:
+            udp.send(self._sock, osc.message(address, grid.id, grid.type, grid.port), target)
+
+    async def plug(self, grid: EmulatedGrid) -> EmulatedGrid:
+        """Connect ``grid`` (it gets its own port) and tell whoever asked to be notified."""
+        assert self._nursery is not None, "run() first"
+        grid.leds = [0] * (grid.width * grid.height)  # a grid powers up dark
+        scope = trio.CancelScope()
+
+        async def device(task_status: trio.TaskStatus[int]) -> None:
+            with scope:
+                await grid.run(task_status)
+
+        await self._nursery.start(device)
+        self.grids[grid.id] = grid
+        self._scopes[grid.id] = scope
+        self._announce("/serialosc/add", grid)
+        return grid
+
+    def unplug(self, id: str) -> EmulatedGrid:
+        """Disconnect grid ``id``: its port closes and the notified hear ``/serialosc/remove``."""
+        grid = self.grids.pop(id)
+        self._scopes.pop(id).cancel()
+        self._announce("/serialosc/remove", grid)
+        grid.port = 0  # a replug gets a fresh port, as a real re-enumeration may
+        return grid

@@ -1,0 +1,240 @@
+"""The surface: one controller's keys → gestures → actions on the session, and LED frames back.
+
+Device-independent: the monome grid, a Launchpad or a browser page each feed ``key(x, y, down)``
+and run ``show(send)``, which calls ``send(frame)`` with a new frame whenever the picture changes
+(at most ``FPS`` a second, nothing while it stays the same). What the session cannot do by itself
+runs here: the transport, the prior sampler (in a worker thread, never on the key path; the row
+flashes when its steps arrive) and pattern slots (a recall while playing waits for the bar line).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import trio
+
+from gridtonic import actions as a
+from gridtonic.frame import Frame, Status, render
+from gridtonic.gestures import Gestures
+from gridtonic.layout import Layout
+from gridtonic.sequencer import LOOKAHEAD, STEP_BEATS, TICK, Sequencer
+from gridtonic.session import STEPS, Session, Track
+
+log = logging.getLogger(__name__)
+
+FPS = 60.0
+FLASH = 0.3  # s a freshly generated row stays lit
+IDLE_POLL = 0.1  # s between looks at the session for changes made elsewhere (other surfaces, presets)
+BAR_BEATS = 4.0
+HALF = STEPS // 2
+
+
+class Proposal(Protocol):
+    steps: list[bool]
+    how: str
+
+
+class Sampler(Protocol):
+    """What the surface needs of the prior sampler (``gridtonic.sampler.Sampler``)."""
+
+    def track_from(self, target: Track, basis: Track) -> Proposal: ...
+
+    def second_half(self, track: Track) -> Proposal: ...
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A pattern slot: every track's steps and velocities."""
+
+    steps: tuple[tuple[bool, ...], ...]
+    velocity: tuple[tuple[float, ...], ...]
+
+    @classmethod
+    def of(cls, session: Session) -> Snapshot:
+        tracks = session.tracks
+        return cls(tuple(tuple(t.steps) for t in tracks), tuple(tuple(t.velocity) for t in tracks))
+
+    def restore(self, session: Session) -> None:
+        for t, steps, velocity in zip(session.tracks, self.steps, self.velocity, strict=False):
+            t.steps, t.velocity = list(steps), list(velocity)
+
+
+def _copy(t: Track) -> Track:
+    """A track the sampler may read in its thread while keys keep editing the real one."""
+    return Track(name=t.name, steps=list(t.steps), velocity=list(t.velocity))
+
+
+class Surface:
+    def __init__(self, layout: Layout, session: Session, sequencer: Sequencer, *,
+                 sampler: Sampler | None = None, latency: float = 0.0,
+                 slots: list[Snapshot | None] | None = None):
+        self.gestures = Gestures(layout, session)
+        self.session = session
+        self.sequencer = sequencer
+        self.sampler = sampler
+        self.latency = latency  # the playhead shows the step being heard, not the one being scheduled
+        self.slots: list[Snapshot | None] = slots if slots is not None else [None] * layout.slots
+        self.active_slot: int | None = None
+        self.queued_slot: int | None = None
+        self.pending: set[int] = set()
+        self.flashes: dict[int, float] = {}  # track → trio time its flash ends
+        self._changed = trio.Event()
+        self._queue_changed = trio.Event()
+        self._jobs_in, self._jobs = trio.open_memory_channel[a.Introspect | a.Generate](32)
+
+    def use_layout(self, layout: Layout) -> None:
+        """Switch to another layout (a grid of another size was plugged in); slots are kept."""
+        self.gestures = Gestures(layout, self.session)
+        self.slots.extend([None] * (layout.slots - len(self.slots)))
+        self._touch()
+
+    # -- input -----------------------------------------------------------------------------
+
+    def key(self, x: int, y: int, down: bool) -> None:
+        """One key event from the controller; returns at once (the sampler runs elsewhere)."""
+        for act in self.gestures.key(x, y, down):
+            self.perform(act)
+        self._touch()
+
+    def perform(self, act: a.Action) -> None:
+        if a.apply(self.session, act):
+            return
+        match act:
+            case a.Transport():
+                if self.sequencer.playing:
+                    self.sequencer.stop()
+                    self.queued_slot = None
+                else:
+                    self.sequencer.start()
+            case a.Introspect(_, track) | a.Generate(track):
+                if self.sampler is None:
+                    log.warning("no prior loaded: introspection is off")
+                elif track not in self.pending:
+                    try:
+                        self._jobs_in.send_nowait(act)
+                        self.pending.add(track)
+                    except trio.WouldBlock:
+                        log.warning("sampler busy: %s dropped", act)
+            case a.SaveSlot(slot):
+                self.slots[slot] = Snapshot.of(self.session)
+                self.active_slot = slot
+            case a.RecallSlot(slot):
+                if self.slots[slot] is None:
+                    return
+                if self.sequencer.playing:
+                    self.queued_slot = slot
+                    self._queue_changed.set()
+                else:
+                    self._recall(slot)
+
+    def _recall(self, slot: int) -> None:
+        snapshot = self.slots[slot]
+        if snapshot is not None:
+            snapshot.restore(self.session)
+            self.active_slot = slot
+        self.queued_slot = None
+        self._touch()
+
+    def _touch(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    # -- output ----------------------------------------------------------------------------
+
+    def playhead(self, now: float) -> int | None:
+        if not self.sequencer.playing:
+            return None
+        beat = max(0.0, self.sequencer.clock.beat_at(now - self.latency))
+        return math.floor(beat / STEP_BEATS) % STEPS
+
+    def status(self, now: float) -> Status:
+        step = self.playhead(now)
+        return Status(
+            playhead=step,
+            flashing=frozenset(t for t, end in self.flashes.items() if end > now),
+            pending=frozenset(self.pending),
+            slots=tuple(s is not None for s in self.slots),
+            active_slot=self.active_slot,
+            queued_slot=self.queued_slot,
+            blink=step is not None and step % 2 == 0,
+        )
+
+    def frame(self, now: float) -> Frame:
+        return render(self.gestures, self.status(now))
+
+    def next_change(self, now: float) -> float | None:
+        """When the frame changes by itself next (playhead, end of a flash), if it does."""
+        times = [end for end in self.flashes.values() if end > now]
+        if self.sequencer.playing:
+            clock = self.sequencer.clock
+            beat = max(0.0, clock.beat_at(now - self.latency))
+            times.append(clock.time_at((math.floor(beat / STEP_BEATS) + 1) * STEP_BEATS) + self.latency)
+        return min(times, default=None)
+
+    async def show(self, send: Callable[[Frame], None], fps: float = FPS) -> None:
+        """Call ``send`` with each new frame (the first at once) until cancelled."""
+        last: Frame | None = None
+        while True:
+            changed = self._changed
+            now = trio.current_time()
+            frame = self.frame(now)
+            if frame != last:
+                send(frame)
+                last = frame
+            nxt = self.next_change(now)
+            with trio.move_on_at(now + IDLE_POLL if nxt is None else min(nxt, now + IDLE_POLL)):
+                await changed.wait()
+            await trio.sleep_until(now + 1.0 / fps)
+
+    # -- the tasks behind it -----------------------------------------------------------------
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The sampler worker and the bar-line queue; runs until cancelled."""
+        async with trio.open_nursery() as n:
+            n.start_soon(self._sample)
+            n.start_soon(self._bar_line)
+            task_status.started()
+
+    async def _sample(self) -> None:
+        async for act in self._jobs:
+            track = act.track if isinstance(act, a.Generate) else act.target
+            tracks = self.session.tracks
+            try:
+                if isinstance(act, a.Generate):
+                    p = await trio.to_thread.run_sync(self.sampler.second_half, _copy(tracks[track]))
+                    edit = a.SetPattern(track, HALF, tuple(p.steps[HALF:]))
+                else:
+                    p = await trio.to_thread.run_sync(
+                        self.sampler.track_from, _copy(tracks[track]), _copy(tracks[act.basis]))
+                    edit = a.SetPattern(track, 0, tuple(p.steps))
+            except Exception:  # a sampler bug must not silence the instrument
+                log.exception("sampler failed on %s", act)
+            else:
+                a.apply(self.session, edit)
+                self.flashes[track] = trio.current_time() + FLASH
+                log.info("%s: %s", tracks[track].name, p.how)
+            self.pending.discard(track)
+            self._touch()
+
+    async def _bar_line(self) -> None:
+        """Recall a queued slot just before the sequencer hands out the next bar's first hits."""
+        while True:
+            wake = self._queue_changed
+            if self.queued_slot is None or not self.sequencer.playing:
+                self.queued_slot = None
+                await wake.wait()
+                self._queue_changed = trio.Event()
+                continue
+            clock = self.sequencer.clock
+            beat = clock.beat_at(trio.current_time() + LOOKAHEAD + TICK)
+            deadline = clock.time_at((math.floor(beat / BAR_BEATS) + 1) * BAR_BEATS) - LOOKAHEAD - TICK / 2
+            with trio.move_on_at(deadline):
+                await wake.wait()
+                self._queue_changed = trio.Event()
+                continue
+            if self.queued_slot is not None and self.sequencer.playing:
+                self._recall(self.queued_slot)
