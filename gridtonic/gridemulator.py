@@ -26,7 +26,6 @@ class EmulatedGrid:
     type: str = "monome 128"
     width: int = 16
     height: int = 8
-    four_levels: bool = False  # a 2011 grid: shows level // 4 * 4 (on the hardware: 4 brightnesses)
     prefix: str = "/monome"
     app: tuple[str, int] = ("127.0.0.1", 8000)
     rotation: int = 0
@@ -55,8 +54,7 @@ class EmulatedGrid:
 
     def _set(self, x: int, y: int, level: int) -> None:
         if 0 <= x < self.width and 0 <= y < self.height:
-            level = min(max(int(level), 0), 15)
-            self.leds[y * self.width + x] = level // 4 * 4 if self.four_levels else level
+            self.leds[y * self.width + x] = min(max(int(level), 0), 15)
 
     def _bits(self, x0: int, y: int, masks: list[int]) -> None:
         for i, m in enumerate(masks):
