@@ -39,6 +39,7 @@ HELLO_READS = 10  # reads waiting for ^^identity, as norns
 PINGS = 5  # ^^v round trips measuring the serial latency
 RETRY = 1.0  # s between looks for crow while it is away
 COALESCE = 0.0005  # s: lines due this close together go in one write
+EARLY = 0.003  # s: wake this early and finish the wait in the writer thread (trio's timeouts are ms-coarse)
 LATE = 0.02  # s: a line this late is dropped (a late trigger is a wrong beat)
 
 
@@ -107,6 +108,15 @@ def connect(path: str) -> tuple[serial.Serial, Hello]:
         raise
 
 
+def _write_at(port: serial.Serial, frames: list[bytes], deadline: float) -> None:
+    """Blocking: sleep until ``deadline`` (perf_counter), then write."""
+    delay = deadline - time.perf_counter()
+    if delay > 0:
+        time.sleep(delay)
+    for data in frames:
+        port.write(data)
+
+
 class Schedule:
     """Lines waiting for their write time; ``run`` writes them through ``send`` when due."""
 
@@ -124,10 +134,10 @@ class Schedule:
     def clear(self) -> None:
         self._heap.clear()
 
-    def due(self, now: float) -> list[str]:
-        """Pop the lines due by ``now`` (+COALESCE), dropping those later than LATE."""
+    def due(self, now: float, until: float) -> list[str]:
+        """Pop the lines due by ``until`` (+COALESCE), dropping those LATE or more behind ``now``."""
         lines: list[str] = []
-        while self._heap and self._heap[0][0] <= now + COALESCE:
+        while self._heap and self._heap[0][0] <= until + COALESCE:
             t, _, item = heapq.heappop(self._heap)
             if t < now - LATE:
                 self.dropped += len(item)
@@ -136,18 +146,20 @@ class Schedule:
                 lines += item
         return lines
 
-    async def run(self, send: Callable[[list[str]], Awaitable[None]]) -> None:
+    async def run(self, send: Callable[[list[str], float], Awaitable[None]]) -> None:
+        """Hand due lines to ``send(lines, due)`` EARLY before their time; ``send`` waits the rest."""
         while True:
             self._changed = trio.Event()
             if not self._heap:
                 await self._changed.wait()
                 continue
-            with trio.move_on_at(self._heap[0][0]):
+            due = self._heap[0][0]
+            with trio.move_on_at(due - EARLY):
                 await self._changed.wait()
                 continue
-            lines = self.due(trio.current_time())
+            lines = self.due(trio.current_time(), due)
             if lines:
-                await send(lines)
+                await send(lines, due)
 
 
 class Crow:
@@ -225,7 +237,7 @@ class Crow:
             self._port = port
             async with trio.open_nursery() as n:
                 n.start_soon(self._reader, port, n.cancel_scope)
-                n.start_soon(self.schedule.run, lambda lines: self._send(port, lines))
+                n.start_soon(self.schedule.run, lambda lines, due: self._send(port, lines, due))
         except* OSError as group:  # pyserial's errors are OSErrors
             log.warning("crow: lost %s (%s); waiting for it to come back", path, group.exceptions[0])
         finally:
@@ -238,9 +250,10 @@ class Crow:
                     pass
             port.close()
 
-    async def _send(self, port: serial.Serial, lines: list[str]) -> None:
-        for data in crowwire.frames(lines):
-            await trio.to_thread.run_sync(port.write, data)
+    async def _send(self, port: serial.Serial, lines: list[str], due: float | None = None) -> None:
+        """Write ``lines`` (at trio time ``due``: the writer thread sleeps the last few ms, precisely)."""
+        deadline = time.perf_counter() + (due - trio.current_time() if due is not None else 0.0)
+        await trio.to_thread.run_sync(_write_at, port, crowwire.frames(lines), deadline)
 
     async def _reader(self, port: serial.Serial, scope: trio.CancelScope) -> None:
         """Log what crow says; a read error means crow went away, which ends this connection."""

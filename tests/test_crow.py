@@ -221,8 +221,9 @@ async def test_schedule_writes_each_line_at_its_time(autojump_clock):
     schedule = crow.Schedule()
     sent: list[tuple[float, list[str]]] = []
 
-    async def send(lines: list[str]) -> None:
-        sent.append((trio.current_time(), lines))
+    async def send(lines: list[str], due: float) -> None:
+        assert 0 < due - trio.current_time() <= crow.EARLY + 1e-9
+        sent.append((due, lines))
 
     async with trio.open_nursery() as n:
         n.start_soon(schedule.run, send)
