@@ -1,0 +1,138 @@
+"""The surface's timing on trio's virtual clock: frame rate cap, nothing sent when idle, the flash of
+a generated row, slots recalled on the bar line. A deterministic stand-in plays the sampler."""
+
+from dataclasses import dataclass
+
+import trio
+
+from gridtonic import layout
+from gridtonic.clock import InternalClock
+from gridtonic.sequencer import Sequencer
+from gridtonic.session import default_session
+from gridtonic.surface import FLASH, Surface
+
+L16 = layout.builtin(16, 8)
+
+
+@dataclass
+class Proposal:
+    steps: list[bool]
+    how: str = "stand-in"
+
+
+class StandIn:
+    """Copies the basis (introspect) and repeats bar 1 (17-32)."""
+
+    def track_from(self, target, basis):
+        return Proposal(list(basis.steps))
+
+    def second_half(self, track):
+        return Proposal(track.steps[:16] * 2)
+
+
+def make(sampler=None):
+    s = default_session()
+    seq = Sequencer(s, InternalClock(120))
+    return Surface(L16, s, seq, sampler=sampler)
+
+
+async def settled(surface):
+    """Until the sampler's worker thread has answered (virtual time runs on meanwhile)."""
+    while surface.pending:
+        await trio.sleep(0.001)
+
+
+async def test_frames_are_capped_and_idle_sends_nothing(autojump_clock):
+    surface = make()
+    sent = []
+    async with trio.open_nursery() as n:
+        n.start_soon(surface.show, lambda f: sent.append(trio.current_time()))
+        await trio.sleep(1)
+        assert len(sent) == 1  # the first frame, then nothing while nothing changes
+        for i in range(100):  # a key storm: 100 events in 0.1 s
+            surface.key(i % 16, 0, i % 2 == 0)
+            await trio.sleep(0.001)
+        await trio.sleep(0.5)
+        gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+        assert min(gaps) >= 1 / 60 - 1e-9  # never more than 60 frames a second
+        n.cancel_scope.cancel()
+
+
+async def test_playing_redraws_once_a_sixteenth(autojump_clock):
+    surface = make()
+    sent = []
+    async with trio.open_nursery() as n:
+        surface.sequencer.start()
+        n.start_soon(surface.show, sent.append)
+        await trio.sleep(2.0)  # 16 sixteenths at 120 BPM
+        assert 16 <= len(sent) <= 18
+        heads = {surface.gestures.layout.column_of(s)[1] for s in range(16)}
+        assert len(heads) == 16
+        n.cancel_scope.cancel()
+
+
+async def test_generated_rows_arrive_off_the_key_path_and_flash(autojump_clock):
+    surface = make(StandIn())
+    s = surface.session
+    async with trio.open_nursery() as n:
+        await n.start(surface.run)
+        ix, iy = L16.keys["introspect"]
+        for x, y, down in [(ix, iy, True), (0, 0, True), (0, 0, False), (0, 3, True), (0, 3, False),
+                           (ix, iy, False)]:
+            surface.key(x, y, down)
+        assert 3 in surface.pending  # the key handler returned before the sampler ran
+        await settled(surface)
+        assert s.tracks[3].steps == s.tracks[0].steps
+        assert 3 in surface.status(trio.current_time()).flashing
+        await trio.sleep(FLASH)
+        assert not surface.status(trio.current_time()).flashing
+        gx, gy = L16.keys["generate"]
+        s.tracks[2].set_pattern("x---" * 4 + "-" * 16)
+        surface.key(gx, gy, True)
+        surface.key(gx, gy, False)  # a tap alone: the selected track (the kick, nothing selected yet)
+        surface.key(0, 2, True)
+        surface.key(0, 2, False)  # that toggled step 1 of track 3 off; now generate it
+        surface.key(gx, gy, True)
+        surface.key(0, 2, True)
+        surface.key(0, 2, False)
+        surface.key(gx, gy, False)
+        await settled(surface)
+        assert s.tracks[2].pattern() == "----x---x---x---" * 2
+        n.cancel_scope.cancel()
+
+
+async def test_slot_recall_waits_for_the_bar_line(autojump_clock):
+    surface = make()
+    s, seq = surface.session, surface.sequencer
+    async with trio.open_nursery() as n:
+        await n.start(surface.run)
+        n.start_soon(seq.run)
+        sx, sy = L16.keys["shift"]
+        x1, y1 = L16.keys["slot_1"]
+        surface.key(sx, sy, True)
+        surface.key(x1, y1, True)  # save the default pattern to slot 1
+        surface.key(x1, y1, False)
+        surface.key(sx, sy, False)
+        saved = s.tracks[0].pattern()
+        s.tracks[0].set_pattern("-")
+        hits = []
+        seq.sinks.append(hits.append)
+        seq.start()
+        await trio.sleep(0.7)  # into the first bar (2 s long at 120 BPM)
+        surface.key(x1, y1, True)
+        surface.key(x1, y1, False)
+        assert surface.queued_slot == 0 and s.tracks[0].pattern() == "-" * 32
+        await trio.sleep(2.0)
+        assert s.tracks[0].pattern() == saved and surface.active_slot == 0 and surface.queued_slot is None
+        kicks = sorted(h.step for h in hits if h.track == 0)
+        assert kicks and kicks[0] == 16  # the first kick is the new bar's downbeat, not earlier
+        seq.stop()
+        n.cancel_scope.cancel()
+
+
+async def test_without_a_prior_introspection_is_off_and_nothing_breaks(autojump_clock):
+    surface = make()
+    gx, gy = L16.keys["generate"]
+    surface.key(gx, gy, True)
+    surface.key(gx, gy, False)
+    assert not surface.pending
