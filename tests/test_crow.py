@@ -253,3 +253,26 @@ async def test_gate_actions_follow_tempo_changes(emu: CrowEmulator):
     assert emu.commands()[1:5] == ["output[1].action=pulse(0.25,5,1)", "output[1].action=pulse(0.2,5,1)",
                                    "output[1]()", "output[1]()"]
     assert crowmap.gate_seconds(2.0, 150.0) == pytest.approx(0.2)
+
+
+def test_crow_status_and_map_commands(emu: CrowEmulator, tmp_path: Path, capsys, monkeypatch):
+    from gridtonic import cli
+
+    monkeypatch.setenv("GRIDTONIC_DATA", str(tmp_path))
+    assert cli.main(["crow", "status", "--crow", str(emu.link)]) == 0
+    out = capsys.readouterr().out
+    assert "output 1: gate from track 1" in out and "v4.0.4" in out and "serial latency" in out
+    (tmp_path / "crow.json").write_text('{"outputs": {"2": {"kind": "clock", "division": 0.5}}}')
+    assert cli.main(["crow", "map"]) == 0
+    assert '"division": 0.5' in capsys.readouterr().out
+    (tmp_path / "crow.json").write_text("{broken")
+    assert cli.main(["crow", "map"]) == 0  # one error line, then the default mapping
+    assert cli.main(["crow", "status", "--crow", str(tmp_path / "nothing")]) == 1
+
+
+def test_the_instrument_owns_the_crow_task(emu: CrowEmulator):
+    from gridtonic.app import Instrument
+
+    inst = Instrument(session_with("x"), crow=CrowConfig(port=str(emu.link)))
+    assert inst.crow_host is not None and inst.crow_host.play in inst.sequencer.sinks
+    assert Instrument(session_with("x")).crow_host is None
