@@ -66,7 +66,7 @@ class Track:
             if name in params.DISCRETE:
                 out[name] = b if m > 0.5 else a
             else:
-                out[name] = a + (b - a) * m
+                out[name] = a * (1 - m) + b * m  # exact A at 0 and B at 1
         return out
 
     def pattern(self) -> str:
