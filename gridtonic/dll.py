@@ -38,10 +38,11 @@ class Dll:
         self.period = float(period)
         self.next = self.time + self.period
 
-    def update(self, t: float, bandwidth: float) -> float:
-        """Take the event that arrived at ``t``; returns its error against the prediction."""
+    def update(self, t: float, bandwidth: float, limit: float = math.inf) -> float:
+        """Take the event that arrived at ``t``; returns its error against the prediction, limited
+        to ±``limit`` (one event held up by the system must not pull the time line)."""
         b, c = coefficients(bandwidth, self.period)
-        e = t - self.next
+        e = min(max(t - self.next, -limit), limit)
         self.time = self.next
         self.next += b * e + self.period
         self.period += c * e

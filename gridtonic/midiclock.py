@@ -10,12 +10,18 @@ Pure: every method takes the arrival time; :mod:`gridtonic.midiin` feeds it from
 
 from __future__ import annotations
 
+import logging
+
 from gridtonic.dll import Dll, Lock
+
+log = logging.getLogger(__name__)
 
 PPQN = 24
 SPP_TICKS = 6  # a Song Position Pointer counts 16ths ("MIDI beats") of six ticks
-DROPOUT = 4.0  # a gap longer than this many ticks resets the loop
-PAUSE = 1.0  # s: a longer gap means the master paused; a shorter one that ticks were lost
+DROPOUT = 4.0  # a gap longer than this many ticks resets the loop (every tick still counts one:
+# MIDI over USB or JACK delays bytes rather than losing them, and a burst after a stall must not
+# be counted twice)
+ERROR_LIMIT = 0.25  # of a period: a tick held up longer (a system stall) pulls the loop no further
 MIN_PERIOD, MAX_PERIOD = 60.0 / (PPQN * 400.0), 60.0 / (PPQN * 15.0)  # s per tick at 400 and 15 BPM
 HOLD = 4.0  # ticks the beat runs on past the last tick (a flywheel) before it holds
 
@@ -23,7 +29,7 @@ HOLD = 4.0  # ticks the beat runs on past the last tick (a flywheel) before it h
 class MidiClock:
     """Beat ↔ time from received ticks. ``tick``/``start``/``resume``/``stop``/``song_position``
     are the master's messages; ``tick`` returns the beat to play from when playback (re)starts on
-    that tick (after Start or Continue, or a relocation after a dropout), else None."""
+    that tick (after Start, Continue or a Song Position Pointer while playing), else None."""
 
     def __init__(self, tempo: float = 120.0):
         self.tempo = float(tempo)
@@ -55,15 +61,14 @@ class MidiClock:
         return anchor + (beat * PPQN - self._tick) * self.period
 
     def tick(self, t: float) -> float | None:
-        passed = self._follow(t)
+        self._follow(t)
         self.tempo = 60.0 / (PPQN * self.period)
         if self._next is not None:
             self._tick, self._next, self.running = self._next, None, True
             return self._tick / PPQN
-        if not self.running:
-            return None
-        self._tick += passed
-        return self._tick / PPQN if passed > 1 else None
+        if self.running:
+            self._tick += 1
+        return None
 
     def start(self) -> None:
         """Start (0xFA): the next tick is beat 0."""
@@ -93,24 +98,20 @@ class MidiClock:
         self._last = None
         self._lock.reset()
 
-    def _follow(self, t: float) -> int:
-        """Feed the loop with a tick at ``t``; returns how many ticks the master sent since the
-        last one: more than one after a short dropout of a master that kept running."""
+    def _follow(self, t: float) -> None:
+        """Feed the loop with a tick at ``t``."""
         last, self._last = self._last, t
-        passed = 1
         if last is not None and not self._measured:  # the first interval gives the first period
             if MIN_PERIOD <= t - last <= MAX_PERIOD:
                 self._dll, self._measured = Dll(t, t - last), True
-                return passed
+                return
             last = None
         if last is not None and t - last > DROPOUT * self.period:
-            if t - last < PAUSE and self.running:
-                passed = round((t - last) / self.period)
+            log.debug("no MIDI clock for %.0f ms: re-locking", (t - last) * 1e3)
             last = None
             self._lock.reset()
         if last is None or self._dll is None:
             self._dll = Dll(t, self.period)
         else:
-            error = self._dll.update(t, self._lock.bandwidth)
+            error = self._dll.update(t, self._lock.bandwidth, ERROR_LIMIT * self._dll.period)
             self._lock.observe(error, self._dll.period)
-        return passed

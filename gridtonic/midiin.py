@@ -1,0 +1,159 @@
+"""MIDI in: the master's clock and transport, notes that play (and record) drums, CCs on parameters.
+
+Bytes arrive on rtmidi's thread stamped with the trio time of their arrival; they cross into trio
+through a memory channel (``TrioToken.run_sync_soon``, never blocking rtmidi's thread), are parsed
+there and become actions on the clock, the sequencer and the session.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import trio
+
+from gridtonic import midiports, params
+from gridtonic.midiclock import MidiClock
+from gridtonic.midiparse import CLOCK, CONTINUE, CONTROL_CHANGE, NOTE_ON, SONG_POSITION, START, STOP, Parser
+from gridtonic.sequencer import STEP_BEATS, Hit, Sequencer
+from gridtonic.session import STEPS
+
+log = logging.getLogger(__name__)
+
+NOTES = (36, 38, 42, 46, 39, 45, 48, 49)  # General MIDI drums: kick, snare, hats, clap, toms, crash
+QUEUE = 1024  # messages waiting for trio; more are dropped with a warning
+
+
+@dataclass
+class CcMap:
+    """CC → (track, parameter), learnt from the next CC after ``learn``; values spread over the
+    parameter's range (exponential ones on a log scale), written to the track's patch A."""
+
+    bindings: dict[tuple[int, int], tuple[int, str]] = field(default_factory=dict)
+    learning: tuple[int, str] | None = None
+
+    def learn(self, track: int, name: str) -> None:
+        if name not in params.BY_NAME:
+            raise ValueError(f"no parameter {name!r}")
+        self.learning = (track, name)
+
+    def target(self, channel: int, cc: int) -> tuple[int, str] | None:
+        if self.learning is not None:
+            self.bindings[(channel, cc)], self.learning = self.learning, None
+            log.info("CC %d on channel %d → track %d %s", cc, channel + 1, *self.bindings[(channel, cc)])
+        return self.bindings.get((channel, cc))
+
+
+def cc_value(name: str, value: int) -> float:
+    """A 0–127 CC value as a value of parameter ``name``."""
+    p = params.BY_NAME[name]
+    x = value / 127.0
+    if p.exponential and p.minimum > 0:
+        return p.clamp(p.minimum * (p.maximum / p.minimum) ** x)
+    return p.clamp(p.minimum + (p.maximum - p.minimum) * x)
+
+
+class MidiIn:
+    """Turns received messages into actions. ``clock`` is the MIDI clock to follow (None: the
+    internal clock runs and clock bytes are ignored); ``play`` sounds a hit at once."""
+
+    def __init__(
+        self, sequencer: Sequencer, play: Callable[[Hit], None], clock: MidiClock | None = None,
+        notes: tuple[int, ...] = NOTES, channel: int | None = None, record: bool = False,
+        latency: float = 0.0,
+    ):
+        self.sequencer = sequencer
+        self.play = play
+        self.clock = clock
+        self.notes = notes
+        self.channel = channel  # 0-15, None for all
+        self.record = record
+        self.latency = latency  # what the player hears lags the clock by this much
+        self.cc = CcMap()
+        self._parser = Parser()
+
+    def feed(self, t: float, data: list[int]) -> None:
+        """Bytes that arrived at trio time ``t``."""
+        for message in self._parser.feed(data):
+            self.handle(t, message)
+
+    def handle(self, t: float, message: tuple[int, ...]) -> None:
+        status = message[0]
+        if status >= 0xF0:
+            self._system(t, message)
+            return
+        kind, channel = status & 0xF0, status & 0x0F
+        if self.channel is not None and channel != self.channel:
+            return
+        if kind == NOTE_ON and message[2] > 0:
+            self._note(t, message[1], message[2] / 127.0)
+        elif kind == CONTROL_CHANGE:
+            target = self.cc.target(channel, message[1])
+            if target is not None and target[0] < len(self.sequencer.session.tracks):
+                track, name = target
+                self.sequencer.session.tracks[track].patch_a[name] = cc_value(name, message[2])
+
+    def _system(self, t: float, message: tuple[int, ...]) -> None:
+        clock = self.clock
+        if clock is None:
+            return
+        status = message[0]
+        if status == CLOCK:
+            beat = clock.tick(t)
+            if beat is not None:
+                self.sequencer.play_from(beat)
+        elif status == START:
+            clock.start()
+        elif status == CONTINUE:
+            clock.resume()
+        elif status == STOP:
+            clock.stop()
+            self.sequencer.stop()
+        elif status == SONG_POSITION:
+            clock.song_position(message[1] | message[2] << 7)
+
+    def _note(self, t: float, note: int, velocity: float) -> None:
+        if note not in self.notes or self.notes.index(note) >= len(self.sequencer.session.tracks):
+            log.debug("note %d is not mapped to a track; ignored", note)
+            return
+        track = self.notes.index(note)
+        beat = self.sequencer.clock.beat_at(t)
+        self.play(Hit(t, beat, math.floor(beat / STEP_BEATS), track, velocity))
+        if self.record and self.sequencer.playing:
+            heard = self.sequencer.clock.beat_at(t - self.latency)
+            step = round(heard / STEP_BEATS) % STEPS
+            tr = self.sequencer.session.tracks[track]
+            tr.steps[step], tr.velocity[step] = True, velocity
+
+    async def run(self, pattern: str, api: str = "jack",
+                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Read the port matching ``pattern`` (reopened when it returns) until cancelled."""
+        send, receive = trio.open_memory_channel[tuple[float, list[int]]](QUEUE)
+        token = trio.lowlevel.current_trio_token()
+        offset = midiports.trio_time_offset()
+
+        def put(item: tuple[float, list[int]]) -> None:  # in trio, soon
+            try:
+                send.send_nowait(item)
+            except trio.WouldBlock:
+                log.warning("MIDI in: %d messages waiting, one dropped", QUEUE)
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                pass
+
+        def arrived(data: list[int]) -> None:  # on rtmidi's thread
+            try:
+                token.run_sync_soon(put, (time.perf_counter() + offset, data))
+            except trio.RunFinishedError:
+                pass
+
+        def opener(name: str):
+            return midiports.open_input(name, api, arrived)
+
+        async with trio.open_nursery() as n, send, receive:
+            await n.start(midiports.keep_open, "input", pattern, api, opener, lambda port: None)
+            task_status.started()
+            async for t, data in receive:
+                self.feed(t, data)

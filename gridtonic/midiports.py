@@ -1,0 +1,134 @@
+"""MIDI ports: listing, choosing by name, and keeping one open across unplugging.
+
+Ports are JACK MIDI by default (gridtonic runs JACK anyway, and ALSA sequencer is missing in
+containers); ``alsa`` is there for desktops. A port is chosen by case-insensitive substring, or
+``virtual`` makes gridtonic's own port for others to connect to. Inputs use python-rtmidi directly
+because the parser needs the raw bytes (mido's callback drops messages with real-time bytes
+inside); outputs go through mido.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import mido
+import rtmidi
+import trio
+
+log = logging.getLogger(__name__)
+
+APIS = {"jack": rtmidi.API_UNIX_JACK, "alsa": rtmidi.API_LINUX_ALSA}
+BACKENDS = {"jack": "mido.backends.rtmidi/UNIX_JACK", "alsa": "mido.backends.rtmidi/LINUX_ALSA"}
+CLIENT = "gridtonic"
+VIRTUAL = "virtual"
+WATCH = 1.0  # s between looks for a port that went away or came back
+
+
+class MidiPortError(RuntimeError):
+    """No MIDI system to talk to (JACK not running, ALSA sequencer missing)."""
+
+
+def find(pattern: str, names: list[str]) -> str | None:
+    """The first name containing ``pattern``, ignoring case."""
+    p = pattern.lower()
+    return next((n for n in names if p in n.lower()), None)
+
+
+def _probe(kind: str, api: str) -> Any:
+    try:
+        return (rtmidi.MidiIn if kind == "input" else rtmidi.MidiOut)(APIS[api], name=f"{CLIENT}-probe")
+    except rtmidi.RtMidiError as e:
+        raise MidiPortError(f"no {api} MIDI: {e}") from None
+
+
+def names(kind: str, api: str = "jack") -> list[str]:
+    """Port names of ``kind`` ("input": ports we can read, "output": ports we can write)."""
+    probe = _probe(kind, api)
+    try:
+        return probe.get_ports()
+    finally:
+        probe.delete()
+
+
+def open_input(name: str, api: str, callback: Callable[[list[int]], None]) -> Any:
+    """An rtmidi input on port ``name`` (or a virtual one) calling ``callback(bytes)`` on rtmidi's thread."""
+    port = rtmidi.MidiIn(APIS[api], name=CLIENT)
+    port.ignore_types(sysex=False, timing=False, active_sense=True)
+    port.set_callback(lambda event, _: callback(event[0]))
+    if name == VIRTUAL:
+        port.open_virtual_port("in")
+    else:
+        port.open_port(port.get_ports().index(name), name="in")
+    return port
+
+
+def open_output(name: str, api: str) -> Any:
+    """A mido output on port ``name`` (or a virtual one named gridtonic:out)."""
+    backend = mido.Backend(BACKENDS[api], load=True)
+    if name == VIRTUAL:
+        return backend.open_output("out", virtual=True, client_name=CLIENT)
+    return backend.open_output(name, client_name=CLIENT)
+
+
+def close(port: Any) -> None:
+    if isinstance(port, rtmidi.MidiIn):
+        port.close_port()
+        port.delete()
+    else:
+        port.close()
+
+
+async def keep_open(
+    kind: str, pattern: str, api: str, opener: Callable[[str], Any], found: Callable[[Any], None],
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Keep the port matching ``pattern`` open: ``found(port)`` when (re)opened, ``found(None)``
+    when it went away. Reports started after the first look, port or not."""
+    port, name = None, None
+    try:
+        if pattern == VIRTUAL:
+            port = await trio.to_thread.run_sync(opener, VIRTUAL)
+            found(port)
+            task_status.started()
+            await trio.sleep_forever()
+        while True:
+            available = await trio.to_thread.run_sync(names, kind, api)
+            if port is not None and name not in available:
+                log.warning("MIDI %s %r went away; reopening it when it returns", kind, name)
+                found(None)
+                close(port)
+                port = None
+            if port is None and (name := find(pattern, available)) is not None:
+                port = await trio.to_thread.run_sync(opener, name)
+                log.info("MIDI %s: %s", kind, name)
+                found(port)
+            elif port is None and task_status is not trio.TASK_STATUS_IGNORED:
+                log.warning("no MIDI %s matches %r (have: %s); waiting for it", kind, pattern,
+                            ", ".join(available) or "none")
+            task_status.started()
+            task_status = trio.TASK_STATUS_IGNORED
+            await trio.sleep(WATCH)
+    finally:
+        if port is not None:
+            found(None)
+            close(port)
+
+
+def trio_time_offset() -> float:
+    """trio time minus ``time.perf_counter()``: stamps taken on another thread become trio times."""
+    return trio.current_time() - time.perf_counter()
+
+
+def listing(api: str = "jack") -> list[tuple[str, str]]:
+    """("MIDI in"/"MIDI out", port or a reason) rows for ``gridtonic devices``."""
+    rows = []
+    for kind, label in (("input", "MIDI in"), ("output", "MIDI out")):
+        try:
+            found = names(kind, api) or ["none"]
+        except MidiPortError as e:
+            found = [str(e)]
+        rows += [(label, n) for n in found]
+    return rows
