@@ -1,0 +1,77 @@
+"""Grid latency and LED traffic over real UDP: emulated serialosc + grid ↔ gridtonic's grid client.
+
+Key press (the emulator sends ``/grid/key``) → the first LED message arriving back at the emulator,
+for ``--presses`` presses and as many releases, spaced just over one frame (1/60 s) so the frame
+cap never delays them; then LED messages per second while playing at 120 BPM and while idle.
+
+    python bench/grid_latency.py [--presses 1000] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import trio
+
+from gridtonic import layout
+from gridtonic.clock import InternalClock
+from gridtonic.grid import Grid, GridConfig
+from gridtonic.gridemulator import EmulatedGrid, SerialOscEmulator
+from gridtonic.sequencer import Sequencer
+from gridtonic.session import default_session
+from gridtonic.surface import FPS, Surface
+
+
+async def bench(presses: int, seconds: float) -> None:
+    session = default_session()
+    seq = Sequencer(session, InternalClock(120))
+    surface = Surface(layout.builtin(16, 8), session, seq)
+    arrived = trio.Event()
+    grid = EmulatedGrid(on_led=lambda cmd: arrived.set())
+    async with trio.open_nursery() as n:
+        emu = SerialOscEmulator()
+        port = await n.start(emu.run)
+        await emu.plug(grid)
+        await n.start(surface.run)
+        await n.start(seq.run)
+        await n.start(Grid(surface, GridConfig(serialosc_port=port)).run)
+        while not any(grid.leds):
+            await trio.sleep(0.01)
+        await trio.sleep(0.1)
+
+        lat = []
+        for i in range(presses * 2):
+            x, y = i // 2 % 16, 5  # row 6: no track in the default kit, so only the held key changes
+            await trio.sleep(1.1 / FPS)
+            arrived = trio.Event()
+            t0 = time.perf_counter()
+            grid.press(x, y, i % 2 == 0)
+            with trio.move_on_after(1):
+                await arrived.wait()
+            lat.append((time.perf_counter() - t0) * 1000)
+        lat = np.array(lat)
+        print(f"key → LED message: n={len(lat)}, p50 {np.percentile(lat, 50):.2f} ms, "
+              f"p99 {np.percentile(lat, 99):.2f} ms, max {lat.max():.2f} ms (target p99 ≤ 5 ms)")
+
+        for label, playing in (("playing at 120 BPM", True), ("idle", False)):
+            seq.start() if playing else seq.stop()
+            await trio.sleep(0.5)
+            before = grid.led_messages
+            await trio.sleep(seconds)
+            rate = (grid.led_messages - before) / seconds
+            print(f"LED messages per second, {label}: {rate:.1f}")
+        n.cancel_scope.cancel()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--presses", type=int, default=1000)
+    p.add_argument("--seconds", type=float, default=5.0)
+    args = p.parse_args()
+    trio.run(bench, args.presses, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
