@@ -16,12 +16,14 @@ from pathlib import Path
 
 import trio
 
-from gridtonic import crowcmd, grid, jack, layout, presets, store, synthdefs
+from gridtonic import crowcmd, grid, jack, layout, midi, midiports, presets, store, synthdefs
 from gridtonic.clock import InternalClock
 from gridtonic.crow import Crow
 from gridtonic.crowmap import CrowConfig
 from gridtonic.engine import DEFAULT_LATENCY, Engine
 from gridtonic.jack import JackError
+from gridtonic.midi import MidiConfig
+from gridtonic.midiclock import MidiClock
 from gridtonic.scsynth import Scsynth, ScsynthError
 from gridtonic.sequencer import Sequencer
 from gridtonic.session import Session, SessionError, default_session
@@ -56,14 +58,16 @@ class Instrument:
     jack_server: str | None = None
     grid: grid.GridConfig | None = None  # None: no grid
     crow: CrowConfig | None = None  # None: no crow task
-    clock: InternalClock = field(init=False)
+    midi: MidiConfig | None = None  # None: no MIDI
+    clock: InternalClock | MidiClock = field(init=False)
     server: Scsynth = field(init=False)
     engine: Engine = field(init=False)
     sequencer: Sequencer = field(init=False)
     surface: Surface = field(init=False)  # the grid's (and later other controllers') surface
 
     def __post_init__(self) -> None:
-        self.clock = InternalClock(self.session.tempo)
+        following = self.midi is not None and self.midi.follow
+        self.clock = MidiClock(self.session.tempo) if following else InternalClock(self.session.tempo)
         self.server = Scsynth(port=self.port, synthdef_dir=synthdefs.synthdef_dir(),
                               jack_server=self.jack_server)
         self.engine = Engine(self.session, self.server, self.latency)
@@ -81,9 +85,12 @@ class Instrument:
                 await n.start(grid.serve, self.surface, self.grid)
             if self.crow_host is not None:
                 await n.start(self.crow_host.run)
+            if self.midi is not None:
+                await n.start(midi.serve, self.midi, self.sequencer, self.engine.play, self.latency)
             if self.session_path is not None:
                 n.start_soon(store.autosave, self.session, self.session_path)
-            self.sequencer.start()
+            if not isinstance(self.clock, MidiClock):  # a MIDI master starts the transport
+                self.sequencer.start()
             task_status.started()
 
 
@@ -99,7 +106,7 @@ def main(args: argparse.Namespace) -> int:
         log.info("building the SynthDefs into %s (once)", synthdefs.synthdef_dir())
         synthdefs.build()
     inst = Instrument(session, path, port=args.port, latency=args.latency, grid=grid.config_from_args(args),
-                      crow=crowcmd.config_from(args))
+                      crow=crowcmd.config_from(args), midi=midi.config_from_args(args))
 
     async def play() -> None:
         async with trio.open_nursery() as n:
@@ -132,6 +139,7 @@ def devices() -> int:
         ("scsynth", shutil.which("scsynth") or "missing: apt-get install supercollider-server"),
         ("SynthDefs", str(defs) if any(defs.glob("*.scsyndef")) else f"not built in {defs}: make setup"),
     ]
+    rows += midiports.listing()
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")

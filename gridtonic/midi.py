@@ -1,0 +1,66 @@
+"""MIDI for ``gridtonic run``: the options, and the tasks that follow or send clock and notes."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+
+from gridtonic.midiclock import MidiClock
+from gridtonic.midiin import NOTES, MidiIn
+from gridtonic.midiout import MidiOut, NoteOut
+from gridtonic.midiports import APIS, VIRTUAL
+from gridtonic.sequencer import Hit, Sequencer
+
+
+@dataclass(frozen=True)
+class MidiConfig:
+    follow: bool = False  # the clock source is MIDI (else the internal clock, sent out if clock_out)
+    input: str | None = None  # port name substring, "virtual", or None for no input
+    output: str | None = None
+    clock_out: bool = False
+    notes_out: bool = False  # tracks → General MIDI drum notes on channel 10
+    record: bool = False  # notes in are written into the pattern, quantised to 16ths
+    api: str = "jack"
+
+
+def add_arguments(run: argparse.ArgumentParser) -> None:
+    g = run.add_argument_group("MIDI (ports by case-insensitive name part, or 'virtual')")
+    g.add_argument("--clock", choices=("internal", "midi"), default="internal",
+                   help="clock source: internal (tempo, tap) or the MIDI input's clock and transport")
+    g.add_argument("--midi-in", metavar="PORT", help="MIDI input: clock, transport, drum notes, CC")
+    g.add_argument("--midi-out", metavar="PORT", help="MIDI output for clock and notes")
+    g.add_argument("--midi-clock-out", action="store_true", help="send the internal clock (master)")
+    g.add_argument("--midi-notes-out", action="store_true", help="send each track's hits as notes")
+    g.add_argument("--midi-record", action="store_true", help="record notes in into the pattern")
+    g.add_argument("--midi-api", choices=sorted(APIS), default="jack", help="MIDI system (default jack)")
+
+
+def config_from_args(args: argparse.Namespace) -> MidiConfig | None:
+    follow = args.clock == "midi"
+    if not (follow or args.midi_in or args.midi_out):
+        return None
+    return MidiConfig(
+        follow=follow, input=args.midi_in or (VIRTUAL if follow else None),
+        output=args.midi_out or (VIRTUAL if args.midi_clock_out or args.midi_notes_out else None),
+        clock_out=args.midi_clock_out and not follow, notes_out=args.midi_notes_out,
+        record=args.midi_record, api=args.midi_api,
+    )
+
+
+async def serve(config: MidiConfig, sequencer: Sequencer, play: Callable[[Hit], None], latency: float,
+                task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run the configured MIDI input and output until cancelled."""
+    async with trio.open_nursery() as n:
+        if config.input is not None:
+            clock = sequencer.clock if isinstance(sequencer.clock, MidiClock) else None
+            midi_in = MidiIn(sequencer, play, clock=clock, record=config.record, latency=latency)
+            await n.start(midi_in.run, config.input, config.api)
+        if config.output is not None:
+            notes = {i: NoteOut(note=note) for i, note in enumerate(NOTES)} if config.notes_out else {}
+            out = MidiOut(sequencer, latency, notes, clock=config.clock_out)
+            sequencer.sinks.append(out.play)
+            await n.start(out.run, config.output, config.api)
+        task_status.started()
