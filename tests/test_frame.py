@@ -2,20 +2,11 @@
 
 from hypothesis import given
 from hypothesis import strategies as st
+from test_gestures import L16
+from test_gestures import fresh as setup
 
 from gridtonic import frame, layout
 from gridtonic.frame import Status
-from gridtonic.gestures import Gestures
-from gridtonic.session import default_session
-
-L16 = layout.builtin(16, 8)
-
-
-def setup(lay=L16):
-    s = default_session()
-    for t in s.tracks:
-        t.set_pattern("-")
-    return s, Gestures(lay, s)
 
 
 def at(f, x, y, w=16):
