@@ -23,6 +23,7 @@ log = logging.getLogger("gridtonic")
 FEATURES: tuple[str, ...] = (  # modules with add_commands(subparsers), e.g. "gridtonic.presets"
     "gridtonic.presets",
     "gridtonic.introspect",
+    "gridtonic.gridemulator",
     "gridtonic.crowcmd",
 )
 

@@ -4,12 +4,16 @@ It speaks the protocol serialoscd speaks: ``/serialosc/list`` and one-shot ``/se
 the discovery port, one UDP port per device answering ``/sys/*`` and taking the varibright and
 on/off LED messages. Keys are injected with ``press``; ``leds`` reads back what the grid shows, and
 ``on_led`` sees every LED message as it arrives (the latency benchmark's probe).
+``gridtonic grid-emulator`` runs one in the terminal for playing without a grid.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -203,3 +207,63 @@ class SerialOscEmulator:
         self._announce("/serialosc/remove", grid)
         grid.port = 0  # a replug gets a fresh port, as a real re-enumeration may
         return grid
+
+
+SHADES = " .:-=+*#%@"
+
+
+def picture(grid: EmulatedGrid) -> str:
+    """The grid's LEDs as text, one character a key (brighter, denser)."""
+    return "\n".join("".join(SHADES[v * 9 // 15] for v in row) for row in grid.rows())
+
+
+async def _console(emu: SerialOscEmulator, grid: EmulatedGrid) -> None:
+    """Show the LEDs as they change; stdin lines ``x y`` tap a key, ``u`` unplugs, ``p`` plugs."""
+    async def show() -> None:
+        last = ""
+        while True:
+            now = picture(grid)
+            if now != last:
+                print(f"\x1b[H\x1b[2J{grid.id} on port {grid.port}\n{now}\n> x y | u | p", flush=True)
+                last = now
+            await trio.sleep(0.05)
+
+    async with trio.open_nursery() as n:
+        n.start_soon(show)
+        stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+        buffer = b""
+        while data := await stdin.receive_some():
+            buffer += data
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                words = line.decode(errors="replace").split()
+                if words == ["u"] and grid.id in emu.grids:
+                    emu.unplug(grid.id)
+                elif words == ["p"] and grid.id not in emu.grids:
+                    await emu.plug(grid)
+                elif len(words) == 2 and all(w.isdigit() for w in words):
+                    grid.press(int(words[0]), int(words[1]), True)
+                    grid.press(int(words[0]), int(words[1]), False)
+        n.cancel_scope.cancel()
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("grid-emulator", help="serialosc with one grid, in the terminal (no hardware)")
+    p.add_argument("--port", type=int, default=12002, help="discovery port (default %(default)s)")
+    p.add_argument("--size", choices=("16x8", "8x8", "16x16"), default="16x8")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    w, h = (int(v) for v in args.size.split("x"))
+
+    async def main() -> None:
+        async with trio.open_nursery() as n:
+            emu = SerialOscEmulator(args.port)
+            await n.start(emu.run)
+            grid = await emu.plug(EmulatedGrid(width=w, height=h, type=f"monome {w * h}"))
+            await _console(emu, grid)
+            n.cancel_scope.cancel()
+
+    trio.run(main)
+    return 0

@@ -15,7 +15,7 @@ from gridtonic import frame, layout, osc, prior
 from gridtonic.app import Instrument
 from gridtonic.clock import InternalClock
 from gridtonic.grid import Grid, GridConfig
-from gridtonic.gridemulator import EmulatedGrid, SerialOscEmulator
+from gridtonic.gridemulator import SHADES, EmulatedGrid, SerialOscEmulator, picture
 from gridtonic.sampler import Sampler
 from gridtonic.sequencer import Sequencer
 from gridtonic.session import default_session
@@ -193,3 +193,14 @@ async def test_the_instrument_plays_from_the_grid(jack_server):
         await until(lambda: any(h.track == 0 and h.step % 32 == 1 for h in hits), "the new step played")
         await until(lambda: shows(g, inst.surface), "the playhead on the LEDs")
         n.cancel_scope.cancel()
+
+
+async def test_the_terminal_emulator_draws_the_leds():
+    g = EmulatedGrid()
+    async with rig(None, g) as (emu, surface, grid):
+        await until(lambda: any(g.leds), "the first frame")
+        await tap(g, 0, 0)
+        await until(lambda: g.level(0, 0) == 11, "the step lit")
+        text = picture(g).splitlines()
+        assert len(text) == 8 and all(len(row) == 16 for row in text)
+        assert text[0][0] == SHADES[11 * 9 // 15]  # the kick on step 1 at full velocity
