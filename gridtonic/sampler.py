@@ -41,7 +41,7 @@ BITS = np.arange(HALF, dtype=np.int64)
 _FLIPS = [np.array([sum(1 << j for j in c) for c in combinations(range(HALF), d)], np.int64) for d in (1, 2)]
 # A class without data in the prior borrows the closest one (drummy and GMD have no claps).
 STAND_IN = {"clap": "snare", "ride": "closed hat", "open hat": "closed hat", "crash": "ride",
-            "tom": "snare", "closed hat": "ride", "snare": "kick", "kick": "snare"}
+            "tom": "snare", "closed hat": "snare", "snare": "kick", "kick": "snare"}
 
 
 def default_path() -> Path:
@@ -193,14 +193,17 @@ class Sampler:
     def resolve(self, name: str) -> tuple[int, str]:
         """Class id for a class or track name, standing in for classes the prior has no data for."""
         cls = class_of(name)
-        note = "" if cls else f"'{name}' is no known instrument; played as {FALLBACK_CLASS}"
+        notes = [] if cls else [f"'{name}' is no known instrument; played as {FALLBACK_CLASS}"]
         cls = cls or FALLBACK_CLASS
         for _ in CLASSES:
             if CLASS_ID[cls] in self.with_data:
-                return CLASS_ID[cls], note
-            note = f"no {cls} data in the prior; {cls} played as {STAND_IN[cls]}"
+                return CLASS_ID[cls], "; ".join(notes)
+            notes.append(f"no {cls} data in the prior; {cls} played as {STAND_IN[cls]}")
             cls = STAND_IN[cls]
-        raise PriorError(f"{self.source}: no class has any data")
+        if not self.with_data:
+            raise PriorError(f"{self.source}: no class has any data")
+        c = min(self.with_data)
+        return c, "; ".join([*notes, f"played as {CLASSES[c]}"])
 
     def evidence(self, rows: Rows, basis: int) -> Evidence:
         """Pool the rows of the basis, then of bases one step flip away, then two while thin."""

@@ -1,0 +1,152 @@
+"""The sampler: back-off, exclusion, determinism, the 32-step track API, loading (good, damaged,
+missing) and the shipped prior's reproducibility from ../shared."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridtonic import cli, prior, sampler
+from gridtonic.drums import CLASS_ID, encode
+from gridtonic.prior import Counts
+from gridtonic.sampler import Sampler
+from gridtonic.session import Track
+
+GMD = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "groove-midi-dataset"
+KICK, SNARE = CLASS_ID["kick"], CLASS_ID["snare"]
+FOUR = encode("x---x---x---x---")
+BACKBEAT = encode("----x-------x---")
+BUSY = encode("----x-------x-xx")
+
+
+def tiny() -> Sampler:
+    """Pure-core sampler from hand-made counts: 4-on-the-floor kick with backbeat snare (9 bars)
+    or a busier snare (1 bar); a kick bar repeats 5 times and varies once."""
+    pattern = np.array([[KICK, FOUR, 10], [SNARE, BACKBEAT, 9], [SNARE, BUSY, 1]])
+    pair = np.array([[KICK, FOUR, SNARE, BACKBEAT, 9], [KICK, FOUR, SNARE, BUSY, 1]])
+    adjacent = np.array([[KICK, FOUR, FOUR, 5], [KICK, FOUR, FOUR | 1 << 14, 1]])
+    return Sampler(Counts(pattern, pair, adjacent), "tiny")
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Sampler:
+    s = sampler.load_file()
+    assert s is not None
+    return s
+
+
+def test_exact_basis_follows_the_counts() -> None:
+    s = tiny()
+    drawn = [s.generate("snare", FOUR, "kick", seed=i).pid for i in range(200)]
+    assert drawn.count(BACKBEAT) > drawn.count(BUSY) > 0
+    g = s.generate("snare", "x---x---x---x---", "kick", seed=1)
+    assert g.how.startswith("exact basis (n=10") and g.relation == "snare | kick"
+
+
+def test_unseen_basis_backs_off_and_says_so() -> None:
+    s = tiny()
+    near = s.generate("snare", FOUR | 1 << 2, "kick", seed=1)
+    assert near.how.startswith("nearest bases at Hamming 1") and near.pid in (BACKBEAT, BUSY)
+    far = s.generate("snare", encode("-xxx-xxx-xxx-xxx"), "kick", seed=1)
+    assert far.how.startswith("unseen basis") and far.pid in (BACKBEAT, BUSY)
+
+
+def test_exclusion_gives_something_new_even_when_one_pattern_is_known() -> None:
+    s = tiny()
+    assert {s.generate("snare", FOUR, "kick", seed=i, exclude=BACKBEAT).pid for i in range(20)} == {BUSY}
+    only = s.next_bar_of("snare", BACKBEAT, seed=3, exclude=BACKBEAT)  # snare has no bar→bar rows
+    assert only.pid == BUSY
+    kick = s.generate("kick", BACKBEAT, "snare", seed=1, exclude=FOUR)  # the only kick pattern
+    assert kick.pid != FOUR and kick.how.startswith("per-step frequencies")
+
+
+def test_classes_without_data_stand_in_and_say_so() -> None:
+    g = tiny().generate("clap", FOUR, "kick", seed=1)
+    assert "no clap data in the prior; clap played as snare" in g.how and g.pid in (BACKBEAT, BUSY)
+    perc = tiny().generate("perc", FOUR, "kick", seed=1)
+    assert "'perc' is no known instrument" in perc.how
+
+
+@settings(max_examples=200, deadline=None)
+@given(basis=st.integers(0, 0xFFFF), current=st.integers(0, 0xFFFF), seed=st.integers(0, 2**32),
+       temperature=st.floats(0.01, 10),
+       target=st.sampled_from(["snare", "closed hat", "open hat", "clap", "kick"]))
+def test_always_an_answer_never_the_current_one(shipped: Sampler, basis: int, current: int, seed: int,
+                                                temperature: float, target: str) -> None:
+    g = shipped.generate(target, basis, "kick", temperature, seed, exclude=current)
+    assert 0 <= g.pid <= 0xFFFF and g.pid != current and 0 < g.probability <= 1 and g.how
+    assert g == shipped.generate(target, basis, "kick", temperature, seed, exclude=current)  # seeded
+
+
+def test_probabilities_cover_every_pattern(shipped: Sampler) -> None:
+    rows, _ = shipped.relation(SNARE, KICK)
+    ev = shipped.evidence(rows, FOUR)
+    p = shipped.probability(SNARE, ev, np.arange(65536))
+    assert np.all(p > 0) and abs(p.sum() - 1) < 1e-6
+
+
+def test_backbeat_is_the_favourite_over_four_on_the_floor(shipped: Sampler) -> None:
+    rows, _ = shipped.relation(SNARE, KICK)
+    ev = shipped.evidence(rows, FOUR)
+    ys = shipped.candidates(SNARE, ev)
+    assert int(ys[np.argmax(shipped.probability(SNARE, ev, ys))]) == BACKBEAT
+
+
+def test_track_from_track_fills_both_halves(shipped: Sampler) -> None:
+    kick, snare = Track("kick"), Track("snare")
+    kick.set_pattern("x---x---x---x---")  # repeats: the answer repeats too
+    p = shipped.track_from(snare, kick, seed=5)
+    assert len(p.steps) == 32 and p.steps[:16] == p.steps[16:] and "snare | kick" in p.how
+    kick.set_pattern("x---x---x---x---x-x---x---x-x-x-")
+    snare.steps = p.steps
+    q = shipped.track_from(snare, kick, seed=5)
+    assert q.steps[:16] != p.steps[:16] and q.steps[16:] != p.steps[16:]  # never the current halves
+
+
+def test_second_half_is_conditioned_on_the_first(shipped: Sampler) -> None:
+    t = Track("kick")
+    t.set_pattern("x---x---x---x---")
+    p = shipped.second_half(t, seed=1)
+    assert p.steps[:16] == t.steps[:16] and p.steps[16:] != t.steps[16:]
+    assert "kick: bar 2 | bar 1" in p.how
+    rows = shipped.next_bar[KICK]
+    ev = shipped.evidence(rows, FOUR)
+    ys = shipped.candidates(KICK, ev)
+    assert int(ys[np.argmax(shipped.probability(KICK, ev, ys))]) == FOUR  # bar 2 mostly repeats bar 1
+
+
+async def test_load_in_a_thread_and_damaged_priors_turn_introspection_off(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert isinstance(await sampler.load(), Sampler)
+    bad = tmp_path / "prior.sqlite"
+    bad.write_bytes(b"garbage" * 100)
+    with caplog.at_level(logging.ERROR):
+        assert await sampler.load(bad) is None
+        assert await sampler.load(tmp_path / "missing.sqlite") is None
+    assert [r.message.count("\n") for r in caplog.records] == [0, 0]
+    assert "introspection is off" in caplog.records[0].message
+
+
+def test_cli_generate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli.main(["generate", "--from", "kick:x---x---x---x---", "--to", "snare", "--seed", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("snare: ") and len(out[0]) == len("snare: ") + 16 and "snare | kick" in out[1]
+    assert cli.main(["generate", "--from", "snare:----x-------x---"]) == 0
+    assert len(capsys.readouterr().out.splitlines()[0]) == len("snare: ") + 32
+    assert cli.main(["generate", "--from", "x---"]) == 2
+    assert cli.main(["generate", "--from", "kick:x---", "--prior", str(tmp_path / "none.sqlite")]) == 2
+    assert cli.main(["prior", "info"]) == 0
+    assert "Creative Commons Attribution 4.0" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not (GMD / "info.csv").is_file(), reason=f"corpus not available at {GMD}")
+def test_shipped_prior_rebuilds_from_shared(tmp_path: Path) -> None:
+    """The shipped prior is exactly what the builder makes from the GMD train split."""
+    out = tmp_path / "rebuilt.sqlite"
+    assert cli.main(["prior", "build", str(GMD), "--split", "train", "-o", str(out)]) == 0
+    assert prior.checksum(out) == prior.checksum(sampler.default_path())
