@@ -94,10 +94,11 @@ def load(session: Session, preset: Preset, slot: str = "a", track: int | None = 
         raise PresetError(f"track {track + 1}: the session has tracks 1..{len(session.tracks)}")
     into_a = slot in ("a", "both")
     whole_kit = track is None and not preset.single
-    if whole_kit and into_a:
-        wanted = max((i + 1 for i, d in enumerate(assignment(preset, MAX_TRACKS, order)) if d), default=0)
-        for i in range(len(session.tracks), wanted):
-            session.tracks.append(Track(name=f"track {i + 1}"))
+    if whole_kit and into_a:  # new tracks are named after their drums
+        kit = assignment(preset, MAX_TRACKS, order)
+        wanted = max((i + 1 for i, d in enumerate(kit) if d), default=0)
+        for d in kit[len(session.tracks):wanted]:
+            session.tracks.append(Track(name=d.name[:32] if d else f"track {len(session.tracks) + 1}"))
     drums = assignment(preset, len(session.tracks), order)
     targets = [track if track is not None else 0] if not whole_kit else range(len(session.tracks))
     for i in targets:

@@ -64,7 +64,7 @@ def test_loading_a_kit_into_a_keeps_b_and_morphs_to_it():
     old_b = [dict(t.patch_b) for t in session.tracks]
     preset = _preset("microtonic.preset")
     presets.load(session, preset, "a")
-    assert len(session.tracks) == 8
+    assert len(session.tracks) == 8 and session.tracks[7].name == "KM CLP 01"
     for i, t in enumerate(session.tracks):
         drum = preset.drum(i + 1)
         assert t.patch_a == drum.patch and t.pan == drum.pan and t.choke == drum.choke
