@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory):
     if not shutil.which("jackd"):
         pytest.skip(f"jackd not installed ({jack.INSTALL_HINT})")
     name = f"gt-test-{os.getpid()}"  # jack2 clients crash on names over 23 characters
-    log_path = tmp_path_factory.mktemp("jack") / "jackd.log"
+    log_path = _jack_log_path(tmp_path_factory)
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
             ["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "256"],
@@ -50,6 +51,16 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _jack_log_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.getbasetemp() / "jackd.log"
+
+
+@pytest.fixture(scope="session")
+def jack_log(jack_server: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """jack_server's log: timing tests count its XRun lines to tell a loaded machine from a bug."""
+    return _jack_log_path(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

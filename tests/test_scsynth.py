@@ -6,7 +6,9 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import soundfile as sf
@@ -17,6 +19,7 @@ from gridtonic.analysis import onsets
 from gridtonic.scsynth import AR, KR, RECORDER, Scsynth, ScsynthError, synthdef
 
 SR = 48000
+T = TypeVar("T")
 DRUM_DEFS = Path(__file__).parent.parent / "build" / "synthdefs"
 # RECORDER is SynthDef(\gridtonic_rec, { |buf = 0| DiskOut.ar(buf, In.ar(0, 2)) }); CLICK is
 # SynthDef(\gridtonic_click, { |out = 0| OffsetOut.ar(out, Impulse.ar(0) ! 2);
@@ -69,6 +72,20 @@ async def record_clicks(server: Scsynth, wav: Path, offsets: list[float]) -> lis
     return [int(i) for i in onsets(wav, threshold=0.5)]
 
 
+async def without_xruns(jack_log: Path, measure: Callable[[int], Awaitable[T]]) -> T:
+    """``measure(attempt)``, again if JACK logged an xrun meanwhile; skip if it never ran clean.
+
+    An xrun (a busy machine delays scsynth's JACK callback) shifts audio against the system clock
+    that time tags use, so onsets move by up to a few periods: that is the machine, not the code.
+    """
+    for attempt in range(3):
+        before = jack_log.read_text(errors="replace").count("XRun")
+        result = await measure(attempt)
+        if jack_log.read_text(errors="replace").count("XRun") == before:
+            return result
+    pytest.skip("JACK reported xruns in every attempt: machine too busy for timing checks")
+
+
 def test_synthdef_bytes_match_sclang() -> None:
     # Both written by sclang 3.13's SynthDef.writeDefFile from the sources in the comments above.
     assert RECORDER == bytes.fromhex(
@@ -97,9 +114,11 @@ async def test_handshake_and_status(server: Scsynth) -> None:
 
 
 @pytest.mark.realtime
-async def test_bundles_play_on_time(server: Scsynth, tmp_path: Path) -> None:
+async def test_bundles_play_on_time(server: Scsynth, tmp_path: Path, jack_log: Path) -> None:
     offsets = [0.2 + 0.1 * i for i in range(6)]
-    found = await record_clicks(server, tmp_path / "clicks.wav", offsets)
+    found = await without_xruns(
+        jack_log, lambda i: record_clicks(server, tmp_path / f"clicks{i}.wav", offsets)
+    )
     assert len(found) == len(offsets)
     intervals = [b - a for a, b in zip(found, found[1:], strict=False)]
     # OffsetOut places each click on its sample: no jitter (un-timestamped /s_new jitters by up to
@@ -120,7 +139,7 @@ async def test_n_end_reaches_the_callback(server: Scsynth) -> None:
 
 
 @pytest.mark.realtime
-async def test_restarts_after_sigkill(server: Scsynth, tmp_path: Path) -> None:
+async def test_restarts_after_sigkill(server: Scsynth, tmp_path: Path, jack_log: Path) -> None:
     old = server.pid
     os.kill(old, signal.SIGKILL)
     server.send(click_bundle(time.time()))  # while it dies: dropped or lost, never raised
@@ -128,7 +147,9 @@ async def test_restarts_after_sigkill(server: Scsynth, tmp_path: Path) -> None:
         while not (server.up and server.pid not in (None, old)):
             await trio.sleep(0.02)
     assert (await server.status())["groups"] == 2
-    found = await record_clicks(server, tmp_path / "after.wav", [0.2, 0.4])
+    found = await without_xruns(
+        jack_log, lambda i: record_clicks(server, tmp_path / f"after{i}.wav", [0.2, 0.4])
+    )
     assert len(found) == 2
     assert found[1] - found[0] == pytest.approx(SR / 5, rel=0.002)
 
@@ -174,7 +195,9 @@ async def test_garbage_datagrams_are_ignored(server: Scsynth) -> None:
 
 
 @pytest.mark.realtime
-async def test_drum_voice_plays(jack_server: str, nursery: trio.Nursery, tmp_path: Path) -> None:
+async def test_drum_voice_plays(
+    jack_server: str, jack_log: Path, nursery: trio.Nursery, tmp_path: Path
+) -> None:
     from gridtonic import synthdefs
 
     name = synthdefs.def_name({})
@@ -183,13 +206,18 @@ async def test_drum_voice_plays(jack_server: str, nursery: trio.Nursery, tmp_pat
     server = Scsynth(port=free_udp_port(), synthdef_dir=DRUM_DEFS, client_name=f"gridtonic-sc-{os.getpid()}")
     await nursery.start(server.run)
     assert (await server.status())["defs"] >= len(list(DRUM_DEFS.glob("*.scsyndef")))
-    wav = tmp_path / "drum.wav"
-    t0 = time.time() + 0.1
-    await server.record(wav, at=t0)
-    hit = osc.message("/s_new", name, -1, 0, 1, *synthdefs.synth_args({}))
-    server.send(osc.bundle(osc.unix_timetag(t0 + 0.05), [hit]))
-    await trio.sleep(t0 + 0.05 + synthdefs.duration({}) - time.time())
-    await server.stop_recording()
+
+    async def hit(attempt: int) -> Path:
+        wav = tmp_path / f"drum{attempt}.wav"
+        t0 = time.time() + 0.1
+        await server.record(wav, at=t0)
+        msg = osc.message("/s_new", name, -1, 0, 1, *synthdefs.synth_args({}))
+        server.send(osc.bundle(osc.unix_timetag(t0 + 0.05), [msg]))
+        await trio.sleep(t0 + 0.05 + synthdefs.duration({}) - time.time())
+        await server.stop_recording()
+        return wav
+
+    wav = await without_xruns(jack_log, hit)
     x, _ = sf.read(str(wav), always_2d=True)
     assert abs(x).max() > 0.01
     assert onsets(wav)[0] == pytest.approx(0.05 * SR, abs=128)
