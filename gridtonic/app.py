@@ -16,7 +16,7 @@ from pathlib import Path
 
 import trio
 
-from gridtonic import crowcmd, grid, jack, layout, midi, midiports, presets, store, synthdefs
+from gridtonic import crowcmd, grid, jack, layout, midi, midiports, presets, sampler, store, synthdefs
 from gridtonic.clock import InternalClock
 from gridtonic.crow import Crow
 from gridtonic.crowmap import CrowConfig
@@ -24,6 +24,7 @@ from gridtonic.engine import DEFAULT_LATENCY, Engine
 from gridtonic.jack import JackError
 from gridtonic.midi import MidiConfig
 from gridtonic.midiclock import MidiClock
+from gridtonic.sampler import Sampler
 from gridtonic.scsynth import Scsynth, ScsynthError
 from gridtonic.sequencer import Sequencer
 from gridtonic.session import Session, SessionError, default_session
@@ -59,11 +60,13 @@ class Instrument:
     grid: grid.GridConfig | None = None  # None: no grid
     crow: CrowConfig | None = None  # None: no crow task
     midi: MidiConfig | None = None  # None: no MIDI
+    prior: Path | None = None  # introspection prior; None: the shipped one
     clock: InternalClock | MidiClock = field(init=False)
     server: Scsynth = field(init=False)
     engine: Engine = field(init=False)
     sequencer: Sequencer = field(init=False)
     surface: Surface = field(init=False)  # the grid's (and later other controllers') surface
+    sampler: Sampler | None = field(init=False, default=None)  # None until loaded, or unusable
 
     def __post_init__(self) -> None:
         following = self.midi is not None and self.midi.follow
@@ -79,6 +82,7 @@ class Instrument:
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start everything, start the transport, report started; runs until cancelled."""
         async with jack.ensure_jack(self.jack_server), trio.open_nursery() as n:
+            n.start_soon(self.load_prior)
             await n.start(self.server.run)
             await n.start(self.sequencer.run)
             if self.grid is not None:
@@ -92,6 +96,11 @@ class Instrument:
             if not isinstance(self.clock, MidiClock):  # a MIDI master starts the transport
                 self.sequencer.start()
             task_status.started()
+
+    async def load_prior(self) -> None:
+        """The introspection sampler, read in a worker thread (the clock never waits for it); it
+        stays None, with one logged line, when the prior cannot be used."""
+        self.sampler = await sampler.load(self.prior)
 
 
 def main(args: argparse.Namespace) -> int:

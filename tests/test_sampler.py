@@ -132,6 +132,19 @@ async def test_load_in_a_thread_and_damaged_priors_turn_introspection_off(
     assert "introspection is off" in caplog.records[0].message
 
 
+async def test_the_instrument_loads_the_prior_off_the_clock(tmp_path: Path) -> None:
+    from gridtonic.app import Instrument
+    from gridtonic.session import default_session
+
+    inst = Instrument(default_session())
+    assert inst.sampler is None
+    await inst.load_prior()
+    assert isinstance(inst.sampler, Sampler)
+    broken = Instrument(default_session(), prior=tmp_path / "missing.sqlite")
+    await broken.load_prior()
+    assert broken.sampler is None
+
+
 def test_cli_generate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert cli.main(["generate", "--from", "kick:x---x---x---x---", "--to", "snare", "--seed", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
