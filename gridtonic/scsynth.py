@@ -20,12 +20,11 @@ from collections.abc import Callable, Sequence
 
 import trio
 
-from gridtonic import osc
+from gridtonic import osc, synthdefs
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "apt-get install --no-install-recommends supercollider-server sc3-plugins-server"
-VOICE_GROUP = 1  # created at the head of group 0 by the handshake; voices go to its head
 REC_BUF = 1023  # last of scsynth's default 1024 buffers
 REC_NODE = 2**31 - 2  # far above the voice allocator's ids
 
@@ -197,7 +196,8 @@ class Scsynth:
             await self._ask(
                 osc.message("/d_loadDir", os.path.abspath(self.synthdef_dir)), "/done", "/d_loadDir"
             )
-        self._send_raw(osc.message("/g_new", VOICE_GROUP, 0, 0))
+        for message in synthdefs.setup_messages():  # voice group 1, then the global lowpass after it
+            self._send_raw(message)
         await self._sync()
 
     async def _stop(self, proc: trio.Process, grace: float = 2.0) -> None:

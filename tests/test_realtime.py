@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 import pytest
+import trio
 
 from gridtonic import analysis, params
 from gridtonic.app import Instrument
@@ -62,3 +63,17 @@ async def test_sixteenths_are_sample_exact(jack_server, tmp_path):
 
 async def test_sixteenths_stay_exact_under_cpu_load(jack_server, tmp_path, busy_core):
     await check_sixteenths(jack_server, tmp_path)
+
+
+async def test_the_global_lowpass_runs_after_the_voice_group(jack_server):
+    """The engine's setup runs at every (re)start: group 1 for voices, then one lowpass synth."""
+    from gridtonic import synthdefs
+    from gridtonic.scsynth import Scsynth
+
+    server = Scsynth(port=free_port(), synthdef_dir=synthdefs.synthdef_dir(), jack_server=jack_server)
+    async with trio.open_nursery() as n:
+        await n.start(server.run)
+        await server.sync()
+        status = await server.status()
+        n.cancel_scope.cancel()
+    assert status["synths"] == 1 and status["groups"] == 2  # root + voice group; the lowpass
