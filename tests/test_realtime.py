@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 import trio
 
-from gridtonic import analysis, params
+from gridtonic import analysis, params, synthdefs
 from gridtonic.app import Instrument
 from gridtonic.render import pattern_session
+from gridtonic.scsynth import Scsynth
 
 pytestmark = pytest.mark.realtime
 
@@ -67,9 +68,6 @@ async def test_sixteenths_stay_exact_under_cpu_load(jack_server, tmp_path, busy_
 
 async def test_the_global_lowpass_runs_after_the_voice_group(jack_server):
     """The engine's setup runs at every (re)start: group 1 for voices, then one lowpass synth."""
-    from gridtonic import synthdefs
-    from gridtonic.scsynth import Scsynth
-
     server = Scsynth(port=free_port(), synthdef_dir=synthdefs.synthdef_dir(), jack_server=jack_server)
     async with trio.open_nursery() as n:
         await n.start(server.run)
