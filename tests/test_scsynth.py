@@ -163,6 +163,8 @@ async def test_gives_up_when_restarts_keep_failing(jack_server: str) -> None:
             server.executable = "false"  # every restart fails from now on
             os.kill(server.pid, signal.SIGKILL)
             await trio.sleep_forever()  # until run() gives up
+    # What the killed scsynth could not remove itself (a restarted one on the port would).
+    Path(f"/dev/shm/SuperColliderServer_{server.port}").unlink(missing_ok=True)
 
 
 @pytest.mark.realtime
