@@ -9,8 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from gridtonic import jack, synthdefs
+
+# Shared, noisy machines: generated cases must not fail for being slow to generate or run.
+settings.register_profile("gridtonic", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("gridtonic")
 
 
 @pytest.fixture(scope="session")
