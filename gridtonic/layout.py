@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gridtonic.palette import Palette
+from gridtonic.palette import parse as parse_palette
 from gridtonic.session import STEPS
 
 LAYOUT_DIR = Path(__file__).resolve().parent.parent / "layouts"
 MODIFIERS = ("shift", "mute", "introspect", "clear", "generate")
 KEY_NAME = re.compile(r"^(play|page|shift|mute|introspect|clear|generate|page_[1-8]|slot_([1-9]|1[0-6]))$")
 LANE_KINDS = ("velocity",)
+LAUNCHPAD_SIZES = ((9, 9), (18, 9))  # one Launchpad with its top row and side column; two side by side
 
 Key = tuple[int, int]
 
@@ -37,6 +40,7 @@ class Layout:
     step_columns: tuple[int, int]  # x range [first, last) showing one page of steps
     keys: dict[str, Key]  # function name → (x, y)
     velocity_rows: tuple[int, ...] = ()  # a lane of faders (top = loudest) for the selected track
+    palette: Palette = Palette()  # level → colour, for controllers with RGB keys
 
     @property
     def page_size(self) -> int:
@@ -79,12 +83,13 @@ def _ints(value: Any, n: int, where: str) -> tuple[int, ...]:
 
 def from_dict(d: dict[str, Any], where: str) -> Layout:
     """A checked Layout from parsed TOML; raises LayoutError naming ``where`` and the field."""
-    known = {"name", "size", "tracks", "keys", "lanes"}
+    known = {"name", "size", "tracks", "keys", "lanes", "palette"}
     if unknown := sorted(d.keys() - known):
         raise LayoutError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
     w, h = _ints(d.get("size"), 2, f"{where}: size")
-    if w not in (8, 16) or h not in (8, 16):
-        raise LayoutError(f"{where}: size {w}x{h} is not a grid size (8 or 16 each way)")
+    if not (w in (8, 16) and h in (8, 16) or (w, h) in LAUNCHPAD_SIZES):
+        raise LayoutError(f"{where}: size {w}x{h} is not a grid size (8 or 16 each way) "
+                          f"or a Launchpad's (9x9, 18x9)")
     used: dict[Key, str] = {}
 
     def claim(xy: Key, what: str) -> None:
@@ -144,8 +149,12 @@ def from_dict(d: dict[str, Any], where: str) -> Layout:
     slots = sorted(int(k[5:]) for k in out if k.startswith("slot_"))
     if slots != list(range(1, len(slots) + 1)):
         raise LayoutError(f"{where}: slot keys must be numbered 1…N without gaps, not {slots}")
+    try:
+        colours = parse_palette(d.get("palette", {}))
+    except ValueError as e:
+        raise LayoutError(f"{where}: {e}") from None
     name = d.get("name", where)
-    return Layout(str(name), w, h, tuple(rows), (first, last), out, velocity)
+    return Layout(str(name), w, h, tuple(rows), (first, last), out, velocity, colours)
 
 
 def load(path: Path) -> Layout:
