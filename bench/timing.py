@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import trio
 
-from gridtonic import analysis, jack, osc, params
+from gridtonic import analysis, jack, osc, params, udp
 from gridtonic.app import Instrument
 from gridtonic.engine import Engine
 from gridtonic.render import pattern_session
@@ -49,16 +48,10 @@ class Unstamped(Engine):
         self.nursery.start_soon(later)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def measure(path: Path, seconds: float, stamped: bool) -> dict[str, float]:
     s = pattern_session("kick:x")
     s.tracks[0].patch_a = params.clean(analysis.CLICK)
-    inst = Instrument(s, port=free_port())
+    inst = Instrument(s, port=udp.free_port())
     async with trio.open_nursery() as n:
         if not stamped:
             inst.engine = Unstamped(s, inst.server, inst.latency, nursery=n)

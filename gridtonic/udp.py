@@ -29,6 +29,12 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A UDP port nobody holds right now (for servers started with an explicit port)."""
+    with bind(host) as sock:
+        return sock.getsockname()[1]
+
+
 async def receive(sock: socket.socket) -> tuple[bytes, Address]:
     """The next datagram and its sender."""
     while True:

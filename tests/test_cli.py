@@ -9,15 +9,10 @@ import sys
 
 import pytest
 
+from gridtonic import udp
 from gridtonic.session import default_session
 
 pytestmark = pytest.mark.realtime
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def gridtonic(*args, env=None, timeout=60):
@@ -32,7 +27,7 @@ def user_env(tmp_path, jack_server):
 
 
 def test_run_plays_and_saves_the_default_session(user_env, tmp_path):
-    r = gridtonic("run", "--for", "2", "--port", str(free_port()), "--tempo", "100", env=user_env)
+    r = gridtonic("run", "--for", "2", "--port", str(udp.free_port()), "--tempo", "100", env=user_env)
     assert r.returncode == 0, r.stderr
     assert "playing kick, snare, closed hat, open hat, clap at 100 BPM" in r.stderr
     saved = json.loads((tmp_path / "data" / "session.json").read_text())
@@ -44,7 +39,7 @@ def test_a_broken_session_file_is_kept_aside_not_overwritten(user_env, tmp_path)
     data = tmp_path / "data"
     data.mkdir()
     (data / "session.json").write_text('{"format": "gridtonic-session", "tracks": "oops"}')
-    r = gridtonic("run", "--for", "1", "--port", str(free_port()), env=user_env)
+    r = gridtonic("run", "--for", "1", "--port", str(udp.free_port()), env=user_env)
     assert r.returncode == 0, r.stderr
     aside = [p for p in data.iterdir() if p.name.startswith("session.json.broken-")]
     assert len(aside) == 1 and "oops" in aside[0].read_text()
@@ -57,7 +52,7 @@ def test_missing_scsynth_gives_an_install_hint(user_env, tmp_path):
     for tool in ("jackd", "jack_lsp"):
         os.symlink(shutil.which(tool), bin_dir / tool)
     env = {**user_env, "PATH": str(bin_dir)}
-    r = gridtonic("run", "--for", "1", "--port", str(free_port()), env=env)
+    r = gridtonic("run", "--for", "1", "--port", str(udp.free_port()), env=env)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1].startswith("gridtonic: scsynth not found; install it with")
 

@@ -8,7 +8,6 @@ bundles must keep every interval within ±1 sample of those, also while another 
 """
 
 import math
-import socket
 import subprocess
 import sys
 
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 import trio
 
-from gridtonic import analysis, params, synthdefs
+from gridtonic import analysis, params, synthdefs, udp
 from gridtonic.app import Instrument
 from gridtonic.render import pattern_session
 from gridtonic.scsynth import Scsynth
@@ -24,16 +23,10 @@ from gridtonic.scsynth import Scsynth
 pytestmark = pytest.mark.realtime
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def click_instrument(jack_server: str) -> Instrument:
     s = pattern_session("kick:x")  # every 16th
     s.tracks[0].patch_a = params.clean(analysis.CLICK)
-    return Instrument(s, port=free_port(), jack_server=jack_server)
+    return Instrument(s, port=udp.free_port(), jack_server=jack_server)
 
 
 @pytest.fixture
@@ -68,7 +61,7 @@ async def test_sixteenths_stay_exact_under_cpu_load(jack_server, tmp_path, busy_
 
 async def test_the_global_lowpass_runs_after_the_voice_group(jack_server):
     """The engine's setup runs at every (re)start: group 1 for voices, then one lowpass synth."""
-    server = Scsynth(port=free_port(), synthdef_dir=synthdefs.synthdef_dir(), jack_server=jack_server)
+    server = Scsynth(port=udp.free_port(), synthdef_dir=synthdefs.synthdef_dir(), jack_server=jack_server)
     async with trio.open_nursery() as n:
         await n.start(server.run)
         await server.sync()

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import trio
 
-from gridtonic import osc
+from gridtonic import osc, udp
 from gridtonic.analysis import onsets
 from gridtonic.scsynth import AR, KR, RECORDER, Scsynth, ScsynthError, synthdef
 
@@ -35,12 +35,6 @@ CLICK = synthdef(
 )
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def click_bundle(at: float, node: int = -1) -> bytes:
     return osc.bundle(osc.unix_timetag(at), [osc.message("/s_new", "gridtonic_click", node, 0, 1)])
 
@@ -56,7 +50,7 @@ def defs_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 async def server(jack_server: str, defs_dir: Path, nursery: trio.Nursery) -> Scsynth:
     """A realtime scsynth with the click loaded; stopped (by PID) when the test's nursery closes."""
-    s = Scsynth(port=free_udp_port(), synthdef_dir=defs_dir, client_name=f"gridtonic-sc-{os.getpid()}")
+    s = Scsynth(port=udp.free_port(), synthdef_dir=defs_dir, client_name=f"gridtonic-sc-{os.getpid()}")
     await nursery.start(s.run)
     return s
 
@@ -156,7 +150,7 @@ async def test_restarts_after_sigkill(server: Scsynth, tmp_path: Path, jack_log:
 
 @pytest.mark.realtime
 async def test_gives_up_when_restarts_keep_failing(jack_server: str) -> None:
-    server = Scsynth(port=free_udp_port(), client_name=f"gridtonic-sc-{os.getpid()}", max_restarts=2)
+    server = Scsynth(port=udp.free_port(), client_name=f"gridtonic-sc-{os.getpid()}", max_restarts=2)
     with pytest.RaisesGroup(pytest.RaisesExc(ScsynthError, match="exited with 1 while starting")):
         async with trio.open_nursery() as nursery:
             await nursery.start(server.run)
@@ -183,7 +177,7 @@ async def test_port_in_use_is_a_clear_error(server: Scsynth, nursery: trio.Nurse
 async def test_missing_scsynth_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ScsynthError, match="apt-get install --no-install-recommends supercollider-server"):
-        await Scsynth(port=free_udp_port()).run()
+        await Scsynth(port=udp.free_port()).run()
 
 
 @pytest.mark.realtime
@@ -205,7 +199,7 @@ async def test_drum_voice_plays(
     name = synthdefs.def_name({})
     if not (DRUM_DEFS / f"{name}.scsyndef").exists():
         pytest.skip("no drum SynthDefs: python -m gridtonic.synthdefs build/synthdefs")
-    server = Scsynth(port=free_udp_port(), synthdef_dir=DRUM_DEFS, client_name=f"gridtonic-sc-{os.getpid()}")
+    server = Scsynth(port=udp.free_port(), synthdef_dir=DRUM_DEFS, client_name=f"gridtonic-sc-{os.getpid()}")
     await nursery.start(server.run)
     assert (await server.status())["defs"] >= len(list(DRUM_DEFS.glob("*.scsyndef")))
 
