@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := supercollider-server supercollider-language sc3-plugins-server jackd2 python3-venv
+APT_PKGS := supercollider-server supercollider-language sc3-plugins-server jackd2 python3-venv chromium chromium-driver
 DEFS := build/synthdefs/.stamp
 ARGS ?=
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import trio
 
-from gridtonic import crowcmd, grid, jack, layout, midi, midiports, presets, sampler, store, synthdefs
+from gridtonic import crowcmd, grid, jack, layout, midi, midiports, presets, sampler, store, synthdefs, web
 from gridtonic.clock import InternalClock
 from gridtonic.crow import Crow
 from gridtonic.crowmap import CrowConfig
@@ -60,6 +60,7 @@ class Instrument:
     grid: grid.GridConfig | None = None  # None: no grid
     crow: CrowConfig | None = None  # None: no crow task
     midi: MidiConfig | None = None  # None: no MIDI
+    web: web.WebConfig | None = None  # None: no browser page
     prior: Path | None = None  # introspection prior; None: the shipped one
     clock: InternalClock | MidiClock = field(init=False)
     server: Scsynth = field(init=False)
@@ -78,6 +79,27 @@ class Instrument:
         self.sequencer = Sequencer(self.session, self.clock, [self.engine.play])
         self.crow_host = Crow(self.crow, self.sequencer, self.latency) if self.crow else None
         self.surface = Surface(layout.builtin(16, 8), self.session, self.sequencer, latency=self.latency)
+        self.grid_host: grid.Grid | None = None
+        self.url: str | None = None  # the browser page, once served
+
+    def hardware(self) -> bool:
+        """A hardware surface is connected."""
+        return self.grid_host is not None and self.grid_host.client.device is not None
+
+    def web_page(self) -> web.Web:
+        return web.Web(self.surface, self.session_path, self.status)
+
+    def status(self) -> dict[str, str]:
+        """The clock source and devices, one line each, for the page's screen."""
+        dev = self.grid_host.client.device if self.grid_host is not None else None
+        m = self.midi
+        return {
+            "clock": "MIDI" if isinstance(self.clock, MidiClock) else "internal",
+            "grid": "off" if self.grid is None else dev.id if dev is not None else "not found",
+            "midi": "off" if m is None else f"in {m.input or '-'}, out {m.output or '-'}",
+            "crow": "off" if self.crow is None else self.crow.port or "by USB id",
+            "scsynth": f"port {self.port}, latency {self.latency * 1000:g} ms",
+        }
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start everything, start the transport, report started; runs until cancelled."""
@@ -85,8 +107,13 @@ class Instrument:
             n.start_soon(self.load_prior)
             await n.start(self.server.run)
             await n.start(self.sequencer.run)
-            if self.grid is not None:
-                await n.start(grid.serve, self.surface, self.grid)
+            if self.grid is not None or self.web is not None:
+                self.grid_host = await n.start(grid.serve, self.surface, self.grid)
+            if self.web is not None:
+                self.url = await n.start(self.web_page().run, self.web)
+                log.info("the page (virtual grid and screen) is at %s", self.url)
+                if self.web.open:
+                    n.start_soon(web.open_unless_hardware, self.url, self.hardware)
             if self.crow_host is not None:
                 await n.start(self.crow_host.run)
             if self.midi is not None:
@@ -115,7 +142,8 @@ def main(args: argparse.Namespace) -> int:
         log.info("building the SynthDefs into %s (once)", synthdefs.synthdef_dir())
         synthdefs.build()
     inst = Instrument(session, path, port=args.port, latency=args.latency, grid=grid.config_from_args(args),
-                      crow=crowcmd.config_from(args), midi=midi.config_from_args(args))
+                      crow=crowcmd.config_from(args), midi=midi.config_from_args(args),
+                      web=web.config_from_args(args))
 
     async def play() -> None:
         async with trio.open_nursery() as n:

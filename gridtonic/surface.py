@@ -143,6 +143,10 @@ class Surface:
         self._changed.set()
         self._changed = trio.Event()
 
+    def changed(self) -> None:
+        """Redraw now: the session was edited from outside the keys (a browser page, a preset)."""
+        self._touch()
+
     # -- output ----------------------------------------------------------------------------
 
     def playhead(self, now: float) -> int | None:
