@@ -119,6 +119,7 @@ document.addEventListener("visibilitychange", () => { if (document.hidden) relea
 
 function drawFrame(msg) {
   window.gridtonic.frames++;
+  window.gridtonic.firstFrameAt ??= performance.now();
   window.gridtonic.levels = msg.levels;
   window.gridtonic.lastFrameAt = performance.now();
   const keys = $("grid").children;
