@@ -7,21 +7,24 @@ from __future__ import annotations
 import inspect
 import json
 import shutil
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
+from enginekit import SHARED
 from pythonosc.osc_bundle import OscBundle
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from trio_websocket import ConnectionClosed, open_websocket_url
+from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
-from gridtonic import layout, sampler, store, web
+from gridtonic import layout, presets, sampler, store, web
 from gridtonic.app import Instrument
 from gridtonic.session import Session, default_session
 
@@ -30,6 +33,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1400,1000")
 L16 = layout.builtin(16, 8)
+SEEDS = SHARED / "seed-presets"
 
 
 class Capture:
@@ -268,3 +272,74 @@ async def test_bad_messages_are_refused_one_by_one_and_other_pages_keep_playing(
         await good.send_message(json.dumps({"type": "mute", "track": 3}))
         await until(lambda: inst.session.tracks[3].mute, "the good page's mute")
         n.cancel_scope.cancel()
+
+
+async def ask(ws, msg: dict) -> None:
+    await ws.send_message(json.dumps(msg))
+
+
+@pytest.mark.skipif(not (SEEDS / "blue.mtpreset").exists(), reason=f"no seed presets in {SEEDS}")
+async def test_preset_morph_tempo_and_named_sessions_from_a_page(data):
+    (data / "presets").mkdir()
+    (data / "presets" / "Blue.mtpreset").write_bytes((SEEDS / "blue.mtpreset").read_bytes())
+    blue = presets.read(SEEDS / "blue.mtpreset")
+    async with rig(data) as (inst, url, _), trio.open_nursery() as n:
+        s = inst.session
+        ws = await ws_client(url, n)
+        assert (await next_of(ws, "state"))["presets"] == ["Blue.mtpreset"]
+        kick_a = dict(s.tracks[0].patch_a)
+        await ask(ws, {"type": "preset", "name": "Blue.mtpreset", "slot": "b", "track": None})
+        await ask(ws, {"type": "morph", "track": 0, "value": 0.5})
+        await ask(ws, {"type": "tempo", "bpm": 133})
+        await until(lambda: s.tracks[0].morph == 0.5 and s.tempo == 133, "morph and tempo")
+        assert s.tracks[0].patch_a == kick_a and s.tracks[0].patch_b == blue.drum(1).patch
+        assert inst.clock.tempo == 133
+        await ask(ws, {"type": "save", "name": "blue half"})
+        await until((data / "sessions" / "blue half.json").exists, "the named session")
+        await ask(ws, {"type": "morph", "track": 0, "value": 1.0})
+        await ask(ws, {"type": "load", "name": "blue half"})
+        state = await next_of(ws, "state")
+        while state["tracks"][0]["morph"] != 0.5 or "blue half" not in state["sessions"]:
+            state = await next_of(ws, "state")
+        assert s.tracks[0].patch_b == blue.drum(1).patch
+        n.cancel_scope.cancel()
+
+
+async def test_http_serves_only_the_page_and_refuses_foreign_pages(data):
+    async with rig(data) as (_, url, _):
+        def get(path: str, method: str = "GET") -> tuple[int, bytes, str]:
+            req = urllib.request.Request(url.rstrip("/") + path, method=method)
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    return r.status, r.read(), r.headers.get("content-security-policy", "")
+            except urllib.error.HTTPError as e:
+                return e.code, b"", ""
+
+        for path in ("/", "/app.js", "/style.css"):
+            status, body, csp = await trio.to_thread.run_sync(get, path)
+            assert status == 200 and "default-src 'self'" in csp
+            assert b"http://" not in body and b"https://" not in body  # nothing from a CDN
+        assert (await trio.to_thread.run_sync(get, "/../pyproject.toml"))[0] == 404
+        assert (await trio.to_thread.run_sync(get, "/", "POST"))[0] == 405
+        ws_url = url.replace("http://", "ws://") + "ws"
+        with pytest.raises(HandshakeError):
+            async with open_websocket_url(ws_url, extra_headers=[("Origin", "http://evil.example")]):
+                pass
+        async with open_websocket_url(ws_url, extra_headers=[("Origin", url.rstrip("/"))]) as ws:
+            assert (await next_of(ws, "state"))["layout"]["width"] == 16
+
+
+async def test_the_page_opens_only_without_a_grid_and_with_a_desktop(monkeypatch):
+    opened = []
+    monkeypatch.setattr(web, "OPEN_GRACE", 0)
+    monkeypatch.setattr(web.webbrowser, "open", opened.append)
+    monkeypatch.setenv("DISPLAY", ":0")
+    await web.open_unless_hardware("http://127.0.0.1:1/", lambda: True)
+    assert opened == []
+    await web.open_unless_hardware("http://127.0.0.1:1/", lambda: False)
+    assert opened == ["http://127.0.0.1:1/"]
+    monkeypatch.delenv("DISPLAY")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(web.sys, "platform", "linux")
+    await web.open_unless_hardware("http://127.0.0.1:1/", lambda: False)
+    assert len(opened) == 1
