@@ -9,9 +9,8 @@ from contextlib import asynccontextmanager
 import pytest
 import trio
 from test_prior import groove, write_midi
-from test_realtime import free_port
 
-from gridtonic import frame, layout, osc, prior
+from gridtonic import frame, layout, osc, prior, udp
 from gridtonic.app import Instrument
 from gridtonic.clock import InternalClock
 from gridtonic.grid import Grid, GridConfig
@@ -179,7 +178,7 @@ async def test_the_instrument_plays_from_the_grid(jack_server):
         emu = SerialOscEmulator()
         port = await n.start(emu.run)
         await emu.plug(g)
-        inst = Instrument(default_session(), port=free_port(), jack_server=jack_server,
+        inst = Instrument(default_session(), port=udp.free_port(), jack_server=jack_server,
                           grid=GridConfig(serialosc_port=port))
         hits = []
         inst.sequencer.sinks.append(hits.append)
