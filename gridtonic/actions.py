@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gridtonic.layout import LANE_KINDS
 from gridtonic.session import STEPS, Session
 
 
@@ -19,12 +20,14 @@ class SetSteps:
 
 
 @dataclass(frozen=True)
-class SetVelocity:
-    """Velocity of one step; setting it also sets the step (a fader on an empty step means "play this")."""
+class SetLevel:
+    """A step's level in a lane (``velocity`` or ``probability``, 0–1); setting it also sets the step
+    (a fader on an empty step means "play this")."""
 
     track: int
     step: int
-    velocity: float
+    lane: str
+    level: float
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ class RecallSlot:
     slot: int
 
 
-Action = (SetSteps | SetVelocity | ClearTrack | ToggleMute | SetPattern | Introspect | Generate | Transport
+Action = (SetSteps | SetLevel | ClearTrack | ToggleMute | SetPattern | Introspect | Generate | Transport
           | SaveSlot | RecallSlot)
 
 
@@ -89,10 +92,10 @@ def apply(session: Session, action: Action) -> bool:
             t = session.tracks[track]
             for s in steps:
                 t.steps[s % STEPS] = on
-        case SetVelocity(track, step, velocity):
+        case SetLevel(track, step, lane, level) if lane in LANE_KINDS:
             t = session.tracks[track]
             t.steps[step % STEPS] = True
-            t.velocity[step % STEPS] = min(max(float(velocity), 0.0), 1.0)
+            getattr(t, lane)[step % STEPS] = min(max(float(level), 0.0), 1.0)
         case ClearTrack(track):
             session.tracks[track].steps = [False] * STEPS
         case ToggleMute(track):

@@ -5,7 +5,7 @@ opacity) and tests compare frames, not LED traffic. Levels, brightest wins:
 
 15 a held key, the playhead on a set step, a freshly generated row (flash)
 13 set steps of the introspection basis        4–11 set steps by velocity (2 when muted)
-6  the velocity bar of a held step (its column) or in a velocity lane
+6  the velocity bar of a held step (its column), a set step's level in a lane (velocity, probability)
 3  the playhead column on empty steps, empty steps of the basis row
 2  empty steps of a row waiting for the sampler      1  empty steps of the selected track
 Function keys: held modifiers 15 (else 4), play 12/4, the shown page 12 (the playing one 7, others 3;
@@ -73,12 +73,11 @@ def render(g: Gestures, st: Status) -> Frame:
         for x in range(first, last):
             s = g.page * lay.page_size + x - first
             levels[y * w + x] = _step_level(t.steps[s], t.velocity[s], track, g, st, x == playhead_x)
-    if lay.velocity_rows and g.selected < len(g.session.tracks):
+    for lane, rows in lay.lanes.items() if g.selected < len(g.session.tracks) else ():
         t = g.session.tracks[g.selected]
-        rows = lay.velocity_rows
         for x in range(first, last):
             s = g.page * lay.page_size + x - first
-            height = round(t.velocity[s] * len(rows)) if t.steps[s] else 0
+            height = round(getattr(t, lane)[s] * len(rows)) if t.steps[s] else 0
             for i, y in enumerate(rows):
                 lit = len(rows) - i <= height
                 levels[y * w + x] = 6 if lit else (3 if x == playhead_x else 0)

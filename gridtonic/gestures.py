@@ -9,6 +9,7 @@ changes it; the surface applies the actions. Any controller with keys on a grid 
   erase if it was set) — supertonic's "hold K3 and turn E2".
 - Hold a step and press another key in its column: that column is a fader for the step's velocity
   (top loudest); it also sets the step.
+- A key in a lane (16×16: velocity, probability) is a fader for that step of the selected track.
 - Hold ``introspect``: the first row pressed is the basis, each further row pressed is generated
   from it (supertonic's K1+K3). Hold ``generate`` and press rows: steps 17–32 from 1–16 (K1+K2);
   a tap of ``generate`` alone does the selected track.
@@ -79,8 +80,9 @@ class Gestures:
         name = self.layout.function_at(x, y)
         if name is not None:
             return self._function(name)
-        if y in self.layout.velocity_rows:
-            return self._lane(x, y)
+        lane = self.layout.lane_at(y)
+        if lane is not None:
+            return self._lane(x, y, lane)
         track = self._track(y)
         step = self.layout.step_at(x, self.page)
         if track is None or step is None:
@@ -141,14 +143,14 @@ class Gestures:
         anchor.used = True
         rows = [r for r in range(self.layout.height) if r != anchor_xy[1]]
         level = len(rows) - rows.index(y)
-        return [a.SetVelocity(anchor.track, anchor.step, level / len(rows))]
+        return [a.SetLevel(anchor.track, anchor.step, "velocity", level / len(rows))]
 
-    def _lane(self, x: int, y: int) -> list[a.Action]:
+    def _lane(self, x: int, y: int, lane: str) -> list[a.Action]:
         step = self.layout.step_at(x, self.page)
         if step is None or self.selected >= len(self.session.tracks):
             return []
-        rows = self.layout.velocity_rows
-        return [a.SetVelocity(self.selected, step, (len(rows) - rows.index(y)) / len(rows))]
+        rows = self.layout.lanes[lane]
+        return [a.SetLevel(self.selected, step, lane, (len(rows) - rows.index(y)) / len(rows))]
 
     def _up(self, x: int, y: int) -> list[a.Action]:
         hold = self.steps.pop((x, y), None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from gridtonic.session import STEPS
 LAYOUT_DIR = Path(__file__).resolve().parent.parent / "layouts"
 MODIFIERS = ("shift", "mute", "introspect", "clear", "generate")
 KEY_NAME = re.compile(r"^(play|page|shift|mute|introspect|clear|generate|page_[1-8]|slot_([1-9]|1[0-6]))$")
-LANE_KINDS = ("velocity",)
+LANE_KINDS = ("velocity", "probability")  # each names the Track list its faders set
 LAUNCHPAD_SIZES = ((9, 9), (18, 9))  # one Launchpad with its top row and side column; two side by side
 
 Key = tuple[int, int]
@@ -39,7 +39,8 @@ class Layout:
     track_rows: tuple[int, ...]  # y of track 0, 1, …
     step_columns: tuple[int, int]  # x range [first, last) showing one page of steps
     keys: dict[str, Key]  # function name → (x, y)
-    velocity_rows: tuple[int, ...] = ()  # a lane of faders (top = loudest) for the selected track
+    lanes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # kind → rows of faders for the
+                                                                      # selected track (top = 1.0)
     palette: Palette = Palette()  # level → colour, for controllers with RGB keys
 
     @property
@@ -53,6 +54,14 @@ class Layout:
     @property
     def slots(self) -> int:
         return sum(1 for k in self.keys if k.startswith("slot_"))
+
+    @property
+    def velocity_rows(self) -> tuple[int, ...]:
+        return self.lanes.get("velocity", ())
+
+    def lane_at(self, y: int) -> str | None:
+        """The kind of lane on row ``y``, if any."""
+        return next((kind for kind, rows in self.lanes.items() if y in rows), None)
 
     def function_at(self, x: int, y: int) -> str | None:
         return self._functions.get((x, y))
@@ -114,7 +123,7 @@ def from_dict(d: dict[str, Any], where: str) -> Layout:
         for x in range(first, last):
             claim((x, y), f"track {i + 1}'s row")
 
-    velocity: tuple[int, ...] = ()
+    lane_rows: dict[str, tuple[int, ...]] = {}
     lanes = d.get("lanes", [])
     if not isinstance(lanes, list):
         raise LayoutError(f"{where}: lanes must be a list of tables ([[lanes]])")
@@ -123,14 +132,15 @@ def from_dict(d: dict[str, Any], where: str) -> Layout:
         if kind not in LANE_KINDS:
             kinds = ", ".join(LANE_KINDS)
             raise LayoutError(f"{where}: lanes[{n}].kind must be one of {kinds}, not {kind!r}")
-        lane_rows = lane.get("rows")
-        if not (isinstance(lane_rows, list) and len(lane_rows) >= 2
-                and all(type(r) is int for r in lane_rows)):
+        if kind in lane_rows:
+            raise LayoutError(f"{where}: lanes[{n}] is a second {kind} lane (one of each kind)")
+        faders = lane.get("rows")
+        if not (isinstance(faders, list) and len(faders) >= 2 and all(type(r) is int for r in faders)):
             raise LayoutError(f"{where}: lanes[{n}].rows must list at least 2 row numbers")
-        for y in lane_rows:
+        for y in faders:
             for x in range(first, last):
                 claim((x, y), f"the {kind} lane")
-        velocity = tuple(lane_rows)
+        lane_rows[kind] = tuple(faders)
 
     keys = d.get("keys", {})
     if not isinstance(keys, dict):
@@ -154,7 +164,7 @@ def from_dict(d: dict[str, Any], where: str) -> Layout:
     except ValueError as e:
         raise LayoutError(f"{where}: {e}") from None
     name = d.get("name", where)
-    return Layout(str(name), w, h, tuple(rows), (first, last), out, velocity, colours)
+    return Layout(str(name), w, h, tuple(rows), (first, last), out, lane_rows, colours)
 
 
 def load(path: Path) -> Layout:

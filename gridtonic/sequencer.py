@@ -3,6 +3,8 @@
 Hits carry their *ideal* time from the clock, computed ahead of need (``LOOKAHEAD``); the engine
 stamps each bundle with that time plus a fixed latency, so the loop's sleep precision never shows
 in the audio. Steps are 16ths; per-track swing delays the odd 16ths like the original's lattice.
+A step with probability p plays when ``chance`` (a hash, not a random generator) is below p, so the
+same session plays the same hits live and in an offline render.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from gridtonic.session import STEPS, Session, Track
 STEP_BEATS = 0.25
 LOOKAHEAD = 0.05  # s of hits computed ahead of the clock
 TICK = 0.01  # s between scheduling passes
+MASK64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15  # splitmix64's increment: keeps seed 0, track 0, step 0 away from 0
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,26 @@ def step_beat(step: int, swing: float) -> float:
     return pair * 2 * STEP_BEATS + odd * 2 * STEP_BEATS * swing / 100.0
 
 
-def track_hits(track: Track, index: int, b0: float, b1: float) -> Iterable[tuple[float, int, float]]:
-    """(beat, step, velocity) of ``track``'s hits with b0 <= beat < b1."""
+def _mix(x: int) -> int:
+    """splitmix64's finaliser: every input bit flips about half the output bits."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
+    return x ^ (x >> 31)
+
+
+def chance(seed: int, track: int, step: int) -> float:
+    """A uniform draw in [0, 1) that depends only on its arguments (no random state to share or
+    reset): the same step of the same track in the same session always draws the same number."""
+    x = 0
+    for part in (seed, track, step):
+        x = _mix(((x ^ part) + GOLDEN) & MASK64)
+    return (x >> 11) / 2.0**53
+
+
+def track_hits(track: Track, index: int, b0: float, b1: float,
+               seed: int) -> Iterable[tuple[float, int, float]]:
+    """(beat, step, velocity) of ``track`` (number ``index``)'s hits with b0 <= beat < b1: its set steps
+    that pass their probability draw."""
     if track.mute:
         return
     first = max(0, math.floor(b0 / STEP_BEATS) - 2)
@@ -45,7 +67,7 @@ def track_hits(track: Track, index: int, b0: float, b1: float) -> Iterable[tuple
     for n in range(first, last):
         b = step_beat(n, track.swing)
         pos = n % STEPS
-        if b0 <= b < b1 and track.steps[pos]:
+        if b0 <= b < b1 and track.steps[pos] and chance(seed, index, n) < track.probability[pos]:
             yield b, n, track.velocity[pos]
 
 
@@ -54,7 +76,7 @@ def hits_between(session: Session, clock: Clock, b0: float, b1: float) -> list[H
     hits = [
         Hit(clock.time_at(b), b, n, i, v)
         for i, t in enumerate(session.tracks)
-        for b, n, v in track_hits(t, i, b0, b1)
+        for b, n, v in track_hits(t, i, b0, b1, session.seed)
     ]
     hits.sort(key=lambda h: (h.beat, h.track))
     return hits

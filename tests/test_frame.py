@@ -52,13 +52,23 @@ def test_a_held_step_shows_its_velocity_on_its_column():
     assert [at(f, 6, y) for y in range(8)] == [0, 15, 0, 0, 0, 6, 6, 6]
 
 
-def test_velocity_lane_of_the_16x16():
+def test_lanes_of_the_16x16_show_the_selected_tracks_levels():
     lay = layout.builtin(16, 16)
     s, g = setup(lay)
-    s.tracks[0].steps[3] = True
-    s.tracks[0].velocity[3] = 2 / 7
+    s.tracks[0].steps[3] = s.tracks[0].steps[4] = True
+    s.tracks[0].velocity[3] = 1 / 3
+    s.tracks[0].probability[3] = 0.5
+    s.tracks[0].probability[5] = 0.25  # an empty step shows no level
     f = frame.render(g, Status())
-    assert [at(f, 3, y) for y in lay.velocity_rows] == [0, 0, 0, 0, 0, 6, 6]
+    velocity, probability = lay.lanes["velocity"], lay.lanes["probability"]
+    assert [at(f, 3, y) for y in velocity] == [0, 0, 6]
+    assert [at(f, 3, y) for y in probability] == [0, 0, 6, 6]
+    assert [at(f, 4, y) for y in probability] == [6, 6, 6, 6]
+    assert [at(f, 5, y) for y in velocity + probability] == [0] * 7
+    f = frame.render(g, Status(playhead=5))
+    assert [at(f, 5, y) for y in probability] == [3] * 4
+    g.selected = 1  # the lanes follow the selection
+    assert [at(frame.render(g, Status()), 3, y) for y in probability] == [0] * 4
 
 
 def test_only_changed_quads_and_nothing_when_nothing_changed():

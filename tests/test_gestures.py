@@ -65,7 +65,11 @@ def base():
     (lambda d: d["keys"].update(jump=[3, 7]), "unknown key 'jump'"),
     (lambda d: d["keys"].update(page_3=[3, 7]), "only has 2 page(s)"),
     (lambda d: d["keys"].update(slot_2=[3, 7]), "without gaps"),
-    (lambda d: d.update(lanes=[{"kind": "probability", "rows": [5, 6]}]), "lanes[0].kind"),
+    (lambda d: d.update(lanes=[{"kind": "pan", "rows": [5, 6]}]), "lanes[0].kind"),
+    (lambda d: d.update(lanes=[{"kind": "velocity", "rows": [3, 4]}, {"kind": "velocity", "rows": [5, 6]}]),
+     "lanes[1] is a second velocity lane"),
+    (lambda d: d.update(lanes=[{"kind": "velocity", "rows": [3, 4]},
+                               {"kind": "probability", "rows": [4, 5]}]), "overlaps the velocity lane"),
     (lambda d: d.update(lanes=[{"kind": "velocity", "rows": [1, 2]}]), "overlaps track 2's row"),
 ])
 def test_bad_layouts_get_one_clear_error(change, message):
@@ -125,14 +129,21 @@ def test_hold_step_and_column_is_a_velocity_fader():
     assert s.tracks[2].steps[6]  # the fader was used: the release did not clear it
 
 
-def test_velocity_lane_on_the_16x16_edits_the_selected_track():
+def test_lanes_on_the_16x16_edit_the_selected_track():
     lay = layout.builtin(16, 16)
+    assert lay.lanes == {"velocity": (8, 9, 10), "probability": (11, 12, 13, 14)}
     s, g = fresh(lay)
     run(g, s, [(*key(lay, "shift"), True), (0, 3, True), (0, 3, False), (*key(lay, "shift"), False)])
     assert g.selected == 3 and not any(s.tracks[3].steps)
-    run(g, s, tap(5, 8) + tap(6, 14))
-    assert s.tracks[3].velocity[5] == 1.0 and s.tracks[3].velocity[6] == pytest.approx(1 / 7)
+    run(g, s, tap(5, 8) + tap(6, 10))
+    assert s.tracks[3].velocity[5] == 1.0 and s.tracks[3].velocity[6] == pytest.approx(1 / 3)
     assert s.tracks[3].steps[5] and s.tracks[3].steps[6]
+    run(g, s, tap(6, 11) + tap(7, 13) + tap(8, 14))
+    assert s.tracks[3].probability[6:9] == [1.0, 0.5, 0.25]
+    assert s.tracks[3].steps[7] and s.tracks[3].steps[8]  # a lane key on an empty step sets it
+    assert s.tracks[3].velocity[7] == 1.0 and s.tracks[3].probability[5] == 1.0
+    run(g, s, tap(*key(lay, "page_2")) + tap(0, 12))  # the lanes follow the page
+    assert s.tracks[3].probability[16] == 0.75
 
 
 def hold(lay, name, *events):
@@ -185,6 +196,8 @@ def test_apply_edits_and_refuses_missing_tracks():
     assert a.apply(s, a.SetPattern(0, 16, (True,) * 16))
     assert s.tracks[0].pattern() == "-" * 16 + "x" * 16
     assert not a.apply(s, a.ToggleMute(9)) and not a.apply(s, a.Transport())
+    assert not a.apply(s, a.SetLevel(0, 3, "swing", 0.5)) and not s.tracks[0].steps[3]
+    assert a.apply(s, a.SetLevel(0, 35, "probability", 7.0)) and s.tracks[0].probability[3] == 1.0
 
 
 events = st.lists(st.tuples(st.integers(-1, 16), st.integers(-1, 16), st.booleans()), max_size=80)
@@ -203,5 +216,6 @@ def test_random_key_streams_keep_the_session_valid(size, stream):
     for t in s.tracks:
         assert len(t.steps) == STEPS and all(isinstance(v, bool) for v in t.steps)
         assert len(t.velocity) == STEPS and all(0.0 <= v <= 1.0 for v in t.velocity)
+        assert len(t.probability) == STEPS and all(0.0 <= v <= 1.0 for v in t.probability)
     assert 0 <= g.page < lay.pages and 0 <= g.selected < len(s.tracks)
     assert g.held <= {(x, y) for x in range(lay.width) for y in range(lay.height)}

@@ -4,7 +4,7 @@ import pytest
 import trio
 
 from gridtonic.clock import InternalClock
-from gridtonic.sequencer import LOOKAHEAD, STEP_BEATS, Sequencer, hits_between, step_beat
+from gridtonic.sequencer import LOOKAHEAD, STEP_BEATS, Sequencer, chance, hits_between, step_beat
 from gridtonic.session import Session, Track
 
 
@@ -50,6 +50,53 @@ def test_mute_and_velocity():
     assert [h.velocity for h in hits] == [1.0, 0.25]
 
 
+def played(s, bars=64):
+    """Absolute steps of track 0 that play in ``bars`` bars."""
+    return [h.step for h in hits_between(s, InternalClock(), 0.0, 4.0 * bars) if h.track == 0]
+
+
+def test_probability_zero_never_plays_and_one_always_does():
+    s = session_with("x", "x")
+    s.tracks[0].probability = [0.0] * 32
+    assert played(s) == []
+    assert len([h for h in hits_between(s, InternalClock(), 0.0, 256.0) if h.track == 1]) == 64 * 16
+
+
+def test_probability_half_plays_about_half_the_same_way_for_the_same_seed():
+    s = session_with("x", "x")
+    for t in s.tracks:
+        t.probability = [0.5] * 32
+    first = played(s)
+    assert 0.45 < len(first) / (64 * 16) < 0.55
+    assert played(s) == first  # no hidden random state: the same session plays the same
+    again = session_with("x", "x")
+    again.tracks[0].probability = [0.5] * 32
+    assert played(again) == first
+    s.seed = 7
+    assert played(s) != first
+    both = hits_between(s, InternalClock(), 0.0, 256.0)
+    assert {h.step for h in both if h.track == 0} != {h.step for h in both if h.track == 1}
+
+
+def test_probability_draws_agree_across_windows():
+    s = session_with("x-xx-x--x--xxx-x", "-x-x-x-x-x-x-x-x")
+    s.tracks[0].probability = [0.3] * 32
+    s.tracks[1].probability = [0.8] * 32
+    clock = InternalClock(133.0)
+    whole = hits_between(s, clock, 0.0, 64.0)
+    edges = [0.0, 0.3, 0.31, 1.7, 5.0, 33.3, 64.0]
+    pieces = [h for a, b in zip(edges, edges[1:], strict=False) for h in hits_between(s, clock, a, b)]
+    assert pieces == whole
+
+
+def test_chance_is_uniform_and_keyed():
+    draws = [chance(3, t, n) for t in range(4) for n in range(5000)]
+    assert all(0.0 <= d < 1.0 for d in draws)
+    assert abs(sum(draws) / len(draws) - 0.5) < 0.01
+    assert sum(d < 0.25 for d in draws) / len(draws) == pytest.approx(0.25, abs=0.01)
+    assert len({chance(0, 0, 0), chance(1, 0, 0), chance(0, 1, 0), chance(0, 0, 1)}) == 4
+
+
 def test_tempo_change_keeps_past_beats():
     clock = InternalClock(120.0)
     clock.set_tempo(60.0, now=2.0)  # beat 4 at t=2
@@ -87,4 +134,22 @@ async def test_hits_are_handed_out_ahead_of_their_time(autojump_clock):
     assert 15 <= len(times) <= 17
     for handed, hit in got:
         assert hit.time - LOOKAHEAD - 0.011 <= handed <= hit.time  # ahead, never late
+
+
+async def test_the_running_sequencer_plays_what_a_render_plays(autojump_clock):
+    s = session_with("xxxx", "x-x-")
+    s.seed = 42
+    for t in s.tracks:
+        t.probability = [0.5] * 32
+    clock = InternalClock(120.0)
+    got = []
+    seq = Sequencer(s, clock, [got.append])
+    async with trio.open_nursery() as n:
+        await n.start(seq.run)
+        seq.start()
+        await trio.sleep(4.0 - 0.1)  # two bars
+        n.cancel_scope.cancel()
+    render = hits_between(s, InternalClock(120.0), 0.0, 8.0)  # what gridtonic.render schedules
+    assert [(h.track, h.step) for h in got] == [(h.track, h.step) for h in render]
+    assert 0 < len(render) < 48
 

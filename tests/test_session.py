@@ -11,16 +11,27 @@ import textwrap
 import pytest
 
 from gridtonic import params, store
-from gridtonic.session import Session, SessionError, Track, default_session
+from gridtonic.session import Session, SessionError, Steps, Track, default_session
 
 
 def test_round_trip():
     s = default_session()
     s.tracks[0].velocity[3] = 0.5
+    s.tracks[2].probability[5] = 0.25
     s.tracks[1].morph = 0.25
     s.tempo = 97.5
+    s.seed = 12345
+    s.slots = [None, tuple(Steps.of(t) for t in s.tracks)]
     again = Session.from_dict(json.loads(store.dumps(s)))
     assert again == s
+
+
+def test_probability_is_written_only_when_used():
+    d = default_session().to_dict()
+    assert all("probability" not in t for t in d["tracks"])
+    s = default_session()
+    s.tracks[1].probability[0] = 0.5
+    assert s.to_dict()["tracks"][1]["probability"][:2] == [0.5, 1.0]
 
 
 def test_default_session_plays_every_track():
@@ -38,6 +49,9 @@ def test_unknown_fields_and_out_of_range_values_warn_and_clamp(caplog):
     d["tracks"][0]["patch_a"]["oscFreq"] = 1e9
     d["tracks"][0]["patch_a"]["flux"] = 3
     d["tracks"][0]["velocity"][0] = "loud"
+    d["tracks"][1]["probability"] = [1.5, -2, 0.5]
+    d["tracks"][2]["probability"] = "often"
+    d["seed"] = -4
     with caplog.at_level(logging.WARNING):
         s = Session.from_dict(d)
     assert s.tempo == 300.0
@@ -45,9 +59,33 @@ def test_unknown_fields_and_out_of_range_values_warn_and_clamp(caplog):
     assert s.tracks[0].patch_a["oscFreq"] == 20000.0
     assert "flux" not in s.tracks[0].patch_a
     assert s.tracks[0].velocity[0] == 1.0
+    assert s.tracks[1].probability[:4] == [1.0, 0.0, 0.5, 1.0]
+    assert s.tracks[2].probability == [1.0] * 32
+    assert s.seed == 0
     text = caplog.text
-    for word in ("colour", "wobble", "tempo", "pan", "oscFreq", "flux", "velocity[0]"):
+    for word in ("colour", "wobble", "tempo", "pan", "oscFreq", "flux", "velocity[0]", "probability[0]",
+                 "probability[1]", "tracks[2].probability must be a list", "seed"):
         assert word in text
+
+
+def test_bad_slots_are_dropped_with_a_warning(caplog):
+    d = default_session().to_dict()
+    good = [{"pattern": "x---", "velocity": [0.5], "probability": [2]}]
+    d["slots"] = [good, "x---", [], [3], None, good + [{"pattern": 7}]]
+    with caplog.at_level(logging.WARNING):
+        s = Session.from_dict(d)
+    assert [slot is None for slot in s.slots] == [False, True, True, True, True, False]
+    first = s.slots[0][0]
+    assert first.on[:8] == (True, False, False, False) * 2
+    assert first.velocity[0] == 0.5 and first.probability[0] == 1.0
+    assert s.slots[5][1].on == (False,) * 32
+    for where in ("slots[0][0].probability[0]", "slots[1]: a slot must be", "slots[2]", "slots[3]",
+                  "slots[5][1]: pattern must be a string"):
+        assert where in caplog.text
+    d["slots"] = {"a": 1}
+    with caplog.at_level(logging.WARNING):
+        assert Session.from_dict(d).slots == []
+    assert "slots must be a list" in caplog.text
 
 
 @pytest.mark.parametrize("text, message", [
