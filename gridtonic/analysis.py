@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,8 +35,10 @@ def onsets(path: Path, threshold: float = 0.01, min_gap: float = 0.03) -> np.nda
 CLICK = {"mix": 100.0, "oscFreq": 1000.0, "oscDcy": 15.0, "nEnvDcy": 1.0, "distAmt": 0.0, "level": 0.0}
 
 
-async def capture(inst: Instrument, path: Path, seconds: float) -> tuple[float, float]:
-    """Run ``inst`` for ``seconds`` while recording scsynth's output to ``path``.
+async def capture(inst: Instrument, path: Path, seconds: float,
+                  during: Callable[[float], Awaitable[None]] | None = None) -> tuple[float, float]:
+    """Run ``inst`` for ``seconds`` while recording scsynth's output to ``path``; ``during(start)``
+    (a test's MIDI device, say) runs alongside from the start of the recording.
 
     Returns the recording's start on the sequencer's clock (trio time), so onsets in the file can
     be compared with the hits' ideal times (recording starts on a control block: ±64 samples),
@@ -46,6 +49,8 @@ async def capture(inst: Instrument, path: Path, seconds: float) -> tuple[float, 
         await n.start(inst.run)
         start = trio.current_time() + 0.2
         await inst.server.record(path, at=start + inst.latency + time.time() - trio.current_time())
+        if during is not None:
+            n.start_soon(during, start)
         await trio.sleep(seconds)
         rate = (await inst.server.status())["actual_sr"]
         await inst.server.stop_recording()

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import trio
 
+from gridtonic import midicc, store
 from gridtonic.midiclock import MidiClock
 from gridtonic.midiin import NOTES, MidiIn
 from gridtonic.midiout import MidiOut, NoteOut
 from gridtonic.midiports import APIS, VIRTUAL
 from gridtonic.sequencer import Hit, Sequencer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,8 @@ class MidiConfig:
     notes_out: bool = False  # tracks → General MIDI drum notes on channel 10
     record: bool = False  # notes in are written into the pattern, quantised to 16ths
     api: str = "jack"
+    cc_file: Path | None = None  # CC map loaded at start and saved when learning binds; None: none
+    learn: tuple[tuple[str, str], ...] = ()  # (track, parameter) bound in turn to the next CCs moved
 
 
 def add_arguments(run: argparse.ArgumentParser) -> None:
@@ -36,18 +43,36 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     g.add_argument("--midi-notes-out", action="store_true", help="send each track's hits as notes")
     g.add_argument("--midi-record", action="store_true", help="record notes in into the pattern")
     g.add_argument("--midi-api", choices=sorted(APIS), default="jack", help="MIDI system (default jack)")
+    g.add_argument("--cc-learn", metavar="TRACK:PARAM", action="append", type=midicc.learn_target, default=[],
+                   help="bind the next CC moved to this parameter (track by number or name; repeat for "
+                   "more, one knob each); kept in <session>.cc.json")
 
 
 def config_from_args(args: argparse.Namespace) -> MidiConfig | None:
     follow = args.clock == "midi"
-    if not (follow or args.midi_in or args.midi_out):
+    if not (follow or args.midi_in or args.midi_out or args.cc_learn):
         return None
     return MidiConfig(
-        follow=follow, input=args.midi_in or (VIRTUAL if follow else None),
+        follow=follow, input=args.midi_in or (VIRTUAL if follow or args.cc_learn else None),
         output=args.midi_out or (VIRTUAL if args.midi_clock_out or args.midi_notes_out else None),
         clock_out=args.midi_clock_out and not follow, notes_out=args.midi_notes_out,
         record=args.midi_record, api=args.midi_api,
+        cc_file=midicc.path_for(args.session or store.default_path()), learn=tuple(args.cc_learn),
     )
+
+
+def cc_map(config: MidiConfig, tracks: list[str]) -> midicc.CcMap:
+    """The saved CC map with the learn targets armed; a target naming no track is skipped with a line."""
+    cc = midicc.open_map(config.cc_file) if config.cc_file is not None else midicc.CcMap()
+    for track, name in config.learn:
+        index = midicc.track_index(track, tracks)
+        if index is None:
+            log.error("--cc-learn %s:%s: no track %r (have %s); skipped", track, name, track,
+                      ", ".join(tracks))
+            continue
+        cc.learn(index, name)
+        log.info("CC learn: move a control for track %d (%s) %s", index + 1, tracks[index], name)
+    return cc
 
 
 async def serve(config: MidiConfig, sequencer: Sequencer, play: Callable[[Hit], None], latency: float,
@@ -56,8 +81,11 @@ async def serve(config: MidiConfig, sequencer: Sequencer, play: Callable[[Hit], 
     async with trio.open_nursery() as n:
         if config.input is not None:
             clock = sequencer.clock if isinstance(sequencer.clock, MidiClock) else None
-            midi_in = MidiIn(sequencer, play, clock=clock, record=config.record, latency=latency)
+            cc = cc_map(config, [t.name for t in sequencer.session.tracks])
+            midi_in = MidiIn(sequencer, play, clock=clock, record=config.record, latency=latency, cc=cc)
             await n.start(midi_in.run, config.input, config.api)
+            if config.cc_file is not None:
+                n.start_soon(store.keep_saved, lambda: midicc.dumps(cc), config.cc_file, midicc.dumps(cc))
         if config.output is not None:
             notes = {i: NoteOut(note=note) for i, note in enumerate(NOTES)} if config.notes_out else {}
             out = MidiOut(sequencer, latency, notes, clock=config.clock_out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from gridtonic.dll import Dll, Lock
+from gridtonic.dll import LOCKED_BW, Dll, Lock
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,12 @@ class MidiClock:
     @property
     def locked(self) -> bool:
         return self._dll is not None and self._lock.locked
+
+    @property
+    def settled(self) -> bool:
+        """Locked with the bandwidth narrowed (about 2 s after a lock or a tempo change): the tempo
+        is steady to a few hundredths of a BPM, where at the wide bandwidth it wobbles by ±0.5."""
+        return self.locked and self._lock.bandwidth <= 2 * LOCKED_BW
 
     @property
     def period(self) -> float:

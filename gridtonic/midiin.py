@@ -11,11 +11,11 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import trio
 
-from gridtonic import midiports, params
+from gridtonic import midiports
+from gridtonic.midicc import CcMap, cc_value
 from gridtonic.midiclock import MidiClock
 from gridtonic.midiparse import CLOCK, CONTINUE, CONTROL_CHANGE, NOTE_ON, SONG_POSITION, START, STOP, Parser
 from gridtonic.sequencer import STEP_BEATS, Hit, Sequencer
@@ -25,35 +25,7 @@ log = logging.getLogger(__name__)
 
 NOTES = (36, 38, 42, 46, 39, 45, 48, 49)  # General MIDI drums: kick, snare, hats, clap, toms, crash
 QUEUE = 1024  # messages waiting for trio; more are dropped with a warning
-
-
-@dataclass
-class CcMap:
-    """CC → (track, parameter), learnt from the next CC after ``learn``; values spread over the
-    parameter's range (exponential ones on a log scale), written to the track's patch A."""
-
-    bindings: dict[tuple[int, int], tuple[int, str]] = field(default_factory=dict)
-    learning: tuple[int, str] | None = None
-
-    def learn(self, track: int, name: str) -> None:
-        if name not in params.BY_NAME:
-            raise ValueError(f"no parameter {name!r}")
-        self.learning = (track, name)
-
-    def target(self, channel: int, cc: int) -> tuple[int, str] | None:
-        if self.learning is not None:
-            self.bindings[(channel, cc)], self.learning = self.learning, None
-            log.info("CC %d on channel %d → track %d %s", cc, channel + 1, *self.bindings[(channel, cc)])
-        return self.bindings.get((channel, cc))
-
-
-def cc_value(name: str, value: int) -> float:
-    """A 0–127 CC value as a value of parameter ``name``."""
-    p = params.BY_NAME[name]
-    x = value / 127.0
-    if p.exponential and p.minimum > 0:
-        return p.clamp(p.minimum * (p.maximum / p.minimum) ** x)
-    return p.clamp(p.minimum + (p.maximum - p.minimum) * x)
+TEMPO_STEP = 0.1  # BPM: the followed tempo goes to the session, rounded to this, once it moved further
 
 
 class MidiIn:
@@ -63,7 +35,7 @@ class MidiIn:
     def __init__(
         self, sequencer: Sequencer, play: Callable[[Hit], None], clock: MidiClock | None = None,
         notes: tuple[int, ...] = NOTES, channel: int | None = None, record: bool = False,
-        latency: float = 0.0,
+        latency: float = 0.0, cc: CcMap | None = None,
     ):
         self.sequencer = sequencer
         self.play = play
@@ -72,7 +44,7 @@ class MidiIn:
         self.channel = channel  # 0-15, None for all
         self.record = record
         self.latency = latency  # what the player hears lags the clock by this much
-        self.cc = CcMap()
+        self.cc = cc if cc is not None else CcMap()
         self._parser = Parser()
 
     def feed(self, t: float, data: list[int]) -> None:
@@ -105,6 +77,7 @@ class MidiIn:
             beat = clock.tick(t)
             if beat is not None:
                 self.sequencer.play_from(beat)
+            self._write_tempo(clock)
         elif status == START:
             clock.start()
         elif status == CONTINUE:
@@ -114,6 +87,15 @@ class MidiIn:
             self.sequencer.stop()
         elif status == SONG_POSITION:
             clock.song_position(message[1] | message[2] << 7)
+
+    def _write_tempo(self, clock: MidiClock) -> None:
+        """The followed tempo into ``session.tempo`` for the UI and autosave: once the loop has
+        settled, and only when it moved by more than ``TEMPO_STEP`` (the hysteresis keeps a steady
+        master from rewriting it as the estimate wobbles in its last digits)."""
+        session = self.sequencer.session
+        tempo = min(max(clock.tempo, 20.0), 300.0)
+        if clock.settled and abs(tempo - session.tempo) > TEMPO_STEP:
+            session.tempo = round(float(tempo), 1)
 
     def _note(self, t: float, note: int, velocity: float) -> None:
         if note not in self.notes or self.notes.index(note) >= len(self.sequencer.session.tracks):

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -74,17 +75,23 @@ def load(path: Path) -> Session:
 
 
 async def autosave(session: Session, path: Path, period: float = AUTOSAVE_PERIOD) -> None:
-    """Save whenever the session's text changed, at most every ``period`` seconds; never raises
-    on a failed write (logged, retried next time) so the performance goes on. The text is taken
-    on the trio thread, so the worker thread never sees a session being edited."""
-    last = dumps(session) if path.exists() else None
+    """Save the session whenever its text changed (a missing file at once), at most every ``period`` s."""
+    await keep_saved(lambda: dumps(session), path, dumps(session) if path.exists() else None, period)
+
+
+async def keep_saved(text: Callable[[], str], path: Path, last: str | None,
+                     period: float = AUTOSAVE_PERIOD) -> None:
+    """Write ``text()`` to ``path`` whenever it differs from what was last written (``last``: what
+    the file holds now), at most every ``period`` seconds; never raises on a failed write (logged,
+    retried next time) so the performance goes on. The text is taken on the trio thread, so the
+    worker thread never sees state being edited."""
     while True:
         await trio.sleep(period)
-        text = dumps(session)
-        if text == last:
+        now = text()
+        if now == last:
             continue
         try:
-            await trio.to_thread.run_sync(save_text, text, path)
-            last = text
+            await trio.to_thread.run_sync(save_text, now, path)
+            last = now
         except OSError as e:
             log.error("autosave to %s failed: %s", path, e)

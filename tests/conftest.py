@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import rtmidi
 from hypothesis import HealthCheck, settings
 
 from gridtonic import jack, synthdefs
@@ -66,6 +67,16 @@ def _jack_log_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def jack_log(jack_server: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """jack_server's log: timing tests count its XRun lines to tell a loaded machine from a bug."""
     return _jack_log_path(tmp_path_factory)
+
+
+@pytest.fixture
+def sender(jack_server):
+    """A test device's JACK MIDI output (a virtual port named gt-sender:out)."""
+    port = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="gt-sender")
+    port.open_virtual_port("out")
+    yield port
+    port.close_port()
+    port.delete()
 
 
 @pytest.fixture(scope="session")

@@ -24,16 +24,6 @@ from gridtonic.sequencer import Sequencer
 PERIOD = 256 / 48000
 
 
-@pytest.fixture
-def sender(jack_server):
-    """A test device's JACK MIDI output (a virtual port named gt-sender:out)."""
-    port = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="gt-sender")
-    port.open_virtual_port("out")
-    yield port
-    port.close_port()
-    port.delete()
-
-
 async def send_clock(port, bpm: float, ticks: int, start: float) -> list[float]:
     """Start, then ``ticks`` clock bytes at ``bpm`` from trio time ``start``; returns send times."""
     sent = []
