@@ -233,7 +233,7 @@ class Web:
         outbox, inbox = trio.open_memory_channel[str](OUTBOX)
         with trio.CancelScope() as cancel:
             client = Client(next(self._ids), outbox, cancel)
-            for text in (self.state or self.state_message(), self.frame):
+            for text in (self.state_message(), self.frame):  # a new page starts from now
                 if text:
                     outbox.send_nowait(text)
             self.clients[client.id] = client

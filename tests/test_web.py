@@ -24,7 +24,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
-from gridtonic import layout, presets, sampler, store, web
+from gridtonic import layout, presets, sampler, store, udp, web
 from gridtonic.app import Instrument
 from gridtonic.session import Session, default_session
 
@@ -343,3 +343,44 @@ async def test_the_page_opens_only_without_a_grid_and_with_a_desktop(monkeypatch
     monkeypatch.setattr(web.sys, "platform", "linux")
     await web.open_unless_hardware("http://127.0.0.1:1/", lambda: False)
     assert len(opened) == 1
+
+
+async def test_keyboard_shortcuts_and_a_second_page_in_chromium(browser, data):
+    async with rig(data) as (inst, url, _), trio.open_nursery() as n:
+        s = inst.session
+        await in_page(lambda: browser.get(url))
+        await until(lambda: shows(browser, inst), "the first frame")
+        # hold M on the keyboard and click the snare row: muted, like holding MU on the grid
+        def mute_snare() -> None:
+            ActionChains(browser).key_down("m").click(key(browser, 3, 1)).key_up("m").perform()
+
+        await in_page(mute_snare)
+        await until(lambda: s.tracks[1].mute, "the snare muted from the keyboard")
+        await in_page(lambda: ActionChains(browser).send_keys(Keys.SPACE).perform())
+        await until(lambda: inst.sequencer.playing, "space starts the transport")
+        await in_page(lambda: ActionChains(browser).send_keys(Keys.SPACE).perform())
+        await until(lambda: not inst.sequencer.playing, "space stops it")
+        # another page sets a step: this page's grid and screen follow
+        other = await ws_client(url, n)
+        await ask(other, {"type": "key", "x": 9, "y": 2, "down": True})
+        await ask(other, {"type": "key", "x": 9, "y": 2, "down": False})
+        await until(lambda: s.tracks[2].steps[9], "the other page's step")
+        await until(lambda: shows(browser, inst), "the step on this page's grid")
+        await until(lambda: shows_pattern(browser, s, 2), "and on its screen")
+        assert not inst.surface.gestures.held
+        n.cancel_scope.cancel()
+
+
+async def test_run_serves_the_page_beside_the_engine(jack_server, data):
+    inst = Instrument(default_session(), data / "session.json", port=udp.free_port(), jack_server=jack_server,
+                      web=web.WebConfig(port=0, open=False))
+    async with trio.open_nursery() as n:
+        await n.start(inst.run)
+        assert inst.url and inst.grid_host is None and not inst.hardware()
+        async with open_websocket_url(inst.url.replace("http://", "ws://") + "ws") as ws:
+            state = await next_of(ws, "state")
+            assert state["status"]["grid"] == "off" and state["status"]["clock"] == "internal"
+            assert state["playing"]
+            await ask(ws, {"type": "param", "track": 0, "slot": "a", "name": "oscFreq", "value": 80})
+            await until(lambda: inst.session.tracks[0].patch_a["oscFreq"] == 80, "the edit")
+        n.cancel_scope.cancel()
