@@ -5,6 +5,7 @@ and run ``show(send)``, which calls ``send(frame)`` with a new frame whenever th
 (at most ``FPS`` a second, nothing while it stays the same). What the session cannot do by itself
 runs here: the transport, the prior sampler (in a worker thread, never on the key path; the row
 flashes when its steps arrive) and pattern slots (a recall while playing waits for the bar line).
+The slots themselves live in the session, so autosave keeps them across restarts.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 import trio
@@ -22,7 +22,7 @@ from gridtonic.frame import Frame, Status, render
 from gridtonic.gestures import Gestures
 from gridtonic.layout import Layout
 from gridtonic.sequencer import LOOKAHEAD, STEP_BEATS, TICK, Sequencer
-from gridtonic.session import STEPS, Session, Track
+from gridtonic.session import STEPS, Session, Steps, Track
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +46,6 @@ class Sampler(Protocol):
     def second_half(self, track: Track) -> Proposal: ...
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """A pattern slot: every track's steps and velocities."""
-
-    steps: tuple[tuple[bool, ...], ...]
-    velocity: tuple[tuple[float, ...], ...]
-
-    @classmethod
-    def of(cls, session: Session) -> Snapshot:
-        tracks = session.tracks
-        return cls(tuple(tuple(t.steps) for t in tracks), tuple(tuple(t.velocity) for t in tracks))
-
-    def restore(self, session: Session) -> None:
-        for t, steps, velocity in zip(session.tracks, self.steps, self.velocity, strict=False):
-            t.steps, t.velocity = list(steps), list(velocity)
-
-
 def _copy(t: Track) -> Track:
     """A track the sampler may read in its thread while keys keep editing the real one."""
     return Track(name=t.name, steps=list(t.steps), velocity=list(t.velocity))
@@ -70,14 +53,13 @@ def _copy(t: Track) -> Track:
 
 class Surface:
     def __init__(self, layout: Layout, session: Session, sequencer: Sequencer, *,
-                 sampler: Sampler | None = None, latency: float = 0.0,
-                 slots: list[Snapshot | None] | None = None):
+                 sampler: Sampler | None = None, latency: float = 0.0):
         self.gestures = Gestures(layout, session)
         self.session = session
         self.sequencer = sequencer
         self.sampler = sampler
         self.latency = latency  # the playhead shows the step being heard, not the one being scheduled
-        self.slots: list[Snapshot | None] = slots if slots is not None else [None] * layout.slots
+        self._slot_keys(layout)
         self.active_slot: int | None = None
         self.queued_slot: int | None = None
         self.pending: set[int] = set()
@@ -89,8 +71,12 @@ class Surface:
     def use_layout(self, layout: Layout) -> None:
         """Switch to another layout (a grid of another size was plugged in); slots are kept."""
         self.gestures = Gestures(layout, self.session)
-        self.slots.extend([None] * (layout.slots - len(self.slots)))
+        self._slot_keys(layout)
         self._touch()
+
+    def _slot_keys(self, layout: Layout) -> None:
+        """Room in the session for a slot under each of ``layout``'s slot keys (saved ones are kept)."""
+        self.session.slots.extend([None] * (layout.slots - len(self.session.slots)))
 
     # -- input -----------------------------------------------------------------------------
 
@@ -120,10 +106,10 @@ class Surface:
                     except trio.WouldBlock:
                         log.warning("sampler busy: %s dropped", act)
             case a.SaveSlot(slot):
-                self.slots[slot] = Snapshot.of(self.session)
+                self.session.slots[slot] = tuple(Steps.of(t) for t in self.session.tracks)
                 self.active_slot = slot
             case a.RecallSlot(slot):
-                if self.slots[slot] is None:
+                if self.session.slots[slot] is None:
                     return
                 if self.sequencer.playing:
                     self.queued_slot = slot
@@ -132,9 +118,10 @@ class Surface:
                     self._recall(slot)
 
     def _recall(self, slot: int) -> None:
-        snapshot = self.slots[slot]
-        if snapshot is not None:
-            snapshot.restore(self.session)
+        saved = self.session.slots[slot]
+        if saved is not None:
+            for t, steps in zip(self.session.tracks, saved, strict=False):
+                steps.restore(t)
             self.active_slot = slot
         self.queued_slot = None
         self._touch()
@@ -161,7 +148,7 @@ class Surface:
             playhead=step,
             flashing=frozenset(t for t, end in self.flashes.items() if end > now),
             pending=frozenset(self.pending),
-            slots=tuple(s is not None for s in self.slots),
+            slots=tuple(s is not None for s in self.session.slots),
             active_slot=self.active_slot,
             queued_slot=self.queued_slot,
             blink=step is not None and step % 2 == 0,

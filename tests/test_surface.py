@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import trio
 
-from gridtonic import layout
+from gridtonic import layout, store
 from gridtonic.clock import InternalClock
 from gridtonic.sequencer import Sequencer
 from gridtonic.session import default_session
@@ -128,6 +128,30 @@ async def test_slot_recall_waits_for_the_bar_line(autojump_clock):
         assert kicks and kicks[0] == 16  # the first kick is the new bar's downbeat, not earlier
         seq.stop()
         n.cancel_scope.cancel()
+
+
+def test_slots_are_saved_with_the_session_and_recalled_after_a_restart(tmp_path):
+    surface = make()
+    s = surface.session
+    s.tracks[1].velocity[4] = 0.5
+    s.tracks[1].probability[12] = 0.25
+    saved = [(t.pattern(), t.velocity, t.probability) for t in s.tracks]
+    sx, sy = L16.keys["shift"]
+    x2, y2 = L16.keys["slot_2"]
+    for x, y, down in [(sx, sy, True), (x2, y2, True), (x2, y2, False), (sx, sy, False)]:
+        surface.key(x, y, down)
+    store.save(s, tmp_path / "session.json")  # what autosave writes
+
+    loaded = store.load(tmp_path / "session.json")
+    for t in loaded.tracks:
+        t.set_pattern("-")
+        t.velocity, t.probability = [1.0] * 32, [1.0] * 32
+    again = Surface(L16, loaded, Sequencer(loaded, InternalClock(120)))
+    assert again.status(0.0).slots == (False, True) + (False,) * 6
+    again.key(x2, y2, True)
+    again.key(x2, y2, False)
+    assert [(t.pattern(), t.velocity, t.probability) for t in loaded.tracks] == saved
+    assert again.active_slot == 1
 
 
 async def test_without_a_prior_introspection_is_off_and_nothing_breaks(autojump_clock):
