@@ -6,16 +6,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := supercollider-server supercollider-language sc3-plugins-server jackd2 python3-venv chromium chromium-driver
+APT_RUN := supercollider-server supercollider-language sc3-plugins-server jackd2 python3-venv
+# the browser page's tests drive headless Chromium
+APT_TEST := $(APT_RUN) chromium chromium-driver
 DEFS := build/synthdefs/.stamp
 ARGS ?=
 
-.PHONY: run test setup system lint bench clean
+.PHONY: run test setup system system-test apt-install lint bench clean
 
 run: setup
 	$(BIN)/gridtonic run $(ARGS)
 
-test: setup
+test: system-test setup
 	$(BIN)/ruff check gridtonic tests bench
 	$(BIN)/pytest -q -rs
 
@@ -23,7 +25,13 @@ setup: system $(VENV)/.installed $(DEFS)
 
 # apt only when something is missing; --no-install-recommends keeps Qt's extras out.
 system:
-	@missing=""; for p in $(APT_PKGS); do \
+	@$(MAKE) -s apt-install PKGS="$(APT_RUN)"
+
+system-test:
+	@$(MAKE) -s apt-install PKGS="$(APT_TEST)"
+
+apt-install:
+	@missing=""; for p in $(PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
