@@ -11,6 +11,7 @@ Pure: every method takes the arrival time; :mod:`gridtonic.midiin` feeds it from
 from __future__ import annotations
 
 import logging
+import math
 
 from gridtonic.dll import LOCKED_BW, Dll, Lock
 
@@ -119,5 +120,6 @@ class MidiClock:
         if last is None or self._dll is None:
             self._dll = Dll(t, self.period)
         else:
-            error = self._dll.update(t, self._lock.bandwidth, ERROR_LIMIT * self._dll.period)
+            limit = ERROR_LIMIT * self._dll.period if self._lock.locked else math.inf
+            error = self._dll.update(t, self._lock.bandwidth, limit)
             self._lock.observe(error, self._dll.period)

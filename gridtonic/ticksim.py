@@ -39,6 +39,18 @@ def jitter(times: np.ndarray, amount: float, seed: int = 1) -> np.ndarray:
     return np.maximum.accumulate(times + rng.uniform(-amount, amount, len(times)))
 
 
+def jack(times: np.ndarray, period: float = 256 / 48000, stalls: float = 0.01, stall: float = 0.025,
+         seed: int = 1) -> np.ndarray:
+    """Arrivals over JACK MIDI from a sender on a busy machine: the sender wakes ±0.3 ms (σ) off,
+    a fraction ``stalls`` of ticks is held up by up to ``stall`` s, and everything lands on the
+    next JACK period boundary (what the tests' jackd dummy at 256 frames / 48 kHz does)."""
+    rng = np.random.default_rng(seed)
+    sent = times + rng.normal(0.0, 3e-4, len(times)) + (rng.random(len(times)) < stalls) * rng.uniform(
+        0.0, stall, len(times))
+    phase = rng.uniform(0.0, period)
+    return np.ceil((np.maximum.accumulate(sent) - phase) / period) * period + phase
+
+
 def step_errors(follower: Follower, ideal: np.ndarray, arrivals: np.ndarray) -> np.ndarray:
     """Predicted minus ideal time of every 16th (every sixth tick), each predicted ``LOOKAHEAD``
     before it is due; the master sends Start just before the first tick."""
