@@ -18,7 +18,15 @@ from gridtonic.palette import Palette
 from gridtonic.palette import parse as parse_palette
 from gridtonic.session import STEPS
 
-LAYOUT_DIR = Path(__file__).resolve().parent.parent / "layouts"
+
+def layout_dir(package: Path) -> Path:
+    """The checkout's ``layouts/`` (edited in place, beside the package), else the copy an installed
+    wheel carries inside the package (pyproject's force-include)."""
+    checkout = package.parent / "layouts"
+    return checkout if (checkout / "grid16x8.toml").is_file() else package / "layouts"
+
+
+LAYOUT_DIR = layout_dir(Path(__file__).resolve().parent)
 MODIFIERS = ("shift", "mute", "introspect", "clear", "generate")
 KEY_NAME = re.compile(r"^(play|page|shift|mute|introspect|clear|generate|page_[1-8]|slot_([1-9]|1[0-6]))$")
 LANE_KINDS = ("velocity", "probability")  # each names the Track list its faders set
