@@ -104,6 +104,14 @@ def choose(names: list[str]) -> list[tuple[Model, str]]:
     return [(m, n) for _, m, n in sorted(picked, key=lambda p: p[0])]
 
 
+def _named(part: str, names: list[str]) -> str | None:
+    """The port of the first unit whose names contain ``part`` (its model's interface), else the
+    first such name."""
+    mine = [n for n in names if part.lower() in n.lower()]
+    units = choose(mine)
+    return units[0][1] if units else next(iter(mine), None)
+
+
 def pair(inputs: list[str], outputs: list[str], want: tuple[str, ...] = ()) -> list[Found]:
     """The Launchpads to drive, left to right: with ``want`` (name parts, ignoring case) the ports
     they name in that order, model from the name if it tells; else every unit found, the n-th
@@ -111,9 +119,7 @@ def pair(inputs: list[str], outputs: list[str], want: tuple[str, ...] = ()) -> l
     if want:
         found = []
         for part in want:
-            p = part.lower()
-            i = next((n for n in inputs if p in n.lower()), None)
-            o = next((n for n in outputs if p in n.lower()), None)
+            i, o = (_named(part, names) for names in (inputs, outputs))
             if i is not None and o is not None:
                 found.append(Found(from_name(i) or from_name(o), i, o))
         return found

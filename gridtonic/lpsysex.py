@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gridtonic import lpmodels
 from gridtonic.lpmodels import NOVATION, Model
 from gridtonic.midiparse import CONTROL_CHANGE, NOTE_ON, SYSEX, SYSEX_END
 
@@ -79,11 +80,11 @@ def clear(model: Model, indices: Iterable[int]) -> list[Message]:
 
 def start(model: Model) -> list[Message]:
     """Into the mode where pads send 11–88 and LEDs take SysEx (programmer mode, MK2 session
-    layout, S X-Y layout)."""
+    layout, S X-Y layout), every LED off."""
     if model.kind == "gen3":
-        return [sysex(model, GEN3_MODE, PROGRAMMER)]
+        return [sysex(model, GEN3_MODE, PROGRAMMER), *clear(model, (i for _, i in lpmodels.leds(model)))]
     if model.kind == "mk2":
-        return [sysex(model, MK2_LAYOUT, 0)]
+        return [sysex(model, MK2_LAYOUT, 0), *clear(model, ())]
     return [S_RESET, S_XY_LAYOUT]
 
 
@@ -101,9 +102,11 @@ def mode_reply(model: Model, message: tuple[int, ...]) -> int | None:
 
 
 def restore(model: Model, previous: int | None) -> list[Message]:
-    """Back to the mode the device was in before (gen-3; live when unknown); MK2 and S reset."""
+    """Our LEDs off and back to the mode the device was in before (gen-3; Live when unknown); MK2
+    and S to their power-on layout."""
     if model.kind == "gen3":
-        return [sysex(model, GEN3_MODE, LIVE if previous is None else previous)]
+        back = LIVE if previous is None else previous
+        return [*clear(model, (i for _, i in lpmodels.leds(model))), sysex(model, GEN3_MODE, back)]
     if model.kind == "mk2":
-        return [sysex(model, MK2_LAYOUT, 0)]
+        return [*clear(model, ()), sysex(model, MK2_LAYOUT, 0)]
     return [S_RESET]

@@ -10,6 +10,8 @@ inside); outputs go through mido.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,20 +39,25 @@ def find(pattern: str, names: list[str]) -> str | None:
     return next((n for n in names if p in n.lower()), None)
 
 
-def _probe(kind: str, api: str) -> Any:
-    try:
-        return (rtmidi.MidiIn if kind == "input" else rtmidi.MidiOut)(APIS[api], name=f"{CLIENT}-probe")
-    except rtmidi.RtMidiError as e:
-        raise MidiPortError(f"no {api} MIDI: {e}") from None
+_probes: dict[tuple[str, str, str | None], Any] = {}
+_probes_lock = threading.Lock()  # names() runs in trio's worker threads, several at once
 
 
 def names(kind: str, api: str = "jack") -> list[str]:
-    """Port names of ``kind`` ("input": ports we can read, "output": ports we can write)."""
-    probe = _probe(kind, api)
-    try:
-        return probe.get_ports()
-    finally:
-        probe.delete()
+    """Port names of ``kind`` ("input": ports we can read, "output": ports we can write).
+
+    One client per kind, API and JACK server lists them all along: a JACK client opened and closed
+    at every look reorders JACK's graph, and MIDI in flight then gets lost or repeated."""
+    key = (kind, api, os.environ.get("JACK_DEFAULT_SERVER"))
+    with _probes_lock:
+        try:
+            if key not in _probes:
+                _probes[key] = (rtmidi.MidiIn if kind == "input" else rtmidi.MidiOut)(
+                    APIS[api], name=f"{CLIENT}-probe")
+            return _probes[key].get_ports()
+        except rtmidi.RtMidiError as e:
+            _probes.pop(key, None)
+            raise MidiPortError(f"no {api} MIDI: {e}") from None
 
 
 def open_input(name: str, api: str, callback: Callable[[list[int]], None]) -> Any:
@@ -70,7 +77,7 @@ def open_output(name: str, api: str) -> Any:
     backend = mido.Backend(BACKENDS[api], load=True)
     if name == VIRTUAL:
         return backend.open_output("out", virtual=True, client_name=CLIENT)
-    return backend.open_output(name, client_name=CLIENT)
+    return backend.open_output(name)  # mido makes any port given a client_name virtual: none here
 
 
 def close(port: Any) -> None:
@@ -115,6 +122,29 @@ async def keep_open(
         if port is not None:
             found(None)
             close(port)
+
+
+def handoff(send: trio.MemorySendChannel[Any], what: str) -> Callable[[Any], None]:
+    """A function for rtmidi's thread: the item it is called with reaches ``send`` in trio soon
+    after, never blocking that thread; dropped with a warning while trio is behind (``send`` full),
+    quietly once trio has finished. Call this in trio."""
+    token = trio.lowlevel.current_trio_token()
+
+    def put(item: Any) -> None:  # in trio, soon
+        try:
+            send.send_nowait(item)
+        except trio.WouldBlock:
+            log.warning("%s: trio is behind, a MIDI message dropped", what)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+
+    def arrived(item: Any) -> None:  # on rtmidi's thread
+        try:
+            token.run_sync_soon(put, item)
+        except trio.RunFinishedError:
+            pass
+
+    return arrived
 
 
 def trio_time_offset() -> float:

@@ -129,11 +129,13 @@ def test_led_indices_and_units_side_by_side():
 # --- SysEx, byte for byte ----------------------------------------------------------------------------
 
 def test_gen3_programmer_mode_and_back():
-    assert lpsysex.start(X) == [H + [0x0C, 0x0E, 0x01, 0xF7]]
-    assert lpsysex.start(MINI_MK3) == [H + [0x0D, 0x0E, 0x01, 0xF7]]
-    assert lpsysex.start(PRO_MK3) == [H + [0x0E, 0x0E, 0x01, 0xF7]]
-    assert lpsysex.restore(X, None) == [H + [0x0C, 0x0E, 0x00, 0xF7]]  # unknown: Live mode
-    assert lpsysex.restore(X, 1) == [H + [0x0C, 0x0E, 0x01, 0xF7]]
+    static_off = [b for _, i in lpmodels.leds(X) for b in (0x00, i, 0x00)]  # kills flashing and pulsing
+    assert lpsysex.start(X) == [H + [0x0C, 0x0E, 0x01, 0xF7], H + [0x0C, 0x03, *static_off, 0xF7]]
+    assert lpsysex.start(MINI_MK3)[0] == H + [0x0D, 0x0E, 0x01, 0xF7]
+    assert lpsysex.start(PRO_MK3)[0] == H + [0x0E, 0x0E, 0x01, 0xF7]
+    assert len(lpsysex.start(PRO_MK3)[1]) == 8 + 3 * 80  # no logo LED
+    assert lpsysex.restore(X, None) == [H + [0x0C, 0x03, *static_off, 0xF7], H + [0x0C, 0x0E, 0x00, 0xF7]]
+    assert lpsysex.restore(X, 1)[-1] == H + [0x0C, 0x0E, 0x01, 0xF7]  # it was in programmer mode before
     assert lpsysex.mode_query(MINI_MK3) == H + [0x0D, 0x0E, 0xF7]
     assert lpsysex.mode_reply(MINI_MK3, tuple(H + [0x0D, 0x0E, 0x00, 0xF7])) == 0
     assert lpsysex.mode_reply(MINI_MK3, tuple(H + [0x0C, 0x0E, 0x00, 0xF7])) is None  # another model's
@@ -154,7 +156,8 @@ def test_mk2_sysex():
         H + [0x18, 0x0B, 104, 63, 63, 63, 11, 0, 31, 1, 0xF7]]
     assert [len(m) for m in lpsysex.leds(MK2, [(11, (1, 1, 1))] * 81)] == [8 + 80 * 4, 8 + 4]
     assert lpsysex.clear(MK2, [11]) == [H + [0x18, 0x0E, 0x00, 0xF7]]
-    assert lpsysex.start(MK2) == [H + [0x18, 0x22, 0x00, 0xF7]]
+    assert lpsysex.start(MK2) == [H + [0x18, 0x22, 0x00, 0xF7], H + [0x18, 0x0E, 0x00, 0xF7]]
+    assert lpsysex.restore(MK2, None) == [H + [0x18, 0x0E, 0x00, 0xF7], H + [0x18, 0x22, 0x00, 0xF7]]
 
 
 def test_s_and_mini_red_green_velocities():
