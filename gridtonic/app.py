@@ -16,7 +16,20 @@ from pathlib import Path
 
 import trio
 
-from gridtonic import crowcmd, grid, jack, layout, midi, midiports, presets, sampler, store, synthdefs, web
+from gridtonic import (
+    crowcmd,
+    grid,
+    jack,
+    launchpad,
+    layout,
+    midi,
+    midiports,
+    presets,
+    sampler,
+    store,
+    synthdefs,
+    web,
+)
 from gridtonic.clock import InternalClock
 from gridtonic.crow import Crow
 from gridtonic.crowmap import CrowConfig
@@ -61,6 +74,7 @@ class Instrument:
     crow: CrowConfig | None = None  # None: no crow task
     midi: MidiConfig | None = None  # None: no MIDI
     web: web.WebConfig | None = None  # None: no browser page
+    launchpad: launchpad.LaunchpadConfig | None = None  # None: no Launchpads
     prior: Path | None = None  # introspection prior; None: the shipped one
     clock: InternalClock | MidiClock = field(init=False)
     server: Scsynth = field(init=False)
@@ -79,6 +93,8 @@ class Instrument:
         self.sequencer = Sequencer(self.session, self.clock, [self.engine.play])
         self.crow_host = Crow(self.crow, self.sequencer, self.latency) if self.crow else None
         self.surface = Surface(layout.builtin(16, 8), self.session, self.sequencer, latency=self.latency)
+        # Launchpads play a surface of their own: own layout, page and held keys (slots are the session's)
+        self.pads = Surface(launchpad.builtin(1), self.session, self.sequencer, latency=self.latency)
         self.grid_host: grid.Grid | None = None
         self.url: str | None = None  # the browser page, once served
 
@@ -118,6 +134,9 @@ class Instrument:
                 await n.start(self.crow_host.run)
             if self.midi is not None:
                 await n.start(midi.serve, self.midi, self.sequencer, self.engine.play, self.latency)
+            if self.launchpad is not None:
+                await n.start(self.pads.run)
+                await n.start(launchpad.Launchpads(self.pads, self.launchpad).run)
             if self.session_path is not None:
                 n.start_soon(store.autosave, self.session, self.session_path)
             if not isinstance(self.clock, MidiClock):  # a MIDI master starts the transport
@@ -127,7 +146,7 @@ class Instrument:
     async def load_prior(self) -> None:
         """The introspection sampler, read in a worker thread (the clock never waits for it); it
         stays None, with one logged line, when the prior cannot be used."""
-        self.sampler = await sampler.load(self.prior)
+        self.sampler = self.pads.sampler = await sampler.load(self.prior)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -143,7 +162,7 @@ def main(args: argparse.Namespace) -> int:
         synthdefs.build()
     inst = Instrument(session, path, port=args.port, latency=args.latency, grid=grid.config_from_args(args),
                       crow=crowcmd.config_from(args), midi=midi.config_from_args(args),
-                      web=web.config_from_args(args))
+                      web=web.config_from_args(args), launchpad=launchpad.config_from_args(args))
 
     async def play() -> None:
         async with trio.open_nursery() as n:
@@ -177,6 +196,7 @@ def devices() -> int:
         ("SynthDefs", str(defs) if any(defs.glob("*.scsyndef")) else f"not built in {defs}: make setup"),
     ]
     rows += midiports.listing()
+    rows += launchpad.listing()
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")

@@ -14,7 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gridtonic import __version__, engine, grid, midi, store, web
+from gridtonic import __version__, engine, grid, launchpad, midi, store, web
 from gridtonic.mtpreset import PresetError
 from gridtonic.session import SessionError
 
@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--for", dest="seconds", type=float, help="stop after this many seconds")
     grid.add_arguments(run)
     midi.add_arguments(run)
+    launchpad.add_arguments(run)
     web.add_arguments(run)
     run.add_argument("--preset", help="Microtonic preset (file, or name in the preset folder) for patch A")
     run.add_argument("--preset-b", help="load a Microtonic preset into patch B (the morph target)")

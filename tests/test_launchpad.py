@@ -9,7 +9,8 @@ import pytest
 import trio
 from test_grid import until
 
-from gridtonic import lpmodels, lpsysex, midiports, palette, sampler
+from gridtonic import lpmodels, lpsysex, midiports, palette, sampler, udp
+from gridtonic.app import Instrument
 from gridtonic.clock import InternalClock
 from gridtonic.launchpad import LaunchpadConfig, Launchpads, builtin, listing
 from gridtonic.lpemulator import EmulatedLaunchpad
@@ -193,3 +194,24 @@ async def test_named_ports_and_the_devices_listing():
         rows = await trio.to_thread.run_sync(listing)
         assert sum("Launchpad X: in LP" in v for _, v in rows) == 2
         assert not any(a.leds.values()) and a.mode == LIVE
+
+
+@pytest.mark.realtime
+async def test_the_instrument_plays_from_a_launchpad(jack_server):
+    """gridtonic run's Instrument with the realtime engine: the Launchpad starts, stops and edits."""
+    lp = EmulatedLaunchpad(X)
+    async with trio.open_nursery() as n:
+        await n.start(lp.run)
+        inst = Instrument(default_session(), port=udp.free_port(), jack_server=jack_server,
+                          launchpad=LaunchpadConfig())
+        hits = []
+        inst.sequencer.sinks.append(hits.append)
+        await n.start(inst.run)
+        await until(lambda: lp.mode == PROGRAMMER and any(any(c) for c in lp.leds.values()), "lit")
+        await tap(lp, *L8.keys["play"])  # it started playing: this stops it
+        await until(lambda: not inst.sequencer.playing, "stop from the Launchpad")
+        await tap(lp, 1, 1)
+        await tap(lp, *L8.keys["play"])
+        await until(lambda: inst.sequencer.playing and inst.session.tracks[0].steps[1], "play")
+        await until(lambda: any(h.track == 0 and h.step % 32 == 1 for h in hits), "the new step played")
+        n.cancel_scope.cancel()
