@@ -55,8 +55,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check gridtonic tests bench
 
 bench: setup
-	$(BIN)/python bench/engine_cpu.py
-	$(BIN)/python bench/timing.py
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf build $(VENV)
