@@ -1,16 +1,16 @@
 """MIDI in: the master's clock and transport, notes that play (and record) drums, CCs on parameters.
 
-Bytes arrive on rtmidi's thread stamped with the trio time of their arrival; they cross into trio
-through a memory channel (``TrioToken.run_sync_soon``, never blocking rtmidi's thread), are parsed
-there and become actions on the clock, the sequencer and the session.
+Bytes wait in rtmidi's queue until trio polls it (every few milliseconds), are stamped with the trio
+time of their arrival (:class:`Stamps`), parsed, and become actions on the clock, the sequencer and
+the session.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable
+from typing import Any
 
 import trio
 
@@ -24,7 +24,12 @@ from gridtonic.session import STEPS
 log = logging.getLogger(__name__)
 
 NOTES = (36, 38, 42, 46, 39, 45, 48, 49)  # General MIDI drums: kick, snare, hats, clap, toms, crash
-QUEUE = 1024  # messages waiting for trio; more are dropped with a warning
+POLL = 0.005  # s between looks at rtmidi's queue (filled on JACK's thread without Python): about a
+# JACK period; stamps come from rtmidi's delta times, so this delays actions (well inside the
+# look-ahead and the audio latency), not their times. Idle, with its JACK client: 4.6 % of a core
+# (13 % at 1 ms)
+DRIFT = 1e-4  # s/s the time anchor may creep, for a MIDI system clock running apart from ours
+# (100 ppm; the tempo read through it is off by at most as much)
 TEMPO_STEP = 0.1  # BPM: the followed tempo goes to the session, rounded to this, once it moved further
 
 
@@ -112,30 +117,51 @@ class MidiIn:
 
     async def run(self, pattern: str, api: str = "jack",
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Read the port matching ``pattern`` (reopened when it returns) until cancelled."""
-        send, receive = trio.open_memory_channel[tuple[float, list[int]]](QUEUE)
-        token = trio.lowlevel.current_trio_token()
-        offset = midiports.trio_time_offset()
+        """Read the port matching ``pattern`` (reopened when it returns) until cancelled.
 
-        def put(item: tuple[float, list[int]]) -> None:  # in trio, soon
-            try:
-                send.send_nowait(item)
-            except trio.WouldBlock:
-                log.warning("MIDI in: %d messages waiting, one dropped", QUEUE)
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                pass
+        The port is polled, not given a callback: rtmidi calls a callback on JACK's process thread,
+        which then waits for Python's GIL, and while any Python thread holds it the whole JACK
+        cycle waits, scsynth's too (its sounds moved by 3 ms at such a stall)."""
+        port: Any = None
+        stamps = Stamps()
 
-        def arrived(data: list[int]) -> None:  # on rtmidi's thread
-            try:
-                token.run_sync_soon(put, (time.perf_counter() + offset, data))
-            except trio.RunFinishedError:
-                pass
+        def found(new: Any) -> None:
+            nonlocal port, stamps
+            port, stamps = new, Stamps()
 
-        def opener(name: str):
-            return midiports.open_input(name, api, arrived)
-
-        async with trio.open_nursery() as n, send, receive:
-            await n.start(midiports.keep_open, "input", pattern, api, opener, lambda port: None)
+        async with trio.open_nursery() as n:
+            await n.start(midiports.keep_open, "input", pattern, api,
+                          lambda name: midiports.open_input(name, api), found)
             task_status.started()
-            async for t, data in receive:
-                self.feed(t, data)
+            while True:
+                batch = []
+                while port is not None and (message := port.get_message()) is not None:
+                    batch.append(message)
+                times = stamps(trio.current_time(), [delta for _, delta in batch])
+                for t, (data, _) in zip(times, batch, strict=True):
+                    self.feed(t, data)
+                await trio.sleep(POLL if port is not None else midiports.WATCH)
+
+
+class Stamps:
+    """Arrival times (trio time) of polled messages. rtmidi gives each message's delta time since
+    the one before, on the MIDI system's clock, so a batch keeps its true spacing however late it
+    is polled; it is placed by the smallest lag from arrival to poll seen so far (a late poll cannot
+    make a message look late), which may creep later by ``DRIFT`` for clocks that run apart."""
+
+    def __init__(self) -> None:
+        self._source = 0.0  # the last message's time on the MIDI system's clock (from the first)
+        self._offset = math.inf  # trio time minus source time
+        self._polled: float | None = None
+
+    def __call__(self, now: float, deltas: list[float]) -> list[float]:
+        if not deltas:
+            return []
+        times = []
+        for d in deltas:
+            self._source += d
+            times.append(self._source)
+        creep = DRIFT * (now - self._polled) if self._polled is not None else 0.0
+        self._offset = min(self._offset + creep, now - self._source)
+        self._polled = now
+        return [t + self._offset for t in times]

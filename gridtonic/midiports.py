@@ -60,11 +60,13 @@ def names(kind: str, api: str = "jack") -> list[str]:
             raise MidiPortError(f"no {api} MIDI: {e}") from None
 
 
-def open_input(name: str, api: str, callback: Callable[[list[int]], None]) -> Any:
-    """An rtmidi input on port ``name`` (or a virtual one) calling ``callback(bytes)`` on rtmidi's thread."""
+def open_input(name: str, api: str, callback: Callable[[list[int]], None] | None = None) -> Any:
+    """An rtmidi input on port ``name`` (or a virtual one) calling ``callback(bytes)`` on rtmidi's
+    thread, or without one to be polled (``get_message``)."""
     port = rtmidi.MidiIn(APIS[api], name=CLIENT)
     port.ignore_types(sysex=False, timing=False, active_sense=True)
-    port.set_callback(lambda event, _: callback(event[0]))
+    if callback is not None:
+        port.set_callback(lambda event, _: callback(event[0]))
     if name == VIRTUAL:
         port.open_virtual_port("in")
     else:

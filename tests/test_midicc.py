@@ -12,7 +12,7 @@ from gridtonic import midicc, midiin, params
 from gridtonic.midi import MidiConfig, cc_map
 from gridtonic.midicc import CcMap, cc_value
 from gridtonic.midiclock import MidiClock
-from gridtonic.midiin import MidiIn
+from gridtonic.midiin import MidiIn, Stamps
 from gridtonic.render import pattern_session
 from gridtonic.sequencer import Sequencer
 from gridtonic.ticksim import jitter, master
@@ -147,3 +147,18 @@ def test_a_tempo_change_is_written_once_it_settled():
 def test_a_master_beyond_the_session_range_is_clamped():
     assert follow(350.0, 5.0)[1] == 300.0
     assert midiin.TEMPO_STEP == 0.1
+
+
+def test_polled_messages_keep_their_spacing_however_late_the_poll():
+    """Stamps: rtmidi's delta times give the spacing; the smallest arrival-to-poll lag places it."""
+    stamps = Stamps()
+    assert stamps(10.0, []) == []
+    assert stamps(10.003, [0.0]) == [10.003]  # the first: its poll is the best guess yet
+    late = stamps(10.050, [0.010, 0.0105, 0.0105])  # three ticks polled 16 ms after the last
+    assert late == pytest.approx([10.013, 10.0235, 10.034], abs=1e-5)
+    assert stamps(10.0442, [0.010]) == pytest.approx([10.044], abs=1e-5)  # a slower poll: same anchor
+    assert stamps(10.0535, [0.010]) == pytest.approx([10.0535])  # a quicker one moves it earlier
+    # the anchor only creeps later by DRIFT: a stall of every poll moves no stamp by more
+    elapsed = 2.5
+    t = stamps(10.0535 + elapsed, [2.0])[0]
+    assert t - 12.0535 == pytest.approx(midiin.DRIFT * elapsed)
