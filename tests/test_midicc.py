@@ -9,7 +9,8 @@ import math
 import pytest
 
 from gridtonic import midicc, midiin, params
-from gridtonic.midi import MidiConfig, cc_map
+from gridtonic.cli import _parser as cli_parser
+from gridtonic.midi import MidiConfig, cc_map, config_from_args
 from gridtonic.midicc import CcMap, cc_value
 from gridtonic.midiclock import MidiClock
 from gridtonic.midiin import MidiIn, Stamps
@@ -162,3 +163,14 @@ def test_polled_messages_keep_their_spacing_however_late_the_poll():
     elapsed = 2.5
     t = stamps(10.0535 + elapsed, [2.0])[0]
     assert t - 12.0535 == pytest.approx(midiin.DRIFT * elapsed)
+
+
+def test_run_cc_learn_arms_learning_beside_the_session(tmp_path):
+    args = cli_parser().parse_args(["run", "--session", str(tmp_path / "gig.json"),
+                                    "--cc-learn", "kick:oscfreq", "--cc-learn", "2:level"])
+    config = config_from_args(args)
+    assert config.input == "virtual"  # no --midi-in: gridtonic's own port, for a controller to connect
+    assert config.learn == (("kick", "oscFreq"), ("2", "level"))
+    assert config.cc_file == tmp_path / "gig.cc.json"
+    with pytest.raises(SystemExit):  # argparse: usage and one line naming the parameters
+        cli_parser().parse_args(["run", "--cc-learn", "kick:pitch"])
