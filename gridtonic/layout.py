@@ -16,14 +16,13 @@ from typing import Any
 
 from gridtonic.palette import Palette
 from gridtonic.palette import parse as parse_palette
+from gridtonic.resources import resource_dir
 from gridtonic.session import STEPS
 
 
 def layout_dir(package: Path) -> Path:
-    """The checkout's ``layouts/`` (edited in place, beside the package), else the copy an installed
-    wheel carries inside the package (pyproject's force-include)."""
-    checkout = package.parent / "layouts"
-    return checkout if (checkout / "grid16x8.toml").is_file() else package / "layouts"
+    """The checkout's ``layouts/``, else the installed wheel's copy."""
+    return resource_dir("layouts", "grid16x8.toml", package)
 
 
 LAYOUT_DIR = layout_dir(Path(__file__).resolve().parent)

@@ -59,8 +59,11 @@ def _steps_text(steps: Iterable[bool]) -> str:
 
 
 def _steps_from(text: str) -> list[bool]:
-    """Steps from an ``x``/``-`` string (any character but ``-``/``.``/space is a hit), repeated to 32."""
+    """Steps from an ``x``/``-`` string (any character but ``-``/``.``/space is a hit, as in the
+    original), repeated to 32; a longer string is cut at 32 with a warning."""
     text = text.strip() or "-"
+    if len(text) > STEPS:
+        log.warning("pattern %r has %d steps; only the first %d are used", text, len(text), STEPS)
     return [text[i % len(text)] not in "-. " for i in range(STEPS)]
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from gridtonic import osc
 from gridtonic.params import BY_NAME, DISCRETE, PARAMS, defaults
+from gridtonic.resources import in_checkout, resource_dir
+from gridtonic.store import data_dir
 
-ROOT = Path(__file__).resolve().parent.parent
-ENGINE_DIR = ROOT / "engine"
+ENGINE_DIR = resource_dir("engine", "supertonic.scd")
 SOURCE = ENGINE_DIR / "supertonic.scd"
 BUILDER = ENGINE_DIR / "build.scd"
 ENV_VAR = "GRIDTONIC_SYNTHDEFS"
@@ -39,8 +40,11 @@ WAVE_NONE = 4  # mix <= 50: the tone's weight in the mix is exactly 0
 
 
 def synthdef_dir() -> Path:
-    """Directory of the compiled defs: $GRIDTONIC_SYNTHDEFS or <repo>/build/synthdefs."""
-    return Path(os.environ.get(ENV_VAR) or ROOT / "build" / "synthdefs")
+    """Directory of the compiled defs: $GRIDTONIC_SYNTHDEFS, else <checkout>/build/synthdefs, or for an
+    installed wheel the user data dir's synthdefs/ (built there on first run)."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return ENGINE_DIR.parent / "build" / "synthdefs" if in_checkout() else data_dir() / "synthdefs"
 
 
 class BuildError(RuntimeError):
