@@ -38,9 +38,10 @@ BPM = 120.0
 TICK_S = 60.0 / (24 * BPM)  # the master's tick: 20.8 ms
 SIXTEENTH = 6 * TICK_S
 WEAK = 0.3  # velocity of the off-beat 16ths: the loud ones mark the beats, so the audio shows the step
-PRE, PLAY, STOPPED, SPP, RESUMED = 192, 144, 24, 6, 72  # ticks: clock before Start (the loop locks
-# in 2 s and settles in 2 more, as with a master whose clock runs while stopped), playing from Start,
-# stopped, and playing again from 16th number ``SPP`` after Song Position Pointer + Continue
+PRE, PLAY, STOPPED, SPP, RESUMED, CONTINUED = 192, 144, 24, 6, 68, 48  # ticks: clock before Start
+# (the loop locks in 2 s and settles in 2 more, as with a master whose clock runs while stopped),
+# playing from Start, stopped, playing from 16th number ``SPP`` after Song Position Pointer +
+# Continue (stopped 4 ticks before a 16th), stopped, and playing on after a plain Continue
 JACK_PERIOD = 256 / 48000
 
 
@@ -82,8 +83,13 @@ async def test_midi_clock_plays_the_instrument_at_the_masters_tempo(sender, jack
     session = click_session(tempo=100.0)  # the master's 120 replaces it
     inst = Instrument(session, port=udp.free_port(), jack_server=jack_server,
                       midi=MidiConfig(follow=True, input="gt-sender"))
-    stop_at, resume_at, end = PRE + PLAY, PRE + PLAY + STOPPED, PRE + PLAY + STOPPED + RESUMED
-    script = {PRE: [[START]], stop_at: [[STOP]], resume_at: [[SONG_POSITION, SPP, 0], [CONTINUE]]}
+    stop_at = PRE + PLAY
+    resume_at = stop_at + STOPPED
+    stop2_at = resume_at + RESUMED
+    continue_at = stop2_at + STOPPED
+    end = continue_at + CONTINUED
+    script = {PRE: [[START]], stop_at: [[STOP]], resume_at: [[SONG_POSITION, SPP, 0], [CONTINUE]],
+              stop2_at: [[STOP]], continue_at: [[CONTINUE]]}
     sent: list[float] = []
 
     async def master(start: float) -> None:
@@ -96,29 +102,36 @@ async def test_midi_clock_plays_the_instrument_at_the_masters_tempo(sender, jack
     beat = loud(levels(path, found))
     sent = np.asarray(sent)
 
-    # from Start: a 16th on every sixth tick, beats loud from the first, at the master's tempo;
-    # the 16th due on the Stop's tick was handed out ahead (look-ahead) and sounds too
-    first = (when > sent[PRE] - 0.01) & (when < sent[stop_at] + 0.01)
-    assert first.sum() == PLAY // 6 + 1
-    assert list(beat[first]) == [k % 4 == 0 for k in range(PLAY // 6 + 1)]
-    lag = when[first] - sent[PRE:stop_at + 1:6]
-    assert np.all((lag > -2e-3) & (lag < JACK_PERIOD + 3e-3)), np.round(lag * 1e3, 2)  # transfer ± block
-    ioi = np.diff(found[first]) / rate - SIXTEENTH
+    def played(first_tick: int, last_tick: int, first_step: int, count: int) -> np.ndarray:
+        """The onsets from ``first_tick`` to ``last_tick``: ``count`` 16ths from ``first_step`` on,
+        each on its tick (late by the JACK transfer, ± the recording's start block), beats loud."""
+        mine = (when > sent[first_tick] - 0.01) & (when < sent[last_tick] + 0.01)
+        assert mine.sum() == count
+        assert list(beat[mine]) == [(first_step + k) % 4 == 0 for k in range(count)]
+        lag = when[mine] - sent[first_tick:last_tick + 1:6][:count]
+        assert np.all((lag > -2e-3) & (lag < JACK_PERIOD + 3e-3)), np.round(lag * 1e3, 2)
+        return found[mine]
+
+    def silent_after_stop(stop: int, until: int) -> None:
+        """Nothing sounds once the hits handed out ahead (50 ms) have sounded, until ``until``."""
+        handed_out = sent[stop] + LOOKAHEAD + TICK + JACK_PERIOD
+        assert not np.any((when > handed_out) & (when < sent[until] - 0.01))
+
+    # from Start, a 16th on every sixth tick at the master's tempo; the 16th due on the Stop's tick
+    # was handed out ahead (look-ahead) and sounds too
+    ioi = np.diff(played(PRE, stop_at, 0, PLAY // 6 + 1)) / rate - SIXTEENTH
     assert np.abs(ioi).max() < 1.5e-3 and np.median(np.abs(ioi)) < 0.3e-3, np.round(ioi * 1e3, 2)
     assert abs(ioi.mean()) < 0.1e-3
     assert session.tempo == 120.0  # written back once the loop settled
-
-    # Stop: silent once the hits handed out ahead have sounded, until Continue
-    handed_out = sent[stop_at] + LOOKAHEAD + TICK + JACK_PERIOD
-    assert not np.any((when > handed_out) & (when < sent[resume_at] - 0.01))
-
-    # SPP 6 + Continue: the 16ths from number 6 on (beats on 8, 12, 16), from the next tick
-    # (and the one due a tick after the master's last tick: the beat runs on for four ticks)
-    resumed = when > sent[resume_at] - 0.01
-    assert resumed.sum() == RESUMED // 6 + 1
-    assert list(beat[resumed]) == [(SPP + k) % 4 == 0 for k in range(RESUMED // 6 + 1)]
-    lag = when[resumed][:-1] - sent[resume_at:end:6]
-    assert np.all((lag > -2e-3) & (lag < JACK_PERIOD + 3e-3)), np.round(lag * 1e3, 2)
+    silent_after_stop(stop_at, resume_at)
+    # SPP 6 + Continue: 16ths 6-17 from the next tick (the Stop comes 4 ticks before 18)
+    played(resume_at, stop2_at, SPP, RESUMED // 6 + 1)
+    silent_after_stop(stop2_at, continue_at)
+    # Continue: on from the tick after the last one played (position 104, 36 + 68), so 16th 18
+    # (position 108) comes 4 ticks later (the beat runs on 4 ticks past the master's last one, to
+    # 155: not as far as the next 16th)
+    next_16th = 4
+    played(continue_at + next_16th, end - 1, SPP + RESUMED // 6 + 1, CONTINUED // 6)
 
 
 async def test_notes_and_a_learnt_cc_play_the_instrument(sender, jack_server, tmp_path):
