@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +167,7 @@ def main(args: argparse.Namespace) -> int:
 
     async def play() -> None:
         async with trio.open_nursery() as n:
+            n.start_soon(_stop_on_signal, n.cancel_scope)
             await n.start(inst.run)
             names = ", ".join(t.name for t in session.tracks)
             log.info("playing %s at %g BPM (session %s); Ctrl-C stops", names, session.tempo, path)
@@ -183,6 +185,16 @@ def main(args: argparse.Namespace) -> int:
             errors = errors.exceptions[0]
         raise errors from None
     return 0
+
+
+async def _stop_on_signal(scope: trio.CancelScope) -> None:
+    """``kill``, a service stop or a closed terminal end the performance like Ctrl-C does: every
+    task's clean-up runs (devices back in their own modes, servers stopped, session saved)."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP) as signals:
+        async for signum in signals:
+            log.info("%s: stopping", signal.Signals(signum).name)
+            scope.cancel()
+            return
 
 
 def devices() -> int:

@@ -82,16 +82,26 @@ async def autosave(session: Session, path: Path, period: float = AUTOSAVE_PERIOD
 async def keep_saved(text: Callable[[], str], path: Path, last: str | None,
                      period: float = AUTOSAVE_PERIOD) -> None:
     """Write ``text()`` to ``path`` whenever it differs from what was last written (``last``: what
-    the file holds now), at most every ``period`` seconds; never raises on a failed write (logged,
-    retried next time) so the performance goes on. The text is taken on the trio thread, so the
-    worker thread never sees state being edited."""
-    while True:
-        await trio.sleep(period)
+    the file holds now), at most every ``period`` seconds, and once more when cancelled (the
+    performance is stopping); never raises on a failed write (logged, retried next time) so the
+    performance goes on. The text is taken on the trio thread, so the worker thread never sees
+    state being edited."""
+
+    async def flush() -> None:
+        nonlocal last
         now = text()
         if now == last:
-            continue
+            return
         try:
             await trio.to_thread.run_sync(save_text, now, path)
             last = now
         except OSError as e:
             log.error("autosave to %s failed: %s", path, e)
+
+    try:
+        while True:
+            await trio.sleep(period)
+            await flush()
+    finally:
+        with trio.CancelScope(shield=True):
+            await flush()

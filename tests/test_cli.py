@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -73,3 +74,16 @@ def test_devices_reports_the_audio_side(user_env):
     for row in ("jackd", "JACK server", "scsynth", "SynthDefs"):
         assert row in r.stdout
     assert "running" in r.stdout
+
+
+def test_sigterm_stops_cleanly_and_keeps_the_session(user_env, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "gridtonic", "run", "--port", str(udp.free_port()),
+                             "--tempo", "111"], env=user_env, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # wait until it plays
+        if "playing" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=30) == 0, rest
+    assert "SIGTERM: stopping" in rest and "Traceback" not in rest
+    assert json.loads((tmp_path / "data" / "session.json").read_text())["tempo"] == 111
