@@ -174,7 +174,7 @@ class Crow:
         self.schedule = Schedule()
         self._port: serial.Serial | None = None
         self._levels: dict[int, float] = {}
-        self._tempo = 0.0  # tempo the gate actions were defined for
+        self._gates: dict[int, float] = {}  # s: each gate's length as defined on crow
         self._pulse_from: float | None = None  # beat from which clock/reset pulses are due; None: stopped
         sequencer.sinks.append(self.play)
         sequencer.listeners.append(self.transport)
@@ -191,10 +191,8 @@ class Crow:
         """Sink: queue the hit's lines for its write time (dropped while crow is away)."""
         if self._port is None:
             return
-        tempo = self.sequencer.clock.tempo
-        if tempo != self._tempo:
-            self._tempo = tempo
-            self.schedule.push(self._at(hit.time), crowmap.tempo_lines(self.config, tempo))
+        self.schedule.push(self._at(hit.time), crowmap.gate_lines(self.config, self.sequencer.clock.tempo,
+                                                                  self._gates))
         self.schedule.push(self._at(hit.time), crowmap.hit_lines(self.config, hit, self._levels))
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -230,10 +228,9 @@ class Crow:
         log.info("crow: %s %s on %s, serial latency %.2f ms", hi.version, hi.identity, path,
                  self.serial_latency * 1e3)
         self._levels.clear()
-        self._tempo = self.sequencer.clock.tempo
         self.schedule.clear()
         try:
-            await self._send(port, crowmap.setup_lines(self.config, self._tempo))
+            await self._send(port, crowmap.setup_lines(self.config, self.sequencer.clock.tempo, self._gates))
             self._port = port
             async with trio.open_nursery() as n:
                 n.start_soon(self._reader, port, n.cancel_scope)

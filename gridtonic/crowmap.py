@@ -7,7 +7,8 @@ line is built from the checked numbers alone: no text from the file ever reaches
 Like norns and foulplay, each output's ASL action is defined once when crow connects
 (``output[n].action = pulse(...)``) and a hit only sends ``output[n]()``, a dozen bytes. An
 envelope's level follows the step's velocity through an ASL dynamic (``dyn{lev=...}``), updated
-only when it changes; a gate's length in steps is re-defined when the tempo changes.
+only when it changes; a gate's length in steps is re-defined only when the tempo moves it by more
+than GATE_TOLERANCE (a MIDI clock's measured tempo wobbles on every tick).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ JF_UNITS = 2
 BEATS_PER_BAR = 4
 KINDS = ("trigger", "gate", "envelope", "clock", "reset")
 JF_COMMANDS = ("play_voice", "vtrigger")
+GATE_TOLERANCE = 0.01  # relative: a gate is re-defined when its length moves by more than 1 %
 
 
 class CrowConfigError(ValueError):
@@ -247,8 +249,17 @@ def _units(config: CrowConfig) -> list[int]:
     return sorted({v.unit for v in config.voices})
 
 
-def setup_lines(config: CrowConfig, tempo: float) -> list[str]:
-    """Sent on every (re)connect: reset crow, define each output's action, JF into synthesis mode."""
+def gate_lengths(config: CrowConfig, tempo: float) -> dict[int, float]:
+    """Each gate output's length in seconds at ``tempo``."""
+    return {n: gate_seconds(out.steps, tempo) for n, out in config.outputs.items() if out.kind == "gate"}
+
+
+def setup_lines(config: CrowConfig, tempo: float, gates: dict[int, float] | None = None) -> list[str]:
+    """Sent on every (re)connect: reset crow, define each output's action, JF into synthesis mode.
+    ``gates`` is set to the gate lengths defined, for :func:`gate_lines` to compare against."""
+    if gates is not None:
+        gates.clear()
+        gates.update(gate_lengths(config, tempo))
     lines = ["crow.reset()"]
     lines += [action_line(n, out, tempo) for n, out in sorted(config.outputs.items())]
     if config.jf_command == "play_voice":
@@ -256,9 +267,17 @@ def setup_lines(config: CrowConfig, tempo: float) -> list[str]:
     return lines
 
 
-def tempo_lines(config: CrowConfig, tempo: float) -> list[str]:
-    """Gate actions re-defined for a new tempo (their length is in steps)."""
-    return [action_line(n, out, tempo) for n, out in sorted(config.outputs.items()) if out.kind == "gate"]
+def gate_lines(config: CrowConfig, tempo: float, gates: dict[int, float]) -> list[str]:
+    """Gate actions re-defined for ``tempo``, only those whose length moved by more than
+    GATE_TOLERANCE from the one last sent (``gates``, updated): comparing with what crow has, not
+    with the last tempo, so a slow drift is still followed and a wobble costs nothing."""
+    lines = []
+    for n, length in sorted(gate_lengths(config, tempo).items()):
+        last = gates.get(n)
+        if last is None or abs(length - last) > GATE_TOLERANCE * last:
+            gates[n] = length
+            lines.append(action_line(n, config.outputs[n], tempo))
+    return lines
 
 
 def exit_lines(config: CrowConfig) -> list[str]:

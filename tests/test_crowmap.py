@@ -49,7 +49,7 @@ configs = st.fixed_dictionaries({}, optional={
 def test_any_config_makes_only_well_formed_lua(d, tempo, track, velocity):
     config = crowmap.from_dict(d)
     hit = Hit(0.0, 0.0, 0, track, velocity)
-    lines = (crowmap.setup_lines(config, tempo) + crowmap.tempo_lines(config, tempo)
+    lines = (crowmap.setup_lines(config, tempo) + crowmap.gate_lines(config, tempo, {})
              + crowmap.hit_lines(config, hit, {}) + crowmap.exit_lines(config)
              + [line for _, line in crowmap.pulse_beats(config, 0.0, 8.0)])
     for line in lines:
@@ -128,6 +128,21 @@ def test_pulse_windows_partition_the_grid(edges, division, bars):
     pieces = [p for a, b in zip(edges, edges[1:], strict=False) for p in crowmap.pulse_beats(config, a, b)]
     assert pieces == whole
     assert all(b % (bars * 4) == 0 for b, line in whole if line == "output[2]()")
+
+
+def test_gate_is_redefined_only_when_its_length_really_moves():
+    """A wobbling tempo (a MIDI clock's, measured tick by tick) costs no lines; a drift is followed
+    once it adds up past GATE_TOLERANCE; a real change re-defines the gate once."""
+    config = CrowConfig(outputs={1: Output("trigger", track=0), 3: Output("gate", track=0, steps=2.0)})
+    gates: dict[int, float] = {}
+    crowmap.setup_lines(config, 120.0, gates)
+    assert gates == {3: pytest.approx(0.25)}
+    wobble = [120.0 * (1 + 0.009 * (-1) ** k) for k in range(50)]  # ±0.9 % every hit
+    assert [line for t in wobble for line in crowmap.gate_lines(config, t, gates)] == []
+    drift = [120.0 * 1.002 ** k for k in range(1, 11)]  # +0.2 % a hit: 2.0 % in all
+    assert len([line for t in drift for line in crowmap.gate_lines(config, t, gates)]) == 1
+    assert crowmap.gate_lines(config, 150.0, gates) == ["output[3].action=pulse(0.2,5,1)"]
+    assert crowmap.gate_lines(config, 150.5, gates) == []
 
 
 def test_write_time():
