@@ -1,12 +1,14 @@
 """crow's serial wire format: lines out (druid's 64-byte rule), lines and ``^^events`` in.
 
-Pure. Bytes from crow are outside input: anything that is not a well-formed event becomes a
-:class:`WireError` with one line saying why, which the host logs and ignores. Event arguments are
-read the way druid reads them (split on ``(`` and top-level ``,``), never evaluated.
+Pure (it only logs). Bytes from crow are outside input: anything that is not a well-formed event
+becomes a :class:`WireError` with one line saying why, which the host logs and ignores; an overlong
+line is dropped and logged here. Event arguments are read the way druid reads them (split on ``(``
+and top-level ``,``), never evaluated.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 PACKET = 64  # USB full-speed bulk packet: a write of a multiple of it stalls without a ZLP
 MAX_CHUNK = 1024  # bytes per write, well under crow's 2048-byte receive buffer
 MAX_LINE = 4096  # a longer run without a newline is garbage, dropped
+
+log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
 _NUMBER = re.compile(r"[-+]?(0[xX][0-9a-fA-F]+|(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\Z")
@@ -46,19 +50,44 @@ def frames(lines: Iterable[str]) -> list[bytes]:
 
 
 class LineSplitter:
-    """Bytes in, complete lines out; crow ends lines with ``\\n\\r``, druid-style hosts ``\\r\\n``."""
+    """Bytes in, complete lines out; crow ends lines with ``\\n\\r``, druid-style hosts ``\\r\\n``.
+
+    A line longer than MAX_LINE is garbage: dropped whole (up to its newline, however it was cut
+    into reads) and logged, for the 1st, 2nd, 4th, 8th … such line, so a babbling port cannot
+    flood the log."""
 
     def __init__(self) -> None:
         self._buf = b""
-        self.dropped = 0  # bytes thrown away as an overlong line
+        self._skipping = False  # inside an overlong line: its bytes are dropped up to its newline
+        self.dropped = 0  # bytes thrown away as overlong lines
+        self.dropped_lines = 0
 
     def feed(self, data: bytes) -> list[str]:
-        self._buf += data
-        *lines, self._buf = self._buf.replace(b"\r", b"\n").split(b"\n")
-        if len(self._buf) > MAX_LINE:
-            self.dropped += len(self._buf)
-            self._buf = b""
-        return [s.decode("utf-8", errors="replace") for s in lines if s.strip()]
+        *done, rest = (self._buf + data).replace(b"\r", b"\n").split(b"\n")
+        lines = []
+        for raw in done:
+            if self._skipping:  # the end of an overlong line, already counted and logged
+                self.dropped += len(raw)
+                self._skipping = False
+            elif len(raw) > MAX_LINE:
+                self._drop(raw)
+            elif raw.strip():
+                lines.append(raw.decode("utf-8", errors="replace"))
+        if self._skipping:
+            self.dropped += len(rest)
+            rest = b""
+        elif len(rest) > MAX_LINE:
+            self._drop(rest)
+            self._skipping, rest = True, b""
+        self._buf = rest
+        return lines
+
+    def _drop(self, raw: bytes) -> None:
+        self.dropped += len(raw)
+        self.dropped_lines += 1
+        if self.dropped_lines & (self.dropped_lines - 1) == 0:  # a power of two
+            log.warning("crow: dropped a line over %d bytes starting %r (%d such lines so far)",
+                        MAX_LINE, raw[:20], self.dropped_lines)
 
 
 def split_line(line: str) -> tuple[str, list[str]]:

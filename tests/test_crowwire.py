@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -35,8 +37,39 @@ def test_lines_split_on_crows_newlines():
     split = LineSplitter()
     assert split.feed(b"hello\n\r^^ready()") == ["hello"]
     assert split.feed(b"\n\r") == ["^^ready()"]
+
+
+def test_an_overlong_line_is_dropped_whole_and_logged_once(caplog):
+    caplog.set_level(logging.WARNING, logger="gridtonic.crowwire")
+    split = LineSplitter()
     assert split.feed(b"x" * (MAX_LINE + 1)) == []
-    assert split.dropped == MAX_LINE + 1
+    assert split.feed(b"x" * 1000) == []  # still the same line
+    assert split.feed(b"yy\n\r^^ready()\n\r") == ["^^ready()"]  # its tail is not a line either
+    assert (split.dropped, split.dropped_lines) == (MAX_LINE + 1003, 1)
+    assert [r.getMessage()[:44] for r in caplog.records] == ["crow: dropped a line over 4096 bytes startin"]
+    assert split.feed(b"z" * (MAX_LINE + 1) + b"\nok\n") == ["ok"]  # whole, in one read
+    assert len(caplog.records) == 2
+
+
+def test_overlong_lines_are_logged_at_a_falling_rate(caplog):
+    caplog.set_level(logging.WARNING, logger="gridtonic.crowwire")
+    split = LineSplitter()
+    for _ in range(100):
+        split.feed(b"x" * (MAX_LINE + 1) + b"\n")
+    assert split.dropped_lines == 100
+    assert [r.getMessage().split("(")[-1] for r in caplog.records] == [
+        f"{n} such lines so far)" for n in (1, 2, 4, 8, 16, 32, 64)]
+
+
+@given(st.lists(st.sampled_from([b"\n", b"\r", b"^^ready()", b"x" * 1000, b"x" * MAX_LINE]), max_size=20),
+       st.integers(1, 3000))
+def test_how_bytes_are_cut_into_reads_does_not_change_the_lines(pieces, cut):
+    data = b"".join(pieces)
+    whole, parts = LineSplitter(), LineSplitter()
+    got = [line for i in range(0, len(data), cut) for line in parts.feed(data[i:i + cut])]
+    assert got == whole.feed(data)
+    assert (parts.dropped, parts.dropped_lines) == (whole.dropped, whole.dropped_lines)
+    assert all(len(line) <= MAX_LINE for line in got)
 
 
 def test_events():
