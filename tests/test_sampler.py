@@ -120,6 +120,22 @@ def test_second_half_is_conditioned_on_the_first(shipped: Sampler) -> None:
     assert int(ys[np.argmax(shipped.probability(KICK, ev, ys))]) == FOUR  # bar 2 mostly repeats bar 1
 
 
+def test_second_half_follows_each_first_bar() -> None:
+    """Two first bars (five steps apart, so neither backs off to the other) each lead to their own
+    second bar in a tiny prior: draws for steps 17-32 follow steps 1-16, not the class at large."""
+    a, b = encode("x---x---x---x---"), encode("x---x---x---x-x-")
+    c, d = encode("x-----x---x-----"), encode("x-----x-x-x-----")
+    pattern = np.array([[KICK, pid, 20] for pid in sorted((a, b, c, d))])
+    adjacent = np.array([[KICK, a, b, 20], [KICK, c, d, 20]])
+    s = Sampler(Counts(pattern, np.zeros((0, 5), np.int64), adjacent), "two grooves")
+    for first, follows, other in (("x---x---x---x---", b, d), ("x-----x---x-----", d, b)):
+        t = Track("kick")
+        t.set_pattern(first + "-" * 16)
+        drawn = [encode(s.second_half(t, seed=i).steps[16:]) for i in range(200)]
+        assert all(encode(s.second_half(t, seed=i).steps[:16]) == encode(first) for i in range(5))
+        assert drawn.count(follows) > 150 and drawn.count(other) < 30, (first, drawn.count(other))
+
+
 async def test_load_in_a_thread_and_damaged_priors_turn_introspection_off(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert isinstance(await sampler.load(), Sampler)
