@@ -37,7 +37,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--from", dest="basis", required=True, metavar="INSTRUMENT:PATTERN",
                    help="the basis, e.g. kick:'x---x---x---x---' (16 or 32 steps)")
     g.add_argument("--to", help="instrument to generate (default: the next bar of the basis)")
-    g.add_argument("--temperature", type=float, default=1.0, help="<1 safer, >1 wilder (default 1)")
+    g.add_argument("--temperature", type=float, default=1.0,
+                   help=f"<1 safer, >1 wilder ({sampler.TEMPERATURE_MIN:g}..{sampler.TEMPERATURE_MAX:g}, "
+                   "default 1)")
     g.add_argument("--seed", type=int, help="same seed, same answer")
     g.add_argument("--prior", type=Path, help="prior file (default: the shipped one)")
     g.set_defaults(func=_generate)
@@ -93,6 +95,9 @@ def _generate(args: argparse.Namespace) -> int:
     name, sep, pattern = args.basis.partition(":")
     if not sep or not pattern.strip() or not name.strip():
         raise UserError(f"--from {args.basis!r}: expected INSTRUMENT:PATTERN, e.g. kick:x---x---x---x---")
+    if not sampler.TEMPERATURE_MIN <= args.temperature <= sampler.TEMPERATURE_MAX:
+        raise UserError(f"--temperature {args.temperature:g}: must be {sampler.TEMPERATURE_MIN:g}.."
+                        f"{sampler.TEMPERATURE_MAX:g} (1 = as the prior counts)")
     try:
         s = sampler.Sampler.from_file(args.prior or sampler.default_path())
     except PriorError as e:

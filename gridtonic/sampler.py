@@ -15,6 +15,7 @@ is pure numpy over in-memory arrays (well under a millisecond) and never touches
 from __future__ import annotations
 
 import logging
+import math
 import random
 from dataclasses import dataclass
 from importlib import resources
@@ -37,11 +38,24 @@ THIN = 20  # pooled count below which the back-off also pools bases at Hamming d
 CONCENTRATION = 6.0
 STEP_PSEUDO = 4.0  # the class's step rates count as this many bars in a basis's step rates
 TOP_UNCONDITIONAL = 64  # most frequent patterns always among the candidates
+# Temperatures outside this range only make every draw the favourite or near-uniform noise.
+TEMPERATURE_MIN, TEMPERATURE_MAX = 0.05, 5.0
 BITS = np.arange(HALF, dtype=np.int64)
 _FLIPS = [np.array([sum(1 << j for j in c) for c in combinations(range(HALF), d)], np.int64) for d in (1, 2)]
 # A class without data in the prior borrows the closest one (drummy and GMD have no claps).
 STAND_IN = {"clap": "snare", "ride": "closed hat", "open hat": "closed hat", "crash": "ride",
             "tom": "snare", "closed hat": "snare", "snare": "kick", "kick": "snare"}
+
+
+def checked_temperature(temperature: float) -> float:
+    """``temperature`` clamped to the usable range, with a one-line warning when it was outside
+    (NaN plays as 1), so a typo never silently turns into something else."""
+    if TEMPERATURE_MIN <= temperature <= TEMPERATURE_MAX:
+        return temperature
+    used = 1.0 if math.isnan(temperature) else min(max(temperature, TEMPERATURE_MIN), TEMPERATURE_MAX)
+    log.warning("temperature %g is outside %g..%g; using %g", temperature, TEMPERATURE_MIN,
+                TEMPERATURE_MAX, used)
+    return used
 
 
 def default_path() -> Path:
@@ -246,7 +260,7 @@ class Sampler:
         ev = self.evidence(rows, basis_pid)
         ys = self.candidates(target, ev)
         p = self.probability(target, ev, ys)
-        w = p ** (1.0 / min(max(temperature, 0.05), 5.0))
+        w = p ** (1.0 / temperature)
         if exclude is not None:
             w = np.where(ys == exclude, 0.0, w)
         total = w.sum()
@@ -271,16 +285,17 @@ class Sampler:
         target, note_t = self.resolve(target_instrument)
         basis, note_b = self.resolve(basis_instrument)
         rows, relation = self.relation(target, basis)
-        g = self._draw(target, rows, _pid(basis_pattern), temperature, random.Random(seed),
-                       None if exclude is None else _pid(exclude), relation)
+        g = self._draw(target, rows, _pid(basis_pattern), checked_temperature(temperature),
+                       random.Random(seed), None if exclude is None else _pid(exclude), relation)
         return _noted(g, note_t, note_b)
 
     def next_bar_of(self, instrument: str, first_bar: str | int, temperature: float = 1.0,
                     seed: int | None = None, exclude: str | int | None = None) -> Generated:
         """The bar after ``first_bar`` for one instrument: P(bar 2 | bar 1)."""
         c, note = self.resolve(instrument)
-        g = self._draw(c, self.next_bar[c], _pid(first_bar), temperature, random.Random(seed),
-                       None if exclude is None else _pid(exclude), f"{CLASSES[c]}: bar 2 | bar 1")
+        g = self._draw(c, self.next_bar[c], _pid(first_bar), checked_temperature(temperature),
+                       random.Random(seed), None if exclude is None else _pid(exclude),
+                       f"{CLASSES[c]}: bar 2 | bar 1")
         return _noted(g, note)
 
     def track_from(self, target: Track, basis: Track, temperature: float = 1.0,
@@ -289,6 +304,7 @@ class Sampler:
         basis's half. A basis repeating its first half gives a repeating answer; the answer always
         differs from ``target``'s current steps."""
         rng = random.Random(seed)
+        temperature = checked_temperature(temperature)  # once, so one warning for both halves
         b1, b2 = encode(basis.steps[:HALF]), encode(basis.steps[HALF:])
         c1, c2 = encode(target.steps[:HALF]), encode(target.steps[HALF:])
         first = self.generate(target.name, b1, basis.name, temperature, rng.getrandbits(64), c1)

@@ -173,6 +173,26 @@ def test_cli_generate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     assert "Creative Commons Attribution 4.0" in capsys.readouterr().out
 
 
+def test_out_of_range_temperature_warns_once_and_the_cli_refuses_it(
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """Clamping used to be silent: -1 played as 0.05 without a word."""
+    s, t = tiny(), Track("snare")
+    with caplog.at_level(logging.WARNING, logger="gridtonic.sampler"):
+        s.generate("snare", FOUR, "kick", temperature=1.0, seed=1)
+        s.track_from(t, Track("kick"), temperature=1.0, seed=1)
+        assert caplog.records == []
+        for bad in (-1.0, 0.0, 99.0, float("nan")):
+            s.track_from(t, Track("kick"), temperature=bad, seed=1)
+    assert [r.getMessage().count("\n") for r in caplog.records] == [0, 0, 0, 0]  # one line per call
+    assert "temperature -1 is outside 0.05..5; using 0.05" in caplog.records[0].getMessage()
+    assert "using 5" in caplog.records[2].getMessage() and "using 1" in caplog.records[3].getMessage()
+    for bad in ("-1", "0", "5.5", "nan"):
+        assert cli.main(["generate", "--from", "kick:x---x---x---x---", "--temperature", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "--temperature" in err and "must be 0.05..5" in err and "\n" not in err
+    assert cli.main(["generate", "--from", "kick:x---x---x---x---", "--temperature", "5"]) == 0
+
+
 @pytest.mark.skipif(not (GMD / "info.csv").is_file(), reason=f"corpus not available at {GMD}")
 def test_shipped_prior_rebuilds_from_shared(tmp_path: Path) -> None:
     """The shipped prior is exactly what the builder makes from the GMD train split."""
