@@ -1,7 +1,7 @@
 """The crow host: finds crow on USB serial, says hello, and plays the mapping in time with the audio.
 
 Thin I/O around :mod:`crowmap` (what to send) and :mod:`crowwire` (how bytes look). Like druid it
-finds crow by USB id (or a configured port), checks it with ``^^i`` → ``^^identity``, runs
+finds crow by USB id and product (or a configured port), checks it with ``^^i`` → ``^^identity``, runs
 ``crow.reset()`` and defines the outputs' actions on every connect, and reconnects when crow comes
 back. Blocking serial calls run in ``trio.to_thread``. crow has no time-stamped messages, so each
 line is written at its event time + the engine's latency − the serial latency (measured with
@@ -54,14 +54,24 @@ class Hello:
     latency: float  # s, half the median ^^v round trip
 
 
-def find_port(configured: str | None = None) -> str | None:
-    """The configured port if it exists, else the first crow by USB id (VID:PID and product)."""
+def find_ports(configured: str | None = None) -> list[str]:
+    """Where crow may be: the configured port if it exists, else USB 0483:5740 ports, crow first.
+
+    0483:5740 is STMicro's generic virtual COM port, so like druid a port whose product string is
+    not crow's is never taken. Where the OS gives no product string at all (Windows), such a port
+    is listed after every named crow and only the ``^^i`` handshake in :func:`connect` tells crow
+    from another STM32 board."""
     if configured:
-        return configured if os.path.exists(configured) else None
+        return [configured] if os.path.exists(configured) else []
+    named, nameless = [], []
     for p in list_ports.comports():
-        if p.vid == VID and p.pid == PID and (p.product is None or PRODUCT in p.product):
-            return p.device
-    return None
+        if (p.vid, p.pid) != (VID, PID):
+            continue
+        if not p.product:
+            nameless.append(p.device)
+        elif PRODUCT in p.product:
+            named.append(p.device)
+    return named + nameless
 
 
 def _read_some(port: serial.Serial) -> bytes:
@@ -203,23 +213,27 @@ class Crow:
             n.start_soon(self._pulses)
             task_status.started()
             missing_logged = False
+            refused: set[str] = set()  # ports that failed the handshake, warned about once
             while True:
-                path = find_port(self.config.port)
-                if path is None:
-                    if not missing_logged:
-                        log.info("crow: not connected (%s); looking every %g s",
-                                 self.config.port or "no USB device 0483:5740", RETRY)
-                        missing_logged = True
+                paths = find_ports(self.config.port)
+                if not paths and not missing_logged:
+                    log.info("crow: not connected (%s); looking every %g s",
+                             self.config.port or "no USB device 0483:5740", RETRY)
+                    missing_logged = True
+                for path in paths:  # the first that answers ^^i is crow
+                    try:
+                        port, hi = await trio.to_thread.run_sync(connect, path)
+                    except (CrowError, OSError) as e:
+                        (log.debug if path in refused else log.warning)(
+                            "crow: %s: %s; trying again every %g s", path, e, RETRY)
+                        refused.add(path)
+                        continue
+                    missing_logged = False
+                    refused.clear()
+                    await self._serve(port, hi, path)
+                    break
+                else:
                     await trio.sleep(RETRY)
-                    continue
-                try:
-                    port, hi = await trio.to_thread.run_sync(connect, path)
-                except (CrowError, OSError) as e:
-                    log.warning("crow: %s: %s; trying again in %g s", path, e, RETRY)
-                    await trio.sleep(RETRY)
-                    continue
-                missing_logged = False
-                await self._serve(port, hi, path)
 
     async def _serve(self, port: serial.Serial, hi: Hello, path: str) -> None:
         self.hello = hi

@@ -59,18 +59,19 @@ def _crow(args: argparse.Namespace) -> int:
         return 0
     for line in crowmap.uses(config):
         print(line)
-    path = crow.find_port(config.port)
-    if path is None:
+    paths = crow.find_ports(config.port)
+    if not paths:
         print(f"crow: not found ({config.port or 'no USB device 0483:5740'})")
-        return 1
-    try:
-        port, hello = crow.connect(path)
-    except crow.CrowError as e:
-        print(f"crow: {path}: {e}")
-        return 1
-    port.close()
-    print(f"crow: {hello.version} {hello.identity} on {path}, "
-          f"serial latency {hello.latency * 1e3:.2f} ms (half the median ^^v round trip)")
-    if config.serial_latency is not None:
-        print(f"crow: configured serial latency {config.serial_latency * 1e3:.2f} ms used")
-    return 0
+    for path in paths:
+        try:
+            port, hello = crow.connect(path)
+        except (crow.CrowError, OSError) as e:
+            print(f"crow: {path}: {e}")
+            continue
+        port.close()
+        print(f"crow: {hello.version} {hello.identity} on {path}, "
+              f"serial latency {hello.latency * 1e3:.2f} ms (half the median ^^v round trip)")
+        if config.serial_latency is not None:
+            print(f"crow: configured serial latency {config.serial_latency * 1e3:.2f} ms used")
+        return 0
+    return 1

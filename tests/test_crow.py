@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 import time
+import tty
+from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
 from crowemu import CrowEmulator
+from serial.tools.list_ports_common import ListPortInfo
 from test_sequencer import session_with
 
 from gridtonic import crow
@@ -61,23 +65,59 @@ def test_hello_reads_identity_version_and_latency(emu: CrowEmulator):
     assert 0 < hi.latency < 0.05  # a pty round trip is well under 50 ms even on a busy machine
 
 
-def test_hello_refuses_a_port_that_does_not_answer(tmp_path: Path):
-    import os
-    import tty
-
+@pytest.fixture
+def silent() -> Iterator[str]:
+    """A serial port that never answers (another STM32 board, say)."""
     master, slave = os.openpty()
     tty.setraw(slave)
-    try:
-        with pytest.raises(crow.CrowError, match="no \\^\\^identity"):
-            crow.connect(os.ttyname(slave))
-    finally:
-        os.close(master)
-        os.close(slave)
+    yield os.ttyname(slave)
+    os.close(master)
+    os.close(slave)
 
 
-def test_find_port_configured_path(emu: CrowEmulator, tmp_path: Path):
-    assert crow.find_port(str(emu.link)) == str(emu.link)
-    assert crow.find_port(str(tmp_path / "nothing")) is None
+def usb(device: str, product: str | None, vid: int = crow.VID, pid: int = crow.PID) -> ListPortInfo:
+    """A port as pyserial lists it."""
+    info = ListPortInfo(device, skip_link_detection=True)
+    info.vid, info.pid, info.product = vid, pid, product
+    return info
+
+
+def test_hello_refuses_a_port_that_does_not_answer(silent: str):
+    with pytest.raises(crow.CrowError, match="no \\^\\^identity"):
+        crow.connect(silent)
+
+
+def test_find_ports_configured_path(emu: CrowEmulator, tmp_path: Path):
+    assert crow.find_ports(str(emu.link)) == [str(emu.link)]
+    assert crow.find_ports(str(tmp_path / "nothing")) == []
+
+
+def test_find_ports_wants_crows_product_string(monkeypatch):
+    """0483:5740 is any STM32's virtual COM port: another product is never crow; a port without
+    a product string (Windows) comes after every named crow, for the handshake to decide."""
+    ports = [usb("/dev/ttyACM0", None), usb("/dev/ttyACM1", "STM32 Virtual ComPort"),
+             usb("/dev/ttyACM2", "crow: telephone line"),
+             usb("/dev/ttyUSB0", "crow: telephone line", vid=0x2341)]
+    monkeypatch.setattr(crow.list_ports, "comports", lambda: ports)
+    assert crow.find_ports() == ["/dev/ttyACM2", "/dev/ttyACM0"]
+    del ports[2]
+    assert crow.find_ports() == ["/dev/ttyACM0"]
+    del ports[0]
+    assert crow.find_ports() == []
+
+
+async def test_a_port_without_a_product_is_crow_only_if_it_answers(emu: CrowEmulator, silent: str,
+                                                                  monkeypatch, caplog):
+    """Two nameless 0483:5740 ports, the silent one listed first: the host is refused by it (one
+    warning) and connects to the one that answers ^^i."""
+    caplog.set_level(logging.WARNING, logger="gridtonic.crow")
+    monkeypatch.setattr(crow.list_ports, "comports", lambda: [usb(silent, None), usb(str(emu.link), None)])
+    seq = Sequencer(session_with("x"), InternalClock())
+    host = crow.Crow(CrowConfig(outputs={1: Output("trigger", track=0)}), seq)
+    async with playing(host):
+        assert host.hello is not None and host.hello.version == "v4.0.4"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"crow: {silent}: no ^^identity answer to ^^i; trying again every 1 s"]
 
 
 async def test_mapping_on_connect_and_per_hit(emu: CrowEmulator):
