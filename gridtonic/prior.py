@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from gridtonic import __version__
+from gridtonic import __version__, store
 from gridtonic.corpus import Run, Stats, corpus_files, read_file
 from gridtonic.drums import CLASSES
 
@@ -166,42 +164,39 @@ def build(
 
 
 def write(path: Path, counts: Counts, corpora: list[Corpus], settings: dict[str, object]) -> None:
-    """Write the prior atomically (temp file, then rename); rows in key order, no timestamps."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    """Write the prior atomically (``store.replace_atomically``: a crash never leaves half a prior
+    where the instrument loads it); rows in key order, no timestamps."""
+    store.replace_atomically(path, lambda tmp: _write_sqlite(tmp, counts, corpora, settings))
+
+
+def _write_sqlite(path: Path, counts: Counts, corpora: list[Corpus], settings: dict[str, object]) -> None:
+    con = sqlite3.connect(path)
     try:
-        con = sqlite3.connect(tmp)
-        try:
-            con.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            con.execute("PRAGMA journal_mode=OFF")
-            con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            con.executescript(SCHEMA)
-            meta = {
-                "format": FORMAT,
-                "schema_version": str(SCHEMA_VERSION),
-                "builder": BUILDER,
-                "encoding": "16-step pattern as integer: step j (0-based) adds 2**j",
-                "settings": json.dumps(settings, sort_keys=True),
-            }
-            con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
-            con.executemany("INSERT INTO instrument VALUES (?, ?)", list(enumerate(CLASSES)))
-            con.executemany("INSERT INTO corpus VALUES (?, ?, ?, ?, ?, ?, ?)", [
-                (i, c.name, c.licence, c.weight, c.stats.files, c.stats.bars,
-                 json.dumps(c.stats.to_dict(), sort_keys=True))
-                for i, c in enumerate(corpora)
-            ])
-            con.executemany("INSERT INTO pattern VALUES (?, ?, ?)", counts.pattern.tolist())
-            con.executemany("INSERT INTO pair VALUES (?, ?, ?, ?, ?)", counts.pair.tolist())
-            con.executemany("INSERT INTO adjacent VALUES (?, ?, ?, ?)", counts.adjacent.tolist())
-            con.commit()
-            con.execute("VACUUM")
-        finally:
-            con.close()
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        con.execute(f"PRAGMA page_size={PAGE_SIZE}")
+        con.execute("PRAGMA journal_mode=OFF")
+        con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        con.executescript(SCHEMA)
+        meta = {
+            "format": FORMAT,
+            "schema_version": str(SCHEMA_VERSION),
+            "builder": BUILDER,
+            "encoding": "16-step pattern as integer: step j (0-based) adds 2**j",
+            "settings": json.dumps(settings, sort_keys=True),
+        }
+        con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+        con.executemany("INSERT INTO instrument VALUES (?, ?)", list(enumerate(CLASSES)))
+        con.executemany("INSERT INTO corpus VALUES (?, ?, ?, ?, ?, ?, ?)", [
+            (i, c.name, c.licence, c.weight, c.stats.files, c.stats.bars,
+             json.dumps(c.stats.to_dict(), sort_keys=True))
+            for i, c in enumerate(corpora)
+        ])
+        con.executemany("INSERT INTO pattern VALUES (?, ?, ?)", counts.pattern.tolist())
+        con.executemany("INSERT INTO pair VALUES (?, ?, ?, ?, ?)", counts.pair.tolist())
+        con.executemany("INSERT INTO adjacent VALUES (?, ?, ?, ?)", counts.adjacent.tolist())
+        con.commit()
+        con.execute("VACUUM")
+    finally:
+        con.close()
 
 
 def connect(path: Path) -> sqlite3.Connection:

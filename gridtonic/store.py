@@ -42,23 +42,34 @@ def save(session: Session, path: Path) -> None:
 
 
 def save_text(text: str, path: Path) -> None:
-    """Write ``text`` to ``path`` atomically (temp file, fsync, rename, fsync the directory)."""
+    """Write ``text`` to ``path`` atomically."""
+    replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def replace_atomically(path: Path, produce: Callable[[Path], None]) -> None:
+    """Have ``produce`` write a temp file next to ``path``, fsync it, rename it over ``path`` and
+    fsync the directory: after a crash or power loss ``path`` is the old file or the new one, whole.
+    A failing ``produce`` leaves ``path`` as it was and no temp file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        produce(tmp)
+        _fsync(tmp, os.O_RDWR)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    dfd = os.open(path.parent, os.O_RDONLY)
+    _fsync(path.parent, os.O_RDONLY)
+
+
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
     try:
-        os.fsync(dfd)
+        os.fsync(fd)
     finally:
-        os.close(dfd)
+        os.close(fd)
 
 
 def load(path: Path) -> Session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -172,3 +173,32 @@ def test_other_sqlite_files_are_refused(tmp_path: Path) -> None:
         prior.info(path)
     with pytest.raises(PriorError, match="no such prior"):
         prior.checksum(tmp_path / "missing.sqlite")
+
+
+def test_write_fsyncs_the_prior_and_its_folder_and_a_failed_write_keeps_the_old_one(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The temp file and then the directory reach the disk (the rename alone did not survive a power
+    loss); a write that fails leaves the old prior and no temp file."""
+    out = tmp_path / "out" / "prior.sqlite"
+    counts, corpora = prior.build([(corpus, 1)])
+    synced: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        synced.append(f"replace {Path(src).name} -> {Path(dst).name}")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    prior.write(out, counts, corpora, {})
+    tmp = Path(synced[0]).name
+    assert tmp.startswith(".prior.sqlite.") and tmp.endswith(".tmp")
+    assert synced == [synced[0], f"replace {tmp} -> prior.sqlite", str(out.parent)]
+    good = prior.checksum(out)
+    with pytest.raises(sqlite3.Error):
+        prior.write(out, prior.Counts(pattern=counts.pattern[:, :2]), corpora, {})  # a column short
+    assert prior.checksum(out) == good and [f.name for f in out.parent.iterdir()] == ["prior.sqlite"]
