@@ -246,16 +246,25 @@ async def test_bad_bytes_from_crow_are_logged_and_ignored(emu: CrowEmulator, cap
     assert sum(m.startswith("crow: dropped a line over 4096 bytes") for m in messages) == 1
 
 
-async def test_no_crow_never_stops_the_music(tmp_path: Path, caplog):
+async def test_no_crow_never_stops_the_music(tmp_path: Path, caplog, autojump_clock):
+    """Without crow the sequencer hands out every hit and the engine's sink, called after crow's,
+    receives each one (4 s of trio's virtual time); crow's sink queues nothing and says so once."""
     caplog.set_level(logging.INFO, logger="gridtonic.crow")
-    seq = Sequencer(session_with("x"), InternalClock())
+    seq = Sequencer(session_with("x"), InternalClock(120.0))
     host = crow.Crow(CrowConfig(port=str(tmp_path / "ttyNONE"), outputs={1: Output("trigger", track=0)}), seq)
+    engine: list[Hit] = []
+    seq.sinks.append(engine.append)
+    assert seq.sinks.index(host.play) < seq.sinks.index(engine.append)
     async with trio.open_nursery() as n:
         await n.start(host.run)
-        host.play(Hit(trio.current_time(), 0.0, 0, 0, 1.0))
-        await trio.sleep(0.05)
+        await n.start(seq.run)
+        seq.start()
+        await trio.sleep(4.0)  # 32 16ths at 120 BPM
         n.cancel_scope.cancel()
-    assert any("not connected" in r.message for r in caplog.records)
+    assert [h.step for h in engine] == list(range(len(engine)))
+    assert 32 <= len(engine) <= 34  # + the lookahead
+    assert host.schedule.due(float("inf"), float("inf")) == []
+    assert sum("not connected" in r.message for r in caplog.records) == 1
 
 
 async def test_schedule_writes_each_line_at_its_time(autojump_clock):
