@@ -81,7 +81,9 @@ class Instrument:
     server: Scsynth = field(init=False)
     engine: Engine = field(init=False)
     sequencer: Sequencer = field(init=False)
-    surface: Surface = field(init=False)  # the grid's (and later other controllers') surface
+    surface: Surface = field(init=False)  # the grid's surface
+    pads: Surface = field(init=False)  # the Launchpads'
+    page: Surface = field(init=False)  # every open browser page's
     sampler: Sampler | None = field(init=False, default=None)  # None until loaded, or unusable
 
     def __post_init__(self) -> None:
@@ -93,28 +95,41 @@ class Instrument:
         self.server.on_end = self.engine.ended
         self.sequencer = Sequencer(self.session, self.clock, [self.engine.play])
         self.crow_host = Crow(self.crow, self.sequencer, self.latency) if self.crow else None
-        self.surface = Surface(layout.builtin(16, 8), self.session, self.sequencer, latency=self.latency)
-        # Launchpads play a surface of their own: own layout, page and held keys (slots are the session's)
-        self.pads = Surface(launchpad.builtin(1), self.session, self.sequencer, latency=self.latency)
+        # Each controller plays a surface of its own on the one session and sequencer: own layout,
+        # page, held keys and modifiers, so a hold on one never forms a gesture with a press on another
+        self.surface = self._surface(layout.builtin(16, 8))
+        self.pads = self._surface(launchpad.builtin(1))
+        self.page = self._surface(layout.builtin(16, 8))  # a grid or Launchpad never resizes it
+        self.launchpads = launchpad.Launchpads(self.pads, self.launchpad) if self.launchpad else None
         self.grid_host: grid.Grid | None = None
         self.url: str | None = None  # the browser page, once served
 
+    def _surface(self, lay: layout.Layout) -> Surface:
+        return Surface(lay, self.session, self.sequencer, latency=self.latency)
+
+    def surfaces(self) -> tuple[Surface, ...]:
+        return self.surface, self.pads, self.page
+
     def hardware(self) -> bool:
-        """A hardware surface is connected."""
-        return self.grid_host is not None and self.grid_host.client.device is not None
+        """A hardware surface is connected: a grid, or a Launchpad that answered and is drawn on."""
+        grid_found = self.grid_host is not None and self.grid_host.client.device is not None
+        return grid_found or (self.launchpads is not None and bool(self.launchpads.order))
 
     def web_page(self) -> web.Web:
-        return web.Web(self.surface, self.session_path, self.status)
+        return web.Web(self.page, self.session_path, self.status, self.surfaces())
 
     def status(self) -> dict[str, str]:
         """The clock source and devices, one line each, for the page's screen."""
         dev = self.grid_host.client.device if self.grid_host is not None else None
-        m = self.midi
+        pads = [u.model.name for u in self.launchpads.order if u.model] if self.launchpads else []
+        m, hello = self.midi, self.crow_host.hello if self.crow_host else None
+        crow = "off" if self.crow is None else f"{hello.identity} {hello.version}" if hello else "not found"
         return {
             "clock": "MIDI" if isinstance(self.clock, MidiClock) else "internal",
             "grid": "off" if self.grid is None else dev.id if dev is not None else "not found",
+            "launchpad": "off" if self.launchpads is None else " + ".join(pads) or "not found",
             "midi": "off" if m is None else f"in {m.input or '-'}, out {m.output or '-'}",
-            "crow": "off" if self.crow is None else self.crow.port or "by USB id",
+            "crow": crow,
             "scsynth": f"port {self.port}, latency {self.latency * 1000:g} ms",
         }
 
@@ -124,9 +139,10 @@ class Instrument:
             n.start_soon(self.load_prior)
             await n.start(self.server.run)
             await n.start(self.sequencer.run)
-            if self.grid is not None or self.web is not None:
+            if self.grid is not None:
                 self.grid_host = await n.start(grid.serve, self.surface, self.grid)
             if self.web is not None:
+                await n.start(self.page.run)
                 self.url = await n.start(self.web_page().run, self.web)
                 log.info("the page (virtual grid and screen) is at %s", self.url)
                 if self.web.open:
@@ -135,9 +151,9 @@ class Instrument:
                 await n.start(self.crow_host.run)
             if self.midi is not None:
                 await n.start(midi.serve, self.midi, self.sequencer, self.engine.play, self.latency)
-            if self.launchpad is not None:
+            if self.launchpads is not None:
                 await n.start(self.pads.run)
-                await n.start(launchpad.Launchpads(self.pads, self.launchpad).run)
+                await n.start(self.launchpads.run)
             if self.session_path is not None:
                 n.start_soon(store.autosave, self.session, self.session_path)
             if not isinstance(self.clock, MidiClock):  # a MIDI master starts the transport
@@ -146,8 +162,11 @@ class Instrument:
 
     async def load_prior(self) -> None:
         """The introspection sampler, read in a worker thread (the clock never waits for it); it
-        stays None, with one logged line, when the prior cannot be used."""
-        self.sampler = self.pads.sampler = await sampler.load(self.prior)
+        stays None, with one logged line, when the prior cannot be used. Loaded once, here, and
+        handed to every surface."""
+        self.sampler = await sampler.load(self.prior)
+        for s in self.surfaces():
+            s.sampler = self.sampler
 
 
 def main(args: argparse.Namespace) -> int:
@@ -200,15 +219,19 @@ async def _stop_on_signal(scope: trio.CancelScope) -> None:
 def devices() -> int:
     """Print what the audio side needs and whether it is there."""
     defs = synthdefs.synthdef_dir()
+    jack_up = jack.running()
     rows = [
         ("sound card", "yes" if os.path.exists("/dev/snd") else "none (JACK will use its dummy backend)"),
         ("jackd", shutil.which("jackd") or f"missing: {jack.INSTALL_HINT}"),
-        ("JACK server", "running" if jack.running() else "not running (gridtonic run starts one)"),
+        ("JACK server", "running" if jack_up else "not running (gridtonic run starts one)"),
         ("scsynth", shutil.which("scsynth") or "missing: apt-get install supercollider-server"),
         ("SynthDefs", str(defs) if any(defs.glob("*.scsyndef")) else f"not built in {defs}: make setup"),
     ]
-    rows += midiports.listing()
-    rows += launchpad.listing()
+    if jack_up:  # MIDI ports (Launchpads among them) live in JACK; without it libjack only complains
+        rows += midiports.listing()
+        rows += launchpad.listing()
+    else:
+        rows.append(("MIDI", "listed while a JACK server runs"))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")

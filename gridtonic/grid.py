@@ -81,20 +81,15 @@ class Grid:
             await self.surface.show(send)
 
 
-async def serve(surface: Surface, config: GridConfig | None,
-                task_status: trio.TaskStatus[Grid | None] = trio.TASK_STATUS_IGNORED) -> None:
-    """The surface's tasks and the grid (none without a config: a browser page plays the surface),
-    then the prior sampler loaded in a worker thread. Reports the Grid."""
-    from gridtonic import sampler
-
+async def serve(surface: Surface, config: GridConfig,
+                task_status: trio.TaskStatus[Grid] = trio.TASK_STATUS_IGNORED) -> None:
+    """The surface's tasks and the grid; reports the Grid. The prior sampler is the caller's to
+    give the surface (the Instrument loads one for every surface)."""
     async with trio.open_nursery() as n:
         await n.start(surface.run)
-        g = None if config is None else Grid(surface, config)
-        if g is not None:
-            await n.start(g.run)
+        g = Grid(surface, config)
+        await n.start(g.run)
         task_status.started(g)
-        if surface.sampler is None:
-            surface.sampler = await sampler.load()
 
 
 def add_arguments(run: argparse.ArgumentParser) -> None:

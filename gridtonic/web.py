@@ -1,8 +1,9 @@
 """The browser companion: a virtual grid and the instrument's screen, served on 127.0.0.1.
 
-Thin glue around the pure parts: keys go into the same ``Surface`` as the hardware grid (same layout,
-gestures and LED frames), other messages are checked by ``webproto.parse`` and applied on the trio
-thread, so a page edit reaches the engine on its next hit. Every open page gets every frame and
+Thin glue around the pure parts: keys go into the page's own 16×8 ``Surface`` (the grid's layout,
+gestures and LED frames, but its own held keys and page, shared by every open page); other messages
+are checked by ``webproto.parse`` and applied on the trio thread, so a page edit reaches the engine
+on its next hit. Every open page gets every frame and
 state change, so they stay in sync. Served by hypercorn's trio worker: HTTP and WebSocket on one
 port inside the instrument's nursery, no thread, no framework (the app is one small ASGI callable).
 """
@@ -15,7 +16,7 @@ import logging
 import os
 import sys
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from itertools import count
@@ -32,11 +33,13 @@ from gridtonic import presets, store, webproto
 from gridtonic.clock import InternalClock
 from gridtonic.frame import Frame
 from gridtonic.mtpreset import PresetError
-from gridtonic.session import SessionError
+from gridtonic.session import Session, SessionError
 from gridtonic.surface import Surface
 from gridtonic.webproto import BadMessage
 
 log = logging.getLogger(__name__)
+SERVER_LOG = logging.getLogger(f"{__name__}.server")  # hypercorn's own lines: its problems only
+SERVER_LOG.setLevel(logging.WARNING)  # not its "Running on …", which repeats the instrument's URL line
 
 DEFAULT_PORT = 8808
 STATE_POLL = 0.1  # s between looks for changes made elsewhere (grid, MIDI, sampler)
@@ -80,14 +83,17 @@ def sessions_dir() -> Path:
 
 
 class Web:
-    """The ASGI app and the broadcasters; ``status`` names the clock, devices and engine for the screen."""
+    """The ASGI app and the broadcasters; ``status`` names the clock, devices and engine for the screen;
+    ``surfaces`` are every surface on the session (the page's among them), whose slot marks and
+    selection a session load resets."""
 
     def __init__(self, surface: Surface, session_path: Path | None = None,
-                 status: Callable[[], dict[str, str]] = dict):
+                 status: Callable[[], dict[str, str]] = dict, surfaces: Sequence[Surface] = ()):
         self.surface = surface
         self.session = surface.session
         self.session_path = session_path or store.default_path()
         self.status = status
+        self.surfaces = tuple(surfaces) or (surface,)
         self.clients: dict[int, Client] = {}
         self.frame = ""  # the latest frame message, for pages that connect
         self.state = ""  # the latest state message
@@ -110,7 +116,8 @@ class Web:
     def state_message(self) -> str:
         s, g = self.surface.session, self.surface.gestures
         return json.dumps({
-            "type": "state", "tracks": webproto.session_view(s), "tempo": s.tempo,
+            "type": "state", "tracks": webproto.session_view(s), "tempo": s.tempo, "seed": s.seed,
+            "slots": webproto.slots_view(s, self.surface.active_slot, self.surface.queued_slot),
             "playing": self.surface.sequencer.playing, "selected": g.selected, "basis": g.basis,
             "pending": sorted(self.surface.pending), "layout": webproto.layout_view(g.layout),
             "params": webproto.PARAM_TABLE, "status": self.status(),
@@ -166,11 +173,25 @@ class Web:
             case webproto.SessionFile(True, name):
                 await trio.to_thread.run_sync(store.save_text, store.dumps(session), self._session_file(name))
             case webproto.SessionFile(False, name):
-                loaded = await trio.to_thread.run_sync(store.load, self._session_file(name))
-                session.tracks[:] = loaded.tracks  # in place: sequencer, engine and surface share it
-                self._set_tempo(loaded.tempo)
-                surface.gestures.selected = min(surface.gestures.selected, len(session.tracks) - 1)
+                loaded = await trio.to_thread.run_sync(store.load, self._session_file(name))  # checked whole
+                self._load(client, loaded)
         surface.changed()
+
+    def _load(self, client: Client, loaded: Session) -> None:
+        """Make the running session the loaded one at once, all of it (nothing here can fail); the
+        tempo stays the MIDI master's while following one, which the page is told."""
+        clock = self.surface.sequencer.clock
+        follows = not isinstance(clock, InternalClock)
+        webproto.load_session(self.session, loaded, tempo=not follows)
+        if follows:
+            client.send(webproto.note_message(
+                f"loaded; the tempo follows the MIDI clock ({loaded.tempo:g} BPM in the file not used)"))
+        else:
+            clock.set_tempo(loaded.tempo, trio.current_time())
+        for s in self.surfaces:  # the slot marks were the old session's
+            s.active_slot = s.queued_slot = None
+            s.gestures.selected = min(s.gestures.selected, len(self.session.tracks) - 1)
+            s.changed()
 
     def release(self, client: Client) -> None:
         for x, y in sorted(client.held):
@@ -264,7 +285,7 @@ class Web:
         hc = Config()
         hc.bind = [f"{config.host}:{config.port}"]
         hc.accesslog = None
-        hc.errorlog = logging.getLogger("gridtonic.web.server")
+        hc.errorlog = SERVER_LOG
         hc.graceful_timeout = 0.5
         hc.websocket_max_message_size = webproto.MAX_MESSAGE * 4
         async with trio.open_nursery() as n:

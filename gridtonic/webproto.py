@@ -176,6 +176,17 @@ def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command
             raise BadMessage(f"unknown message type {other!r}")
 
 
+def load_session(session: Session, loaded: Session, tempo: bool) -> None:
+    """Make ``session`` the ``loaded`` one in place (the sequencer, engine and surfaces hold it):
+    tracks, slots and seed together, the tempo too unless ``tempo`` is False (a MIDI master sets
+    it). Slots keep the room the surfaces' layouts made for their keys."""
+    session.tracks[:] = loaded.tracks
+    session.slots[:] = loaded.slots + [None] * (len(session.slots) - len(loaded.slots))
+    session.seed = loaded.seed
+    if tempo:
+        session.tempo = loaded.tempo
+
+
 def apply(session: Session, cmd: Command) -> bool:
     """Make a plain session edit (parameters, morph); False for commands that are not one."""
     match cmd:
@@ -202,12 +213,19 @@ def layout_view(lay: Layout) -> dict[str, Any]:
     """What the page needs to draw and label the virtual grid."""
     return {"name": lay.name, "width": lay.width, "height": lay.height, "rows": list(lay.track_rows),
             "columns": list(lay.step_columns), "keys": {k: list(xy) for k, xy in lay.keys.items()},
-            "velocity_rows": list(lay.velocity_rows)}
+            "lanes": {kind: list(rows) for kind, rows in lay.lanes.items()}}
 
 
 def session_view(session: Session) -> list[dict[str, Any]]:
     return [{"name": t.name, "pattern": t.pattern(), "velocity": [round(v, 3) for v in t.velocity],
-             "mute": t.mute, "morph": t.morph, "a": t.patch_a, "b": t.patch_b} for t in session.tracks]
+             "probability": [round(p, 3) for p in t.probability], "mute": t.mute, "morph": t.morph,
+             "a": t.patch_a, "b": t.patch_b} for t in session.tracks]
+
+
+def slots_view(session: Session, active: int | None, queued: int | None) -> list[str]:
+    """Each pattern slot as the slot keys show it: "active", "queued", "filled" or "empty"."""
+    return ["queued" if i == queued else "active" if i == active else "empty" if s is None else "filled"
+            for i, s in enumerate(session.slots)]
 
 
 def frame_message(frame: Frame, playhead: int | None, page: int) -> str:
@@ -218,3 +236,8 @@ def frame_message(frame: Frame, playhead: int | None, page: int) -> str:
 
 def error_message(text: str) -> str:
     return json.dumps({"type": "error", "message": text})
+
+
+def note_message(text: str) -> str:
+    """Something the page asked for was done, but not all of it as asked (not an error)."""
+    return json.dumps({"type": "note", "message": text})

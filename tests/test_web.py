@@ -1,11 +1,13 @@
 """The browser page end to end: gridtonic's real server, a real headless Chromium (Selenium with the
-system chromedriver), the real surface, sequencer, engine (bundles captured instead of sent to
-scsynth) and the shipped prior. Raw WebSocket clients check validation and that pages stay in sync."""
+system chromedriver), the Instrument's page surface, sequencer and engine, a realtime scsynth on jackd
+dummy where a test checks what the engine plays (scsynth prints what it receives, ``/dumpOSC``), and
+the shipped prior. Raw WebSocket clients check validation and that pages stay in sync."""
 
 from __future__ import annotations
 
 import inspect
 import json
+import logging
 import shutil
 import urllib.error
 import urllib.request
@@ -16,7 +18,6 @@ from pathlib import Path
 import pytest
 import trio
 from enginekit import SHARED
-from pythonosc.osc_bundle import OscBundle
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
@@ -24,36 +25,37 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
-from gridtonic import layout, presets, sampler, store, udp, web
+from gridtonic import grid, layout, midiports, osc, presets, sampler, store, udp, web
 from gridtonic.app import Instrument
-from gridtonic.session import Session, default_session
+from gridtonic.grid import GridConfig
+from gridtonic.gridemulator import EmulatedGrid, SerialOscEmulator
+from gridtonic.launchpad import LaunchpadConfig
+from gridtonic.lpemulator import EmulatedLaunchpad
+from gridtonic.lpmodels import X
+from gridtonic.midi import MidiConfig
+from gridtonic.midiclock import MidiClock
+from gridtonic.session import Session, Steps, default_session
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1400,1000")
-L16 = layout.builtin(16, 8)
+L16, L8 = layout.builtin(16, 8), layout.builtin(8, 8)
 SEEDS = SHARED / "seed-presets"
 
 
-class Capture:
-    """Stands in for scsynth: keeps every bundle the engine sends."""
+@pytest.fixture
+def heard(caplog) -> Callable[[str, float], bool]:
+    """Whether scsynth has received an ``/s_new`` with ``name`` = ``value``: scsynth prints each
+    message it gets (``/dumpOSC``, sent by ``rig``), which gridtonic logs at debug level."""
+    caplog.set_level(logging.DEBUG, logger="gridtonic")
 
-    def __init__(self) -> None:
-        self.packets: list[bytes] = []
+    def check(name: str, value: float) -> bool:
+        arg = f'"{name}", {value:g}'
+        return any('"/s_new"' in r.getMessage() and arg in r.getMessage()
+                   for r in caplog.records if r.name == "gridtonic.scsynth")
 
-    def send(self, packet: bytes) -> None:
-        self.packets.append(packet)
-
-    def voices(self) -> list[dict[str, object]]:
-        """The name/value arguments of each /s_new sent so far."""
-        out = []
-        for p in self.packets:
-            for m in OscBundle(p):
-                if m.address == "/s_new":
-                    args = m.params[4:]
-                    out.append(dict(zip(args[::2], args[1::2], strict=True)))
-        return out
+    return check
 
 
 def chrome(user_data: Path) -> webdriver.Chrome:
@@ -76,20 +78,24 @@ def browser(tmp_path_factory):
 
 
 @asynccontextmanager
-async def rig(data: Path, prior: sampler.Sampler | None = None):
-    """An instrument with empty patterns, its page served on a free port: (instrument, url, capture)."""
+async def rig(data: Path, prior: sampler.Sampler | None = None, jack_server: str | None = None, **options):
+    """An instrument with empty patterns, stopped, its page served on a free port: (instrument, url).
+    With ``jack_server`` its realtime scsynth runs too (else the engine's bundles are dropped)."""
     session = default_session()
     for t in session.tracks:
         t.set_pattern("-")
-    inst = Instrument(session, data / "session.json")
-    capture = Capture()
-    inst.engine.server = capture
-    inst.surface.sampler = prior
+    inst = Instrument(session, data / "session.json", port=udp.free_port(), jack_server=jack_server,
+                      **options)
+    for s in inst.surfaces():
+        s.sampler = prior
     async with trio.open_nursery() as n:
-        await n.start(inst.surface.run)
+        if jack_server is not None:
+            await n.start(inst.server.run)
+            inst.server.send(osc.message("/dumpOSC", 1))
+        await n.start(inst.page.run)
         await n.start(inst.sequencer.run)
         url = await n.start(inst.web_page().run, web.WebConfig(port=0, open=False))
-        yield inst, url, capture
+        yield inst, url
         n.cancel_scope.cancel()
 
 
@@ -132,7 +138,7 @@ def page_pattern(driver: webdriver.Chrome, track: int) -> str:
 
 
 def frame_hex(inst: Instrument) -> str:
-    return "".join(f"{v:x}" for v in inst.surface.frame(trio.current_time()))
+    return "".join(f"{v:x}" for v in inst.page.frame(trio.current_time()))
 
 
 async def shows(driver: webdriver.Chrome, inst: Instrument) -> bool:
@@ -144,8 +150,8 @@ async def shows_pattern(driver: webdriver.Chrome, session: Session, track: int) 
     return await in_page(lambda: page_pattern(driver, track)) == session.tracks[track].pattern()
 
 
-async def test_paint_introspect_edit_and_reload_in_chromium(browser, data):
-    async with rig(data, sampler.load_file()) as (inst, url, capture):
+async def test_paint_introspect_edit_and_reload_in_chromium(browser, data, jack_server, heard):
+    async with rig(data, sampler.load_file(), jack_server) as (inst, url):
         s = inst.session
         await in_page(lambda: browser.get(url))
         await until(lambda: shows(browser, inst), "the first frame on the page")
@@ -174,7 +180,7 @@ async def test_paint_introspect_edit_and_reload_in_chromium(browser, data):
         await until(lambda: "x" in s.tracks[1].pattern(), "the introspected snare")
         assert s.tracks[0].pattern() == "x" * 8 + "-" * 24  # the basis is left alone
         await until(lambda: shows_pattern(browser, s, 1), "the snare shown")
-        assert not inst.surface.gestures.held and inst.surface.gestures.basis is None
+        assert not inst.page.gestures.held and inst.page.gestures.basis is None
 
         # a kit parameter of the selected track (the kick): EQ gain to its maximum, from the keyboard
         def eq_max() -> None:
@@ -184,8 +190,8 @@ async def test_paint_introspect_edit_and_reload_in_chromium(browser, data):
 
         await in_page(eq_max)
         await until(lambda: s.tracks[0].patch_a["eQGain"] == 40.0, "eQGain at +40 dB")
-        inst.sequencer.start()  # the engine's next kick carries it
-        await until(lambda: any(v.get("eQGain") == 40.0 for v in capture.voices()), "a kick with +40 dB EQ")
+        inst.sequencer.start()  # the engine's next kick carries it to scsynth
+        await until(lambda: heard("eQGain", 40), "scsynth given a kick with +40 dB EQ")
         inst.sequencer.stop()
         shown = browser.find_element(By.CSS_SELECTOR, '#params [data-name="eQGain"] output').text
         assert shown == "40.0 dB"
@@ -219,11 +225,19 @@ async def _hold_ws(url, task_status):
 
 
 async def next_of(ws, kind: str) -> dict:
-    """The next message of type ``kind`` (others skipped)."""
-    while True:
-        msg = json.loads(await ws.get_message())
-        if msg["type"] == kind:
-            return msg
+    """The next message of type ``kind`` (others skipped); a 10 s hang guard, not a timing assertion."""
+    with trio.fail_after(10):
+        while True:
+            msg = json.loads(await ws.get_message())
+            if msg["type"] == kind:
+                return msg
+
+
+async def state_where(ws, condition: Callable[[dict], bool]) -> dict:
+    """The first state message (from now) that meets ``condition``."""
+    while not condition(state := await next_of(ws, "state")):
+        pass
+    return state
 
 
 BAD = [
@@ -244,7 +258,7 @@ BAD = [
 
 
 async def test_bad_messages_are_refused_one_by_one_and_other_pages_keep_playing(data):
-    async with rig(data) as (inst, url, _), trio.open_nursery() as n:
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
         bad, good = await ws_client(url, n), await ws_client(url, n)
         for ws in (bad, good):
             await next_of(ws, "state")
@@ -283,7 +297,7 @@ async def test_preset_morph_tempo_and_named_sessions_from_a_page(data):
     (data / "presets").mkdir()
     (data / "presets" / "Blue.mtpreset").write_bytes((SEEDS / "blue.mtpreset").read_bytes())
     blue = presets.read(SEEDS / "blue.mtpreset")
-    async with rig(data) as (inst, url, _), trio.open_nursery() as n:
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
         s = inst.session
         ws = await ws_client(url, n)
         assert (await next_of(ws, "state"))["presets"] == ["Blue.mtpreset"]
@@ -306,7 +320,7 @@ async def test_preset_morph_tempo_and_named_sessions_from_a_page(data):
 
 
 async def test_http_serves_only_the_page_and_refuses_foreign_pages(data):
-    async with rig(data) as (_, url, _):
+    async with rig(data) as (_, url):
         def get(path: str, method: str = "GET") -> tuple[int, bytes, str]:
             req = urllib.request.Request(url.rstrip("/") + path, method=method)
             try:
@@ -329,24 +343,120 @@ async def test_http_serves_only_the_page_and_refuses_foreign_pages(data):
             assert (await next_of(ws, "state"))["layout"]["width"] == 16
 
 
-async def test_the_page_opens_only_without_a_grid_and_with_a_desktop(monkeypatch):
+async def test_the_page_is_not_opened_without_a_desktop(monkeypatch):
     opened = []
     monkeypatch.setattr(web, "OPEN_GRACE", 0)
     monkeypatch.setattr(web.webbrowser, "open", opened.append)
-    monkeypatch.setenv("DISPLAY", ":0")
-    await web.open_unless_hardware("http://127.0.0.1:1/", lambda: True)
-    assert opened == []
-    await web.open_unless_hardware("http://127.0.0.1:1/", lambda: False)
-    assert opened == ["http://127.0.0.1:1/"]
-    monkeypatch.delenv("DISPLAY")
+    monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setattr(web.sys, "platform", "linux")
     await web.open_unless_hardware("http://127.0.0.1:1/", lambda: False)
-    assert len(opened) == 1
+    assert opened == []  # no desktop: the URL is logged instead
+
+
+@pytest.mark.realtime
+async def test_a_launchpad_is_hardware_so_the_page_stays_closed(jack_server, data, monkeypatch):
+    """``Instrument.hardware()`` itself, as ``run`` hands it to the opener: a Launchpad counts."""
+    opened = []
+    monkeypatch.setattr(web, "OPEN_GRACE", 0)
+    monkeypatch.setattr(web.webbrowser, "open", opened.append)  # the one outside program left out
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(midiports, "WATCH", 0.1)
+    inst = Instrument(default_session(), data / "session.json", port=udp.free_port(), jack_server=jack_server,
+                      web=web.WebConfig(port=0, open=False), launchpad=LaunchpadConfig())
+    async with trio.open_nursery() as n:
+        await n.start(inst.run)
+        assert not inst.hardware() and inst.status()["launchpad"] == "not found"
+        await web.open_unless_hardware(inst.url, inst.hardware)
+        assert opened == [inst.url]
+        await n.start(EmulatedLaunchpad(X).run)
+        await until(inst.hardware, "the Launchpad counted as hardware")
+        assert inst.status()["launchpad"] == "Launchpad X"
+        await web.open_unless_hardware(inst.url, inst.hardware)
+        assert opened == [inst.url]
+        n.cancel_scope.cancel()
+
+
+async def test_the_page_has_a_surface_of_its_own(data):
+    """A grid's held modifier never meets a page's press (nor the other way), and plugging an 8×8
+    grid resizes the grid's surface, not the page's 16×8."""
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
+        s = inst.session
+        emu = SerialOscEmulator()
+        port = await n.start(emu.run)
+        small = await emu.plug(EmulatedGrid(id="m64", type="monome 64", width=8, height=8))
+        await n.start(grid.serve, inst.surface, GridConfig(serialosc_port=port))
+        await until(lambda: inst.surface.gestures.layout.width == 8, "the grid's 8×8 layout")
+        ws = await ws_client(url, n)
+        assert (await next_of(ws, "state"))["layout"]["width"] == 16 and inst.page.gestures.layout.width == 16
+        small.press(*L8.keys["mute"], True)  # the grid holds mute…
+        await until(lambda: L8.keys["mute"] in inst.surface.gestures.held, "the grid's held mute")
+        await ask(ws, {"type": "key", "x": 3, "y": 0, "down": True})  # …the page taps a kick step
+        await ask(ws, {"type": "key", "x": 3, "y": 0, "down": False})
+        await until(lambda: s.tracks[0].steps[3], "the page's step")
+        assert not s.tracks[0].mute
+        small.press(*L8.keys["mute"], False)
+        await ask(ws, {"type": "key", "x": L16.keys["mute"][0], "y": L16.keys["mute"][1], "down": True})
+        await until(lambda: L16.keys["mute"] in inst.page.gestures.held, "the page's held mute")
+        small.press(5, 1, True)  # the page holds mute, the grid taps a snare step
+        small.press(5, 1, False)
+        await until(lambda: s.tracks[1].steps[5], "the grid's step")
+        assert not s.tracks[1].mute
+        n.cancel_scope.cancel()
+
+
+def session_file(data: Path, name: str, tempo: float, seed: int, pattern: str) -> Session:
+    """A named session with a pattern in slot 2 (slot 1 empty), saved where the page loads it from."""
+    saved = default_session()
+    saved.tracks[0].set_pattern(pattern)
+    saved.tempo, saved.seed = tempo, seed
+    saved.slots = [None, tuple(Steps.of(t) for t in saved.tracks)]
+    (data / "sessions").mkdir(exist_ok=True)
+    store.save_text(store.dumps(saved), data / "sessions" / f"{name}.json")
+    return saved
+
+
+async def test_a_session_loads_whole_tracks_slots_seed_and_tempo(data):
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
+        s = inst.session
+        s.tracks[0].probability[3] = 0.25
+        ws = await ws_client(url, n)
+        state = await next_of(ws, "state")
+        assert state["tracks"][0]["probability"][3] == 0.25 and state["seed"] == 0
+        sx, sy = L16.keys["shift"]
+        for x, y, down in ((sx, sy, True), (*L16.keys["slot_1"], True), (*L16.keys["slot_1"], False),
+                           (sx, sy, False)):
+            await ask(ws, {"type": "key", "x": x, "y": y, "down": down})  # shift + slot 1 saves
+        await until(lambda: inst.page.active_slot == 0, "slot 1 saved and active")
+        await state_where(ws, lambda st: st["slots"][0] == "active")
+        saved = session_file(data, "other", 99.0, 7, "x---")
+        await ask(ws, {"type": "load", "name": "other"})
+        await until(lambda: s.seed == 7, "the loaded session")
+        assert s.slots[:2] == saved.slots and s.tempo == 99 and inst.clock.tempo == 99
+        assert s.tracks[0].pattern() == saved.tracks[0].pattern() and inst.page.active_slot is None
+        state = await state_where(ws, lambda st: st["seed"] == 7)
+        assert state["slots"][:2] == ["empty", "filled"] and state["tracks"][0]["probability"][3] == 1.0
+        n.cancel_scope.cancel()
+
+
+async def test_a_session_load_while_following_midi_keeps_the_masters_tempo(data):
+    async with rig(data, midi=MidiConfig(follow=True)) as (inst, url), trio.open_nursery() as n:
+        s = inst.session
+        assert isinstance(inst.clock, MidiClock)
+        ws = await ws_client(url, n)
+        await next_of(ws, "state")
+        saved = session_file(data, "other", 99.0, 7, "x---")
+        await ask(ws, {"type": "load", "name": "other"})
+        note = await next_of(ws, "note")  # a note, not an error: the rest of the load took effect
+        assert "MIDI clock" in note["message"]
+        assert s.seed == 7 and s.slots[:2] == saved.slots
+        assert s.tracks[0].pattern() == saved.tracks[0].pattern()
+        assert s.tempo == 120 and inst.clock.tempo == 120
+        n.cancel_scope.cancel()
 
 
 async def test_keyboard_shortcuts_and_a_second_page_in_chromium(browser, data):
-    async with rig(data) as (inst, url, _), trio.open_nursery() as n:
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
         s = inst.session
         await in_page(lambda: browser.get(url))
         await until(lambda: shows(browser, inst), "the first frame")
@@ -367,20 +477,29 @@ async def test_keyboard_shortcuts_and_a_second_page_in_chromium(browser, data):
         await until(lambda: s.tracks[2].steps[9], "the other page's step")
         await until(lambda: shows(browser, inst), "the step on this page's grid")
         await until(lambda: shows_pattern(browser, s, 2), "and on its screen")
-        assert not inst.surface.gestures.held
+        assert not inst.page.gestures.held
         n.cancel_scope.cancel()
 
 
-async def test_run_serves_the_page_beside_the_engine(jack_server, data):
+async def test_run_serves_the_page_beside_the_engine(jack_server, data, heard, caplog):
+    """gridtonic run's Instrument: a page edit reaches scsynth on the next kick; its own prior, loaded
+    once, is every surface's; hypercorn does not repeat the page's URL line."""
+    prior = data / "my prior.sqlite"
+    prior.write_bytes(sampler.default_path().read_bytes())
     inst = Instrument(default_session(), data / "session.json", port=udp.free_port(), jack_server=jack_server,
-                      web=web.WebConfig(port=0, open=False))
+                      web=web.WebConfig(port=0, open=False), prior=prior)
     async with trio.open_nursery() as n:
         await n.start(inst.run)
+        inst.server.send(osc.message("/dumpOSC", 1))
         assert inst.url and inst.grid_host is None and not inst.hardware()
         async with open_websocket_url(inst.url.replace("http://", "ws://") + "ws") as ws:
             state = await next_of(ws, "state")
             assert state["status"]["grid"] == "off" and state["status"]["clock"] == "internal"
-            assert state["playing"]
+            assert state["status"]["launchpad"] == "off" and state["playing"]
             await ask(ws, {"type": "param", "track": 0, "slot": "a", "name": "oscFreq", "value": 80})
-            await until(lambda: inst.session.tracks[0].patch_a["oscFreq"] == 80, "the edit")
+            await until(lambda: heard("oscFreq", 80), "scsynth given a kick at 80 Hz")
+        await until(lambda: inst.sampler is not None, "the prior loaded")
+        assert all(surface.sampler is inst.sampler for surface in inst.surfaces())
         n.cancel_scope.cancel()
+    urls = [r.getMessage() for r in caplog.records if inst.url.rstrip("/") in r.getMessage()]
+    assert len(urls) == 1, urls  # gridtonic's own line only

@@ -29,12 +29,13 @@ function connect() {
     if (msg.type === "state") { state = msg; drawState(); }
     else if (msg.type === "frame") drawFrame(msg);
     else if (msg.type === "error") showError(msg.message);
+    else if (msg.type === "note") showError(msg.message, "note");
   };
 }
 
-function showError(text) {
+function showError(text, kind = "error") {
   const e = $("error");
-  e.textContent = text; e.hidden = false;
+  e.textContent = text; e.hidden = false; e.className = kind;
   clearTimeout(showError.timer);
   showError.timer = setTimeout(() => { e.hidden = true; }, 6000);
 }
@@ -52,6 +53,9 @@ function buildGrid(lay) {
   grid.replaceChildren();
   grid.style.gridTemplateColumns = `repeat(${lay.width}, auto)`;
   const names = {};
+  for (const [kind, rows] of Object.entries(lay.lanes)) {
+    for (const y of rows) for (let x = 0; x < lay.width; x++) names[`${x},${y}`] = `${kind} lane`;
+  }
   for (const [name, [x, y]] of Object.entries(lay.keys)) names[`${x},${y}`] = name;
   for (let y = 0; y < lay.height; y++) {
     for (let x = 0; x < lay.width; x++) {
@@ -211,6 +215,7 @@ function drawState() {
   $("status").textContent = Object.entries(s.status).map(([k, v]) => `${k}: ${v}`).join(" · ");
   $("prior").textContent = s.prior ? "" : "(no prior loaded yet)";
   drawPatterns(s);
+  drawSlots(s);
   const tracks = s.tracks.map((t, i) => [i, `${i + 1} ${t.name}`]);
   options($("basis"), tracks);
   options($("target"), tracks);
@@ -241,11 +246,26 @@ function drawPatterns(s) {
     row.classList.toggle("basis", i === s.basis);
     row.classList.toggle("pending", s.pending.includes(i));
     row.dataset.pattern = t.pattern;
+    row.dataset.probability = t.probability.join(" ");
     [...row.querySelector(".steps").children].forEach((c, j) => {
-      c.classList.toggle("on", t.pattern[j] === "x");
-      c.style.opacity = t.pattern[j] === "x" ? 0.35 + 0.65 * t.velocity[j] : "";
+      const on = t.pattern[j] === "x", p = t.probability[j];
+      c.classList.toggle("on", on);
+      c.classList.toggle("chance", on && p < 1);  // a set step that plays only sometimes
+      c.style.opacity = on ? 0.35 + 0.65 * t.velocity[j] : "";
+      c.style.setProperty("--p", p);
+      c.title = on ? `velocity ${Math.round(t.velocity[j] * 100)} %, probability ${Math.round(p * 100)} %` : "";
     });
   });
+}
+
+function drawSlots(s) {
+  const box = $("slots");
+  if (box.children.length !== s.slots.length) {
+    box.replaceChildren(...s.slots.map((_, i) => Object.assign(document.createElement("span"),
+      { className: "slot", textContent: i + 1 })));
+  }
+  s.slots.forEach((st, i) => { box.children[i].dataset.state = st; box.children[i].title = st; });
+  $("seed").textContent = `seed ${s.seed}`;
 }
 
 function drawParams(s) {
