@@ -23,7 +23,8 @@ _HEAD = Template("""\
 // Evaluate the whole file (the block in parentheses): the server boots, the defs are added and each
 // drum plays once. Then: ~hit.(1); ~hit.(2, 0.5);  (track 1..${tracks}, velocity 0..1)
 // ~renderNRT.("kit.wav", [[0, 1, 1.0], [0.5, 2, 0.8]], 2.0, 1, { "done".postln }) renders offline
-// ([seconds, track, velocity] hits, duration, noise seed), as `gridtonic` does.
+// ([seconds, track, velocity] hits in time order, duration, noise seed), as `gridtonic` does, chokes
+// included: a hit cuts the voice its choke group last started.
 // The engine file is looked up at ~supertonicPath, else at the path below; set ~supertonicNoBoot = true
 // before evaluating to define everything without booting the server.
 // Each drum's def encodes its discrete parameters (oscWave, modMode, nFilMod, nEnvMod, nStereo and
@@ -40,27 +41,36 @@ _TAIL = Template("""\
 	var d = ~kit[i - 1];
 	[\\s_new, d[\\def], node, 0, ${group}] ++ d[\\args] ++ [\\vel, vel.asFloat, \\pan, d[\\pan].asFloat]
 };
+// the release ([/n_set gate 0]) of the voice a hit of track i cuts, if any; remembers node in chokes
+~cutMsgs = { |chokes, i, node|
+	var group = ~kit[i - 1][\\choke], cut;
+	if(group.isNil) { [] } {
+		cut = chokes[group];
+		chokes[group] = node;
+		if(cut.isNil) { [] } { [[\\n_set, cut, \\gate, 0]] }
+	}
+};
 // the engine's setup: the voice group, then the global lowpass after it (it shapes the tone: keep it)
 ~setupMsgs = [[\\g_new, ${group}, 0, 0], [\\s_new, \\${lpf}, ${lpf_node}, 1, 0]];
 ~renderNRT = { |path, hits, duration, seed = 1, action|
 	var needed = Set[\\${lpf}, \\${seed}] ++ hits.collect { |h| ~kit[h[1] - 1][\\def] };
 	var defs = ~supertonicDefs.select { |d| needed.includes(d.name.asSymbol) };
+	var chokes = ();
 	var score = Score([
 		[0.0] ++ defs.collect { |d| [\\d_recv, d.asBytes] } ++ ~setupMsgs
 			++ [[\\s_new, \\${seed}, ${seed_node}, 0, 0, \\seed, seed]]
-	] ++ hits.collect { |h, n| [h[0].asFloat, ~hitMsg.(h[1], h[2], ${first_node} + n)] }
+	] ++ hits.collect { |h, n|
+		var node = ${first_node} + n;
+		[h[0].asFloat] ++ ~cutMsgs.(chokes, h[1], node) ++ [~hitMsg.(h[1], h[2], node)]
+	}
 	++ [[duration.asFloat, [\\c_set, 0, 0]]]);
 	score.recordNRT(nil, path, nil, 48000, "WAV", "float",
 		ServerOptions.new.numOutputBusChannels_(2).verbosity_(-1), "", duration, action);
 };
 ~chokes = ();
 ~hit = { |i, vel = 1|
-	var d = ~kit[i - 1], node = s.nextNodeID, cut;
-	if(d[\\choke].notNil) {
-		cut = ~chokes[d[\\choke]];
-		if(cut.notNil) { s.sendBundle(s.latency, [\\error, -1], [\\n_set, cut, \\gate, 0]) };
-		~chokes[d[\\choke]] = node;
-	};
+	var node = s.nextNodeID, cuts = ~cutMsgs.(~chokes, i, node);
+	if(cuts.notEmpty) { s.sendBundle(s.latency, [\\error, -1], *cuts) };  // the cut voice may be gone
 	s.sendBundle(s.latency, ~hitMsg.(i, vel, node));
 };
 if(~supertonicNoBoot != true) {

@@ -13,7 +13,10 @@ import soundfile as sf
 from enginekit import SHARED
 
 from gridtonic import nrt, presets, scconvert, synthdefs
+from gridtonic.engine import Voices
 from gridtonic.mtpreset import parse
+from gridtonic.sequencer import Hit
+from gridtonic.session import default_session
 
 SEEDS = SHARED / "seed-presets"
 needs_seeds = pytest.mark.skipif(not (SEEDS / "default.mtpreset").exists(), reason=f"no seeds in {SEEDS}")
@@ -40,16 +43,8 @@ def test_each_drum_gets_its_def_and_saw_stays_saw():
     assert "def: \\supertonic_12000," in scconvert.scd(saw)  # mtpreset2sc.lua made this a sine
 
 
-@pytest.mark.nrt
-@needs_seeds
-@pytest.mark.skipif(not shutil.which("sclang"), reason="sclang not installed")
-@pytest.mark.parametrize("name", ["default.mtpreset", "microtonic.preset"])
-def test_converted_file_renders_what_gridtonic_renders(name, engine_defs, tmp_path):
-    preset = presets.read(SEEDS / name)
-    drums = presets.assignment(preset, 8)
-    hits = [(i * 0.25, i + 1, 1.0 - 0.08 * i) for i in range(8)]  # every drum, overlapping, velocities
-    duration, seed = 2.5, 7
-
+def sclang_render(preset, hits: list[tuple[float, int, float]], duration: float, seed: int, tmp_path):
+    """The converted file's ~renderNRT run by the real sclang, headless: [seconds, track, velocity] hits."""
     scd = tmp_path / "kit.scd"
     scd.write_text(scconvert.scd(preset))
     driver = tmp_path / "driver.scd"
@@ -61,13 +56,65 @@ def test_converted_file_renders_what_gridtonic_renders(name, engine_defs, tmp_pa
     r = subprocess.run(["timeout", str(SCLANG_TIMEOUT_S), "sclang", str(driver), str(scd), str(sc_wav)],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert "RENDER DONE" in r.stdout and r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    return sc_wav
 
+
+def read(path) -> np.ndarray:
+    audio, sr = sf.read(str(path), dtype="float64", always_2d=True)
+    assert sr == 48000
+    return audio
+
+
+needs_sclang = pytest.mark.skipif(not shutil.which("sclang"), reason="sclang not installed")
+
+
+@pytest.mark.nrt
+@needs_seeds
+@needs_sclang
+@pytest.mark.parametrize("name", ["default.mtpreset", "microtonic.preset"])
+def test_converted_file_renders_what_gridtonic_renders(name, engine_defs, tmp_path):
+    preset = presets.read(SEEDS / name)
+    drums = presets.assignment(preset, 8)
+    hits = [(i * 0.25, i + 1, 1.0 - 0.08 * i) for i in range(8)]  # every drum, overlapping, velocities
+    duration, seed = 2.5, 7
+    sc = read(sclang_render(preset, hits, duration, seed, tmp_path))
     events = [(t, [synthdefs.voice_message(drums[i - 1].patch, nrt.HIT_NODE + n, v, drums[i - 1].pan)])
               for n, (t, i, v) in enumerate(hits)]
-    py_wav = nrt.render(events, tmp_path / "py.wav", duration, seed=seed, defs_dir=engine_defs)
-
-    sc, sr_sc = sf.read(str(sc_wav), dtype="float64", always_2d=True)
-    py, sr_py = sf.read(str(py_wav), dtype="float64", always_2d=True)
-    assert sr_sc == sr_py == 48000 and sc.shape == py.shape
-    assert np.abs(py).max() > 0.05
+    py = read(nrt.render(events, tmp_path / "py.wav", duration, seed=seed, defs_dir=engine_defs))
+    assert sc.shape == py.shape and np.abs(py).max() > 0.05
     assert np.abs(sc - py).max() <= 1e-6  # in practice bit-identical
+
+
+@pytest.mark.nrt
+@needs_seeds
+@needs_sclang
+def test_converted_chokes_cut_as_gridtonic_cuts(engine_defs, tmp_path):
+    """Every seed kit has Choke Off, so the converted chokes were never heard: here the two hats
+    (drums 3 and 7, both LV HH HT) share choke group 1 and cut each other, in sclang as through
+    gridtonic's voices."""
+    text = (SEEDS / "default.mtpreset").read_text()
+    lines = text.splitlines(keepends=True)
+    hats = [i for i, ln in enumerate(lines) if ln.strip() == 'Choke: "Off"'][2:4]  # 3rd and 4th in the file
+    for i in hats:
+        lines[i] = lines[i].replace('"Off"', '"1"')
+    (tmp_path / "choked.mtpreset").write_text("".join(lines))
+    preset = presets.read(tmp_path / "choked.mtpreset")
+    assert [d.choke for d in presets.assignment(preset, 8)] == [None, None, 1, None, None, None, 1, None]
+    hits = [(0.0, 3, 1.0), (0.06, 7, 0.9), (0.1, 1, 1.0), (0.15, 3, 0.8), (0.2, 2, 0.7), (0.24, 7, 1.0),
+            (0.3, 7, 0.6)]  # each hat hit cuts the one before, whichever track; kick and snare ring on
+    duration, seed = 1.5, 3
+    sc = read(sclang_render(preset, hits, duration, seed, tmp_path))
+
+    def gridtonic_render(name: str, choke: bool) -> np.ndarray:
+        session = default_session()
+        presets.load(session, preset, "a")
+        for track in session.tracks:
+            track.choke = track.choke if choke else None
+        voices = Voices(session)
+        events = [(t, voices.messages(Hit(t, 0.0, 0, i - 1, v))) for t, i, v in hits]
+        return read(nrt.render(events, tmp_path / name, duration, seed=seed, defs_dir=engine_defs))
+
+    py, unchoked = gridtonic_render("py.wav", True), gridtonic_render("unchoked.wav", False)
+    assert sc.shape == py.shape and np.abs(py).max() > 0.05
+    assert np.abs(py - unchoked).max() > 0.05  # the chokes are heard
+    assert np.abs(sc - py).max() <= 1e-6
