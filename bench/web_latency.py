@@ -1,20 +1,25 @@
-"""Browser page latency in headless Chromium against gridtonic's real page server.
+"""Browser page latency in headless Chromium against gridtonic's real Instrument (page server,
+sequencer, engine and a realtime scsynth on JACK; starts its own jackd, dummy backend, when none runs).
 
 click → LED: the page's own pointer handler gets a pointerdown on a key (dispatched in the page, so
 WebDriver's HTTP round trip is not counted) until the frame lighting that key has been drawn.
-click → engine: the same click until the sequencer's first scheduling pass after the surface
-applied it (from then on the engine plays the edit); transport running at 120 BPM. Both clocks are
-the machine's wall clock (the page's performance.timeOrigin + now, the server's time.time).
+click → engine hit: a click on a step of the kick while the transport plays at 120 BPM, until the
+``/s_new`` bundle carrying that hit leaves gridtonic for scsynth (the Engine's sender is wrapped
+here). The step clicked is the first one whose scheduling pass (its time minus the lookahead) is at
+least ``MARGIN`` after the click is sent, so this figure is mostly the wait for the step's turn; it
+is split into click → edit applied on the server and step due → bundle sent (the sequencer's pass).
+A click applied after its step was due is counted as missed. Both clocks are the machine's wall
+clock (the page's performance.timeOrigin + now, the server's time.time).
 page load: navigation start → load event, and → the first LED frame drawn.
 
-    python bench/web_latency.py [--clicks 300] [--loads 10]
+    python bench/web_latency.py [--clicks 300] [--hits 100] [--loads 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
+import random
 import tempfile
 import time
 from pathlib import Path
@@ -22,8 +27,14 @@ from pathlib import Path
 import numpy as np
 import trio
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from test_web import chrome, rig  # noqa: E402  (the tests' headless Chromium and instrument)
+from gridtonic import udp, web
+from gridtonic.app import Instrument
+from gridtonic.engine import Sender
+from gridtonic.sequencer import LOOKAHEAD, STEP_BEATS, step_beat
+from gridtonic.session import default_session
+
+MARGIN = 0.03  # s from sending a click to its step's scheduling pass: WebDriver's round trip and more
+PAGE = 16  # steps a page of the 16×8 layout shows
 
 CLICKS_JS = """
 const [n, done] = [arguments[0], arguments[arguments.length - 1]];
@@ -63,42 +74,100 @@ poll();
 """
 
 
+CLICK_JS = """
+const [x, y] = arguments;
+const el = document.getElementById("grid").querySelector(`[data-xy="${x},${y}"]`);
+const r = el.getBoundingClientRect();
+const at = {clientX: r.x + r.width / 2, clientY: r.y + r.height / 2, pointerId: 9, bubbles: true};
+const epoch = performance.timeOrigin + performance.now();
+el.dispatchEvent(new PointerEvent("pointerdown", at));
+document.dispatchEvent(new PointerEvent("pointerup", at));
+return epoch;
+"""
+
+
+class Tap:
+    """The Engine's sender, wrapped: notes when each ``/s_new`` bundle leaves, then sends it on."""
+
+    def __init__(self, server: Sender):
+        self.server = server
+        self.sent: list[float] = []
+
+    def send(self, packet: bytes) -> None:
+        if b"/s_new" in packet:
+            self.sent.append(time.time())
+        self.server.send(packet)
+
+
 def stats(label: str, ms: list[float]) -> None:
+    if not ms:
+        print(f"{label}: none")
+        return
     a = np.array(ms)
     print(f"{label}: n={len(a)}, p50 {np.percentile(a, 50):.2f} ms, p99 {np.percentile(a, 99):.2f} ms, "
           f"max {a.max():.2f} ms")
 
 
-async def bench(clicks: int, loads: int, data: Path) -> None:
-    driver = await trio.to_thread.run_sync(chrome, data / "chromium")
+async def engine_hits(inst: Instrument, driver, hits: int) -> None:
+    """Click kick steps as they come up; time each click to its bundle leaving."""
+    tap = Tap(inst.engine.server)
+    inst.engine.server = tap
+    applied: list[float] = []
+    key = inst.page.key
+
+    def timed_key(x: int, y: int, down: bool) -> None:
+        key(x, y, down)
+        if down and y == 0:
+            applied.append(time.time())
+
+    inst.page.key = timed_key
+    clock, kick = inst.clock, inst.session.tracks[0]
+    total, transit, late, missed = [], [], [], 0
+    offset = time.time() - trio.current_time()
+    for _ in range(hits):
+        await trio.sleep(random.uniform(0.0, 0.1))  # any phase of the step grid
+        now = trio.current_time()
+        n = int(clock.beat_at(now + LOOKAHEAD + MARGIN) / STEP_BEATS) + 1
+        while clock.time_at(step_beat(n, kick.swing)) - LOOKAHEAD < now + MARGIN:
+            n += 1
+        pos = n % len(kick.steps)
+        inst.page.gestures.page = pos // PAGE  # show the step's page (navigation, not timed)
+        due = clock.time_at(step_beat(n, kick.swing)) - LOOKAHEAD + offset
+        before = len(tap.sent)
+        clicked = await trio.to_thread.run_sync(driver.execute_script, CLICK_JS, pos % PAGE, 0) / 1000
+        with trio.move_on_after(3):
+            while len(tap.sent) == before:
+                await trio.sleep(0.001)
+        if len(tap.sent) == before or not kick.steps[pos] or applied[-1] > due:
+            missed += 1
+        else:
+            total.append((tap.sent[before] - clicked) * 1000)
+            transit.append((applied[-1] - clicked) * 1000)
+            late.append((tap.sent[before] - due) * 1000)
+        kick.steps[pos] = False  # cleared for the next click (not timed)
+        inst.page.changed()
+    inst.page.key = key
+    stats("click → /s_new of that hit leaving gridtonic (mostly the wait for the step's turn)", total)
+    stats("  click → edit applied on the server", transit)
+    stats("  step due (its time − lookahead) → /s_new sent", late)
+    print(f"  missed (applied after the step was due): {missed} of {hits}")
+
+
+async def bench(clicks: int, hits: int, loads: int, data: Path) -> None:
+    driver = await trio.to_thread.run_sync(web.headless_chromium, data / "chromium")
+    session = default_session()
+    for t in session.tracks:
+        t.set_pattern("-")
+    inst = Instrument(session, None, port=udp.free_port(), web=web.WebConfig(port=0, open=False))
     try:
-        async with rig(data) as (inst, url, _):
-            applied: list[float] = []
-            passes: list[float] = []
-            key, schedule = inst.surface.key, inst.sequencer.schedule
-
-            def timed_key(x: int, y: int, down: bool) -> None:
-                key(x, y, down)
-                if down:
-                    applied.append(time.time())
-
-            def timed_schedule(now: float):
-                passes.append(time.time())
-                return schedule(now)
-
-            inst.surface.key, inst.sequencer.schedule = timed_key, timed_schedule
-            inst.sequencer.start()
+        async with trio.open_nursery() as n:
+            await n.start(inst.run)  # the transport plays at 120 BPM
+            url = inst.url
             driver.set_script_timeout(600)
             await trio.to_thread.run_sync(driver.get, url)
             out = await trio.to_thread.run_sync(driver.execute_async_script, CLICKS_JS, clicks)
-            led = [d for d, _ in out]
-            clicked = [e / 1000 for _, e in out]
-            p = np.array(passes)
-            pairs = list(zip(clicked, applied, strict=True))
-            stats("click → LED drawn", led)
-            stats("click → engine (next scheduling pass after the edit)",
-                  [(p[np.searchsorted(p, t)] - c) * 1000 for c, t in pairs])
-            stats("  of which click → applied on the server", [(t - c) * 1000 for c, t in pairs])
+            stats("click → LED drawn", [d for d, _ in out])
+            await engine_hits(inst, driver, hits)
             inst.sequencer.stop()
             load, first = [], []
             for _ in range(loads):
@@ -108,6 +177,7 @@ async def bench(clicks: int, loads: int, data: Path) -> None:
                 first.append(frame)
             stats("page load (navigation → load event)", load)
             stats("page load → first LED frame drawn", first)
+            n.cancel_scope.cancel()
     finally:
         await trio.to_thread.run_sync(driver.quit)
 
@@ -115,11 +185,12 @@ async def bench(clicks: int, loads: int, data: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clicks", type=int, default=300)
+    ap.add_argument("--hits", type=int, default=100)
     ap.add_argument("--loads", type=int, default=10)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["GRIDTONIC_DATA"] = tmp
-        trio.run(bench, args.clicks, args.loads, Path(tmp))
+        trio.run(bench, args.clicks, args.hits, args.loads, Path(tmp))
 
 
 if __name__ == "__main__":

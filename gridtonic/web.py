@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 import webbrowser
 from collections.abc import Callable, Sequence
@@ -315,6 +316,24 @@ async def open_unless_hardware(url: str, hardware: Callable[[], bool]) -> None:
         await trio.to_thread.run_sync(webbrowser.open, url)
     else:
         log.info("no grid found and no desktop here: open %s in a browser", url)
+
+
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--window-size=1400,1000")
+
+
+def headless_chromium(user_data: Path, binary: str = "chromium", driver: str = "chromedriver") -> Any:
+    """A Selenium driver for headless Chromium that downloads nothing (runs as root), for the page's
+    tests and benchmark; selenium is a test dependency, imported here only."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which(binary) or binary
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={user_data}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=Service(executable_path=shutil.which(driver) or driver))
 
 
 def add_arguments(run: argparse.ArgumentParser) -> None:

@@ -19,7 +19,6 @@ import pytest
 import trio
 from enginekit import SHARED
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -37,9 +36,6 @@ from gridtonic.midiclock import MidiClock
 from gridtonic.session import Session, Steps, default_session
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1400,1000")
 L16, L8 = layout.builtin(16, 8), layout.builtin(8, 8)
 SEEDS = SHARED / "seed-presets"
 
@@ -58,21 +54,11 @@ def heard(caplog) -> Callable[[str, float], bool]:
     return check
 
 
-def chrome(user_data: Path) -> webdriver.Chrome:
-    """Headless Chromium as root, never downloading anything (flags from shared/docs/environment.md)."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={user_data}")
-    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip("chromium or chromedriver missing: apt-get install chromium chromium-driver")
-    driver = chrome(tmp_path_factory.mktemp("chromium"))
+    driver = web.headless_chromium(tmp_path_factory.mktemp("chromium"), CHROMIUM, CHROMEDRIVER)
     yield driver
     driver.quit()
 
