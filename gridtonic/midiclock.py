@@ -49,9 +49,10 @@ class MidiClock:
 
     @property
     def settled(self) -> bool:
-        """Locked with the bandwidth narrowed (about 2 s after a lock or a tempo change): the tempo
-        is steady to a few hundredths of a BPM, where at the wide bandwidth it wobbles by ±0.5."""
-        return self.locked and self._lock.bandwidth <= 2 * LOCKED_BW
+        """Locked with the bandwidth fully narrowed (2-2.5 s after a lock or a tempo change): the
+        tempo is within 0.1 BPM, 0.15 with a busy sender (``ticksim.jack``), where at the wide
+        bandwidth it wobbles by ±0.5."""
+        return self.locked and self._lock.bandwidth <= LOCKED_BW * 1.001
 
     @property
     def period(self) -> float:

@@ -30,7 +30,8 @@ POLL = 0.005  # s between looks at rtmidi's queue (filled on JACK's thread witho
 # (13 % at 1 ms)
 DRIFT = 1e-4  # s/s the time anchor may creep, for a MIDI system clock running apart from ours
 # (100 ppm; the tempo read through it is off by at most as much)
-TEMPO_STEP = 0.1  # BPM: the followed tempo goes to the session, rounded to this, once it moved further
+TEMPO_STEP = 0.15  # BPM: the followed tempo goes to the session (rounded to 0.1) once it moved further
+# than this: more than the settled estimate wobbles, so a steady master is written once
 
 
 class MidiIn:
@@ -96,7 +97,7 @@ class MidiIn:
     def _write_tempo(self, clock: MidiClock) -> None:
         """The followed tempo into ``session.tempo`` for the UI and autosave: once the loop has
         settled, and only when it moved by more than ``TEMPO_STEP`` (the hysteresis keeps a steady
-        master from rewriting it as the estimate wobbles in its last digits)."""
+        master from rewriting it as the estimate wobbles in its last digit)."""
         session = self.sequencer.session
         tempo = min(max(clock.tempo, 20.0), 300.0)
         if clock.settled and abs(tempo - session.tempo) > TEMPO_STEP:

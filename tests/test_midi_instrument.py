@@ -12,7 +12,9 @@ machine). Following raw ticks, 16ths would be off by up to the JACK period. The 
 row: the same arrival model), so an interval, the difference of two, is off by at most 1.0 ms;
 a stall the loop takes for a tempo change widens it for a moment, worth another 0.5 ms. Hence:
 every 16th interval within 1.5 ms of the master's 125 ms, the median within 0.3 ms, and the mean
-within 0.1 ms (end errors over 24 intervals, plus the audio rate scsynth measures). This holds only
+within 0.1 ms (end errors over 24 intervals, plus the audio rate scsynth measures). A run in which
+the test's master itself was held up past the follower's dropout gap (4 ticks) is skipped: the
+follower rightly re-locks then, and there is no steady master to compare with. This holds only
 because MIDI in is polled: with an rtmidi callback, JACK's cycle waited for the GIL whenever this
 process stalled, and scsynth's whole time line jumped by ~3 ms (every later 16th moved).
 """
@@ -27,6 +29,7 @@ import trio
 from gridtonic import analysis, midicc, params, udp
 from gridtonic.app import Instrument
 from gridtonic.midi import MidiConfig
+from gridtonic.midiclock import DROPOUT
 from gridtonic.midiin import POLL
 from gridtonic.midiparse import CLOCK, CONTINUE, SONG_POSITION, START, STOP
 from gridtonic.render import pattern_session
@@ -101,6 +104,9 @@ async def test_midi_clock_plays_the_instrument_at_the_masters_tempo(sender, jack
     when = start + found / rate  # as trio times: the hits' ideal times (±64 samples)
     beat = loud(levels(path, found))
     sent = np.asarray(sent)
+    held = (sent - sent[0] - np.arange(end) * TICK_S).max()
+    if held > DROPOUT * TICK_S:  # the master itself broke time: the follower re-locks, as it should
+        pytest.skip(f"the test's master was held up {held * 1e3:.0f} ms (machine too busy to judge)")
 
     def played(first_tick: int, last_tick: int, first_step: int, count: int) -> np.ndarray:
         """The onsets from ``first_tick`` to ``last_tick``: ``count`` 16ths from ``first_step`` on,
@@ -122,7 +128,7 @@ async def test_midi_clock_plays_the_instrument_at_the_masters_tempo(sender, jack
     ioi = np.diff(played(PRE, stop_at, 0, PLAY // 6 + 1)) / rate - SIXTEENTH
     assert np.abs(ioi).max() < 1.5e-3 and np.median(np.abs(ioi)) < 0.3e-3, np.round(ioi * 1e3, 2)
     assert abs(ioi.mean()) < 0.1e-3
-    assert session.tempo == 120.0  # written back once the loop settled
+    assert session.tempo == pytest.approx(120.0, abs=0.1)  # written back once settled (±0.15), to 0.1
     silent_after_stop(stop_at, resume_at)
     # SPP 6 + Continue: 16ths 6-17 from the next tick (the Stop comes 4 ticks before 18)
     played(resume_at, stop2_at, SPP, RESUMED // 6 + 1)
