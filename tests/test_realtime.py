@@ -38,11 +38,13 @@ def busy_core():
     proc.wait()
 
 
-async def check_sixteenths(jack_server, tmp_path):
-    path = tmp_path / "live.wav"
-    inst = click_instrument(jack_server)
-    await analysis.capture(inst, path, 3.0)
-    found = analysis.onsets(path, threshold=0.05, min_gap=0.05)
+async def check_sixteenths(jack_server, tmp_path, without_xruns):
+    async def play(attempt: int):
+        path = tmp_path / f"live{attempt}.wav"
+        await analysis.capture(click_instrument(jack_server), path, 3.0)
+        return analysis.onsets(path, threshold=0.05, min_gap=0.05)
+
+    found = await without_xruns(play)
     assert len(found) >= 20
     period, _, _ = analysis.grid(found)
     assert abs(period - 6000) < 60  # JACK dummy's clock (the system timer) is within 1 % of nominal
@@ -51,12 +53,12 @@ async def check_sixteenths(jack_server, tmp_path):
     assert ioi.min() >= math.floor(period) - 1 and ioi.max() <= math.ceil(period) + 1, (period, ioi)
 
 
-async def test_sixteenths_are_sample_exact(jack_server, tmp_path):
-    await check_sixteenths(jack_server, tmp_path)
+async def test_sixteenths_are_sample_exact(jack_server, tmp_path, without_xruns):
+    await check_sixteenths(jack_server, tmp_path, without_xruns)
 
 
-async def test_sixteenths_stay_exact_under_cpu_load(jack_server, tmp_path, busy_core):
-    await check_sixteenths(jack_server, tmp_path)
+async def test_sixteenths_stay_exact_under_cpu_load(jack_server, tmp_path, busy_core, without_xruns):
+    await check_sixteenths(jack_server, tmp_path, without_xruns)
 
 
 async def test_the_global_lowpass_runs_after_the_voice_group(jack_server):

@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -66,20 +65,6 @@ async def record_clicks(server: Scsynth, wav: Path, offsets: list[float]) -> lis
     return [int(i) for i in onsets(wav, threshold=0.5)]
 
 
-async def without_xruns(jack_log: Path, measure: Callable[[int], Awaitable[T]]) -> T:
-    """``measure(attempt)``, again if JACK logged an xrun meanwhile; skip if it never ran clean.
-
-    An xrun (a busy machine delays scsynth's JACK callback) shifts audio against the system clock
-    that time tags use, so onsets move by up to a few periods: that is the machine, not the code.
-    """
-    for attempt in range(3):
-        before = jack_log.read_text(errors="replace").count("XRun")
-        result = await measure(attempt)
-        if jack_log.read_text(errors="replace").count("XRun") == before:
-            return result
-    pytest.skip("JACK reported xruns in every attempt: machine too busy for timing checks")
-
-
 def test_synthdef_bytes_match_sclang() -> None:
     # Both written by sclang 3.13's SynthDef.writeDefFile from the sources in the comments above.
     assert RECORDER == bytes.fromhex(
@@ -108,10 +93,10 @@ async def test_handshake_and_status(server: Scsynth) -> None:
 
 
 @pytest.mark.realtime
-async def test_bundles_play_on_time(server: Scsynth, tmp_path: Path, jack_log: Path) -> None:
+async def test_bundles_play_on_time(server: Scsynth, tmp_path: Path, without_xruns) -> None:
     offsets = [0.2 + 0.1 * i for i in range(6)]
     found = await without_xruns(
-        jack_log, lambda i: record_clicks(server, tmp_path / f"clicks{i}.wav", offsets)
+        lambda i: record_clicks(server, tmp_path / f"clicks{i}.wav", offsets)
     )
     assert len(found) == len(offsets)
     intervals = [b - a for a, b in zip(found, found[1:], strict=False)]
@@ -133,7 +118,7 @@ async def test_n_end_reaches_the_callback(server: Scsynth) -> None:
 
 
 @pytest.mark.realtime
-async def test_restarts_after_sigkill(server: Scsynth, tmp_path: Path, jack_log: Path) -> None:
+async def test_restarts_after_sigkill(server: Scsynth, tmp_path: Path, without_xruns) -> None:
     old = server.pid
     os.kill(old, signal.SIGKILL)
     server.send(click_bundle(time.time()))  # while it dies: dropped or lost, never raised
@@ -142,7 +127,7 @@ async def test_restarts_after_sigkill(server: Scsynth, tmp_path: Path, jack_log:
             await trio.sleep(0.02)
     assert (await server.status())["groups"] == 2
     found = await without_xruns(
-        jack_log, lambda i: record_clicks(server, tmp_path / f"after{i}.wav", [0.2, 0.4])
+        lambda i: record_clicks(server, tmp_path / f"after{i}.wav", [0.2, 0.4])
     )
     assert len(found) == 2
     assert found[1] - found[0] == pytest.approx(SR / 5, rel=0.002)
@@ -192,7 +177,7 @@ async def test_garbage_datagrams_are_ignored(server: Scsynth) -> None:
 
 @pytest.mark.realtime
 async def test_drum_voice_plays(
-    jack_server: str, jack_log: Path, nursery: trio.Nursery, tmp_path: Path
+    jack_server: str, without_xruns, nursery: trio.Nursery, tmp_path: Path
 ) -> None:
     from gridtonic import synthdefs
 
@@ -213,7 +198,7 @@ async def test_drum_voice_plays(
         await server.stop_recording()
         return wav
 
-    wav = await without_xruns(jack_log, hit)
+    wav = await without_xruns(hit)
     x, _ = sf.read(str(wav), always_2d=True)
     assert abs(x).max() > 0.01
     assert onsets(wav)[0] == pytest.approx(0.05 * SR, abs=128)
