@@ -1,6 +1,7 @@
 """The surface's timing on trio's virtual clock: frame rate cap, nothing sent when idle, the flash of
 a generated row, slots recalled on the bar line. A deterministic stand-in plays the sampler."""
 
+import threading
 from dataclasses import dataclass
 
 import trio
@@ -9,7 +10,7 @@ from gridtonic import layout, store
 from gridtonic.clock import InternalClock
 from gridtonic.sequencer import Sequencer
 from gridtonic.session import default_session
-from gridtonic.surface import FLASH, Surface
+from gridtonic.surface import BURST, FLASH, FPS, Surface
 
 L16 = layout.builtin(16, 8)
 
@@ -53,8 +54,30 @@ async def test_frames_are_capped_and_idle_sends_nothing(autojump_clock):
             surface.key(i % 16, 0, i % 2 == 0)
             await trio.sleep(0.001)
         await trio.sleep(0.5)
-        gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
-        assert min(gaps) >= 1 / 60 - 1e-9  # never more than 60 frames a second
+        # never more than 60 frames a second: any stretch holds at most BURST + 60 × its length
+        assert all(j - i + 1 <= BURST + (sent[j] - sent[i]) * FPS + 1e-6
+                   for i in range(len(sent)) for j in range(i, len(sent)))
+        n.cancel_scope.cancel()
+
+
+async def test_a_key_right_after_a_playhead_frame_is_lit_at_once(autojump_clock):
+    surface = make()
+    sent: list[tuple[float, tuple[int, ...]]] = []
+    async with trio.open_nursery() as n:
+        surface.sequencer.start()
+        n.start_soon(surface.show, lambda f: sent.append((trio.current_time(), f)))
+        await trio.sleep(1.0)
+        for _ in range(5):  # 1 ms after a playhead frame, at several phases of the bar
+            await trio.sleep_until(surface.next_change(trio.current_time()) + 0.001)
+            assert sent[-1][0] < trio.current_time()  # the playhead frame went out just now
+            pressed = trio.current_time()
+            surface.key(3, 5, True)  # row 6: no track, only the held key lights
+            await trio.sleep(0.05)
+            lit = next(t for t, f in sent if t >= pressed and f[5 * 16 + 3] == 15)
+            assert lit == pressed  # virtual time: no frame-cap wait at all (it was up to 1/60 s)
+            surface.key(3, 5, False)
+            await trio.sleep(0.3)
+        surface.sequencer.stop()
         n.cancel_scope.cancel()
 
 
@@ -160,3 +183,41 @@ async def test_without_a_prior_introspection_is_off_and_nothing_breaks(autojump_
     surface.key(gx, gy, True)
     surface.key(gx, gy, False)
     assert not surface.pending
+
+
+class Blocking(StandIn):
+    """A stand-in that answers only when the test lets it (the session changes meanwhile)."""
+
+    def __init__(self):
+        self.started, self.go = threading.Event(), threading.Event()
+
+    def track_from(self, target, basis):
+        self.started.set()
+        self.go.wait(5)
+        return super().track_from(target, basis)
+
+
+async def test_a_session_shrinking_while_the_sampler_runs_does_not_end_the_surface(autojump_clock):
+    sampler = Blocking()
+    surface = make(sampler)
+    s = surface.session
+    ix, iy = L16.keys["introspect"]
+
+    def introspect(basis: int, target: int) -> None:
+        for x, y, down in [(ix, iy, True), (0, basis, True), (0, basis, False), (0, target, True),
+                           (0, target, False), (ix, iy, False)]:
+            surface.key(x, y, down)
+
+    async with trio.open_nursery() as n:
+        await n.start(surface.run)
+        introspect(0, 4)
+        while not sampler.started.is_set():
+            await trio.sleep(0.001)
+        del s.tracks[2:]  # a page loaded a two-track session
+        sampler.go.set()
+        await settled(surface)
+        assert len(s.tracks) == 2 and 4 not in surface.flashes
+        introspect(0, 1)  # the worker is still there
+        await settled(surface)
+        assert s.tracks[1].steps == s.tracks[0].steps and 1 in surface.flashes
+        n.cancel_scope.cancel()
