@@ -169,3 +169,29 @@ def test_jack_arrivals_with_stalls_while_locking_do_not_throw_the_loop():
         e = steady(step_errors(MidiClock(100), ideal, jack(ideal, seed=seed)), ideal, 4.0)
         worst.append(np.abs(e - np.median(e)).max())  # the median is JACK's mean transfer delay
     assert max(worst) < 1 * MS, np.round(np.array(worst) / MS, 2)
+
+
+async def test_the_transport_key_while_following_stops_locally_and_never_starts(caplog):
+    """Play on a surface whose clock is a MidiClock: no restart() to call (it ended the instrument
+    with an AttributeError). Stopped, the key is one log line (the master starts playback); playing,
+    it stops locally and the master's next Start or Continue plays again."""
+    from gridtonic import layout
+    from gridtonic.surface import Surface
+
+    clock = MidiClock()
+    session = Session(tracks=[Track(name="kick")])
+    seq = Sequencer(session, clock)
+    surface = Surface(layout.builtin(16, 8), session, seq)
+    play = surface.gestures.layout.keys["play"]
+    with caplog.at_level("INFO"):
+        surface.key(*play, True)
+        surface.key(*play, False)
+    assert not seq.playing and "master starts playback" in caplog.text
+    clock.start()
+    seq.play_from(clock.tick(1.0))
+    surface.key(*play, True)
+    surface.key(*play, False)
+    assert not seq.playing
+    clock.resume()
+    seq.play_from(clock.tick(1.02))
+    assert seq.playing
