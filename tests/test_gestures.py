@@ -203,13 +203,20 @@ def test_apply_edits_and_refuses_missing_tracks():
     assert a.apply(s, a.SetLevel(0, 35, "probability", 7.0)) and s.tracks[0].probability[3] == 1.0
 
 
-events = st.lists(st.tuples(st.integers(-1, 16), st.integers(-1, 16), st.booleans()), max_size=80)
+events = st.lists(st.tuples(st.integers(-1, 18), st.integers(-1, 16), st.booleans()), max_size=80)
+# every shipped layout: the grids and the Launchpads (9×9 with the side and top rows; two side by side 18×9)
+STREAM_LAYOUTS = [layout.builtin(16, 8), layout.builtin(8, 8), layout.builtin(16, 16),
+                  layout.load(layout.LAYOUT_DIR / "launchpad-8x8.toml"),
+                  layout.load(layout.LAYOUT_DIR / "two-launchpads-16x8.toml")]
 
 
-@settings(max_examples=200, deadline=None)
-@given(size=st.sampled_from([(16, 8), (8, 8), (16, 16)]), stream=events)
-def test_random_key_streams_keep_the_session_valid(size, stream):
-    lay = layout.builtin(*size)
+def test_the_key_streams_cover_the_launchpad_layouts():
+    assert [(lay.width, lay.height) for lay in STREAM_LAYOUTS[3:]] == [(9, 9), (18, 9)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(lay=st.sampled_from(STREAM_LAYOUTS), stream=events)
+def test_random_key_streams_keep_the_session_valid(lay, stream):
     s, g = fresh(lay)
     for act in run(g, s, stream):  # the sampler's stand-in: deterministic rows
         if isinstance(act, a.Introspect):
