@@ -2,7 +2,8 @@
 
 Device-independent: the monome grid, a Launchpad or a browser page each feed ``key(x, y, down)``
 and run ``show(send)``, which calls ``send(frame)`` with a new frame whenever the picture changes
-(at most ``FPS`` a second, nothing while it stays the same). What the session cannot do by itself
+(at most ``FPS`` a second, nothing while it stays the same; a key's frame is never held back
+behind the playhead's). What the session cannot do by itself
 runs here: the transport, the prior sampler (in a worker thread, never on the key path; the row
 flashes when its steps arrive) and pattern slots (a recall while playing waits for the bar line).
 The slots themselves live in the session, so autosave keeps them across restarts.
@@ -28,6 +29,7 @@ from gridtonic.session import STEPS, Session, Steps, Track
 log = logging.getLogger(__name__)
 
 FPS = 60.0
+BURST = 2.0  # frames the cap lets out back to back: a key's frame right after the clock's
 FLASH = 0.3  # s a freshly generated row stays lit
 IDLE_POLL = 0.1  # s between looks at the session for changes made elsewhere (other surfaces, presets)
 BAR_BEATS = 4.0
@@ -170,19 +172,33 @@ class Surface:
         return min(times, default=None)
 
     async def show(self, send: Callable[[Frame], None], fps: float = FPS) -> None:
-        """Call ``send`` with each new frame (the first at once) until cancelled."""
+        """Call ``send`` with each new frame (the first at once) until cancelled.
+
+        The cap is a bucket of ``BURST`` frames refilled at ``fps``: a frame made by a key (or any
+        edit) goes out as soon as one frame is in it, one made by the clock (playhead, a flash
+        ending) waits until the bucket is full. So a key pressed just after a playhead frame is lit
+        at once instead of up to 1/fps later, the playhead yields at most 1/fps to a key, and the
+        rate stays ``fps`` over any stretch longer than a couple of frames.
+        """
         last: Frame | None = None
+        tokens, filled = BURST, trio.current_time()
         while True:
             changed = self._changed
             now = trio.current_time()
+            tokens, filled = min(BURST, tokens + (now - filled) * fps), now
             frame = self.frame(now)
             if frame != last:
                 send(frame)
                 last = frame
+                tokens -= 1.0
             nxt = self.next_change(now)
-            with trio.move_on_at(now + IDLE_POLL if nxt is None else min(nxt, now + IDLE_POLL)):
+            clock = now + IDLE_POLL if nxt is None else max(min(nxt, now + IDLE_POLL), now + 1.0 / fps)
+            with trio.move_on_at(clock):  # not before 1/fps: a step boundary rounded to now must not spin
                 await changed.wait()
-            await trio.sleep_until(now + 1.0 / fps)
+            while (short := (1.0 if changed.is_set() else BURST) - tokens
+                   - (trio.current_time() - filled) * fps) > 1e-6:
+                with trio.move_on_after(short / fps):  # a key meanwhile needs only one frame
+                    await (trio.sleep_forever() if changed.is_set() else changed.wait())
 
     # -- the tasks behind it -----------------------------------------------------------------
 
@@ -207,10 +223,12 @@ class Surface:
                     edit = a.SetPattern(track, 0, tuple(p.steps))
             except Exception:  # a sampler bug must not silence the instrument
                 log.exception("sampler failed on %s", act)
-            else:
-                a.apply(self.session, edit)
-                self.flashes[track] = trio.current_time() + FLASH
-                log.info("%s: %s", tracks[track].name, p.how)
+            else:  # the session may have shrunk meanwhile (a page loaded another): look again
+                if a.apply(self.session, edit):
+                    self.flashes[track] = trio.current_time() + FLASH
+                    log.info("%s: %s", self.session.tracks[track].name, p.how)
+                else:
+                    log.info("track %d went away while the sampler ran: its steps are dropped", track + 1)
             self.pending.discard(track)
             self._touch()
 
