@@ -197,7 +197,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         trio.run(play)
     except BaseExceptionGroup as group:  # one task's error inside the nurseries: show it plainly
-        errors = group.subgroup((JackError, ScsynthError, BuildError, OSError))
+        errors = group.subgroup((JackError, ScsynthError, BuildError, OSError, midiports.MidiPortError))
         if errors is None:
             raise
         while isinstance(errors, BaseExceptionGroup):

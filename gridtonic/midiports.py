@@ -95,28 +95,41 @@ async def keep_open(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Keep the port matching ``pattern`` open: ``found(port)`` when (re)opened, ``found(None)``
-    when it went away. Reports started after the first look, port or not."""
-    port, name = None, None
+    when it went away. Reports started after the first look, port or not.
+
+    Nothing here ends the run: no MIDI system (``MidiPortError``), a port gone between listing and
+    opening (ValueError, OSError) are one warning line, and another look every ``WATCH`` s."""
+    port, name, quiet = None, None, False  # quiet: the reason it is not open was said already
     try:
-        if pattern == VIRTUAL:
-            port = await trio.to_thread.run_sync(opener, VIRTUAL)
-            found(port)
-            task_status.started()
-            await trio.sleep_forever()
         while True:
-            available = await trio.to_thread.run_sync(names, kind, api)
-            if port is not None and name not in available:
-                log.warning("MIDI %s %r went away; reopening it when it returns", kind, name)
-                found(None)
-                close(port)
-                port = None
-            if port is None and (name := find(pattern, available)) is not None:
-                port = await trio.to_thread.run_sync(opener, name)
-                log.info("MIDI %s: %s", kind, name)
-                found(port)
-            elif port is None and task_status is not trio.TASK_STATUS_IGNORED:
-                log.warning("no MIDI %s matches %r (have: %s); waiting for it", kind, pattern,
-                            ", ".join(available) or "none")
+            try:
+                if pattern == VIRTUAL:
+                    if port is None:
+                        port = await trio.to_thread.run_sync(opener, VIRTUAL)
+                        found(port)
+                else:
+                    available = await trio.to_thread.run_sync(names, kind, api)
+                    if port is not None and name not in available:
+                        log.warning("MIDI %s %r went away; reopening it when it returns", kind, name)
+                        found(None)
+                        close(port)
+                        port, quiet = None, True
+                    if port is None and (name := find(pattern, available)) is not None:
+                        port = await trio.to_thread.run_sync(opener, name)
+                        log.info("MIDI %s: %s", kind, name)
+                        found(port)
+                    elif port is None and not quiet:
+                        log.warning("no MIDI %s matches %r (have: %s); waiting for it", kind, pattern,
+                                    ", ".join(available) or "none")
+                        quiet = True
+            except (MidiPortError, ValueError, OSError) as e:  # RtMidiError is an OSError
+                if not quiet:
+                    log.warning("MIDI %s %r: %s; trying again every %g s", kind, pattern,
+                                str(e).rstrip("."), WATCH)
+                    quiet = True
+            else:
+                if port is not None:
+                    quiet = False
             task_status.started()
             task_status = trio.TASK_STATUS_IGNORED
             await trio.sleep(WATCH)

@@ -159,3 +159,47 @@ async def test_a_port_that_vanishes_is_reopened(jack_server, monkeypatch):
     port.close_port()
     port.delete()
     assert not clock.running
+
+
+async def test_no_midi_system_and_a_port_gone_before_opening_are_retried(jack_server, monkeypatch, caplog):
+    """keep_open caught nothing: no MIDI system (``names`` raising MidiPortError) or a port gone
+    between listing and opening (ValueError from the opener) ended the run with a traceback. Now
+    each is one warning line and another look; the port, appearing late, is then used."""
+    monkeypatch.setattr(midiports, "WATCH", 0.1)
+    real_names, real_open = midiports.names, midiports.open_input
+    failures = {"names": 2, "open": 1}
+
+    def names(kind, api="jack"):
+        if failures["names"]:
+            failures["names"] -= 1
+            raise midiports.MidiPortError("no jack MIDI: not yet")
+        return real_names(kind, api)
+
+    def open_input(name, api, callback=None):
+        if failures["open"]:
+            failures["open"] -= 1
+            raise ValueError(f"{name!r} is not in list")
+        return real_open(name, api, callback)
+
+    monkeypatch.setattr(midiports, "names", names)
+    monkeypatch.setattr(midiports, "open_input", open_input)
+    played = []
+    midi_in = MidiIn(Sequencer(pattern_session("kick:-"), InternalClock(120)), played.append)
+    port = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="gt-late")
+    try:
+        with caplog.at_level("WARNING"):
+            async with trio.open_nursery() as n:
+                await n.start(midi_in.run, "gt-late", "jack")
+                await trio.sleep(0.25)
+                port.open_virtual_port("out")  # appears after the failed looks
+                await trio.sleep(0.5)
+                port.send_message([0x99, 36, 100])
+                await trio.sleep(0.1)
+                n.cancel_scope.cancel()
+    finally:
+        port.close_port()
+        port.delete()
+    assert [h.track for h in played] == [0]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "gridtonic.midiports"]
+    assert len(warnings) == 1 and "not yet" in warnings[0], warnings  # once until it is open
+    assert failures == {"names": 0, "open": 0}
