@@ -3,6 +3,10 @@
 Thin glue. A grid plugged in (at start or mid-performance) gets the layout for its size and its
 whole frame at once; unplugging it only stops its LED task, never the music; the next grid found
 takes over with the same surface (pattern slots and selection survive a replug).
+
+Rotation is set at every connect (0 unless configured): the shipped layouts are landscape, and a
+grid left turned by another app would otherwise report 8×16. The layout follows the size the grid
+reports after rotation (a 128 at 90° gets the 8×8 layout on its top half).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ log = logging.getLogger(__name__)
 class GridConfig:
     serialosc_port: int = DEFAULT_PORT
     want: str | None = None  # serial of the grid to use; None: the first one found
-    rotation: int | None = None  # 0, 90, 180, 270; None: as serialosc has it
+    rotation: int | None = 0  # 0, 90, 180, 270, set at connect; None: as serialosc has it
     layout: Path | None = None  # None: the built-in layout for the grid's size
     four_levels: bool = False  # a 2011 grid (4 brightness levels)
     bind: str = "127.0.0.1"
@@ -59,6 +63,8 @@ class Grid:
                           lay.name, lay.width, lay.height, dev.id, dev.width, dev.height)
             lay = layout.builtin(dev.width, dev.height)
         self.surface.use_layout(lay)
+        if self._scope is not None:
+            self._scope.cancel()
         self._scope = trio.CancelScope()
         assert self._nursery is not None
         self._nursery.start_soon(self._show, lay, self._scope)
@@ -99,7 +105,8 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     g.add_argument("--serialosc-port", type=int, default=DEFAULT_PORT,
                    help="serialoscd's port (default %(default)s)")
     g.add_argument("--grid-id", help="use this grid (serial, e.g. m1000123); default: the first found")
-    g.add_argument("--rotation", type=int, choices=(0, 90, 180, 270), help="grid rotation")
+    g.add_argument("--rotation", type=int, choices=(0, 90, 180, 270), default=0,
+                   help="grid rotation set at connect (default %(default)s; 90/270 swap a 128's size)")
     g.add_argument("--layout", type=Path, help="layout TOML (default: layouts/grid<W>x<H>.toml)")
     g.add_argument("--grid-levels", type=int, choices=(16, 4), default=16,
                    help="brightness levels: 4 for 2011 grids (default 16)")

@@ -3,7 +3,9 @@
 It speaks the protocol serialoscd speaks: ``/serialosc/list`` and one-shot ``/serialosc/notify`` on
 the discovery port, one UDP port per device answering ``/sys/*`` and taking the varibright and
 on/off LED messages. Keys are injected with ``press``; ``leds`` reads back what the grid shows, and
-``on_led`` sees every LED message as it arrives (the latency benchmark's probe).
+``on_led`` sees every LED message as it arrives (the latency benchmark's probe). ``/sys/rotation``
+turns the app's picture on the device as serialosc (libmonome) does: ``press`` and ``leds`` are the
+physical keys, the app sees rotated coordinates and, at 90 and 270, width and height swapped.
 ``gridtonic grid-emulator`` runs one in the terminal for playing without a grid.
 """
 
@@ -48,17 +50,55 @@ class EmulatedGrid:
     def rows(self) -> list[list[int]]:
         return [self.leds[y * self.width:(y + 1) * self.width] for y in range(self.height)]
 
-    def press(self, x: int, y: int, down: bool) -> None:
-        """A key event, sent to the app the way the grid would send it."""
-        self._to_app(self.prefix + "/grid/key", x, y, int(down))
+    @property
+    def size(self) -> tuple[int, int]:
+        """Width and height as the app sees them (``/sys/size``)."""
+        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
 
-    def _to_app(self, address: str, *args: osc.OscArg) -> None:
+    def physical(self, x: int, y: int) -> tuple[int, int]:
+        """The physical key under the app's (x, y)."""
+        w, h = self.size
+        match self.rotation:
+            case 90:
+                return y, w - 1 - x
+            case 180:
+                return w - 1 - x, h - 1 - y
+            case 270:
+                return h - 1 - y, x
+        return x, y
+
+    def seen(self, x: int, y: int) -> tuple[int, int]:
+        """The app's coordinates of physical key (x, y) (``physical`` inverted)."""
+        w, h = self.size
+        match self.rotation:
+            case 90:
+                return w - 1 - y, x
+            case 180:
+                return w - 1 - x, h - 1 - y
+            case 270:
+                return y, h - 1 - x
+        return x, y
+
+    def view(self) -> tuple[int, ...]:
+        """The LEDs in the app's coordinates, row by row (what it painted, unrotated)."""
+        w, h = self.size
+        return tuple(self.level(*self.physical(x, y)) for y in range(h) for x in range(w))
+
+    def press(self, x: int, y: int, down: bool) -> None:
+        """A key event on physical key (x, y), sent to the app the way the grid would send it."""
+        self.send(self.prefix + "/grid/key", *self.seen(x, y), int(down))
+
+    def send(self, address: str, *args: osc.OscArg) -> None:
+        """Any message to the app from this device's port (tests send malformed ones)."""
         if self._sock is not None:
             udp.send(self._sock, osc.message(address, *args), self.app)
 
     def _set(self, x: int, y: int, level: int) -> None:
-        if 0 <= x < self.width and 0 <= y < self.height:
-            self.leds[y * self.width + x] = min(max(int(level), 0), 15)
+        """LED (x, y) in the app's coordinates."""
+        w, h = self.size
+        if 0 <= x < w and 0 <= y < h:
+            px, py = self.physical(x, y)
+            self.leds[py * self.width + px] = min(max(int(level), 0), 15)
 
     def _bits(self, x0: int, y: int, masks: list[int]) -> None:
         for i, m in enumerate(masks):
@@ -81,7 +121,7 @@ class EmulatedGrid:
                 self._sock = None
 
     def _info(self, host: str, port: int) -> None:
-        for address, *args in (("/sys/id", self.id), ("/sys/size", self.width, self.height),
+        for address, *args in (("/sys/id", self.id), ("/sys/size", *self.size),
                                ("/sys/host", self.app[0]), ("/sys/port", self.app[1]),
                                ("/sys/prefix", self.prefix), ("/sys/rotation", self.rotation)):
             udp.send(self._sock, osc.message(address, *args), (host, port))
@@ -102,9 +142,7 @@ class EmulatedGrid:
         elif cmd == "level/set":
             self._set(a[0], a[1], a[2])
         elif cmd in ("level/all", "all"):
-            self.leds = [0] * len(self.leds)
-            for i in range(len(self.leds)):
-                self._set(i % self.width, i // self.width, a[0] if cmd == "level/all" else 15 * a[0])
+            self.leds = [min(max(a[0] if cmd == "level/all" else 15 * a[0], 0), 15)] * len(self.leds)
         elif cmd == "level/row":
             for i, v in enumerate(a[2:]):
                 self._set(a[0] + i, a[1], v)
@@ -136,7 +174,8 @@ class EmulatedGrid:
         elif address == "/sys/prefix":
             self.prefix = str(args[0])
         elif address == "/sys/rotation":
-            self.rotation = int(args[0])
+            if int(args[0]) in (0, 90, 180, 270):  # serialosc ignores other angles
+                self.rotation = int(args[0])
         elif address == "/sys/info":
             if len(args) >= 2:
                 self._info(str(args[0]), int(args[1]))
@@ -156,20 +195,32 @@ class SerialOscEmulator:
         self._notify: set[tuple[str, int]] = set()
         self._sock: socket.socket | None = None
         self._nursery: trio.Nursery | None = None
+        self._closed = trio.Event()
+
+    async def stop(self) -> None:
+        """Exit like a killed serialoscd: nobody is told; returns once every port is closed (so a
+        new one can take the discovery port) and ``run`` has returned."""
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+            await self._closed.wait()
 
     async def run(self, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-        with udp.bind("127.0.0.1", self.port) as sock:
-            self._sock = sock
-            self.port = sock.getsockname()[1]
-            async with trio.open_nursery() as n:
-                self._nursery = n
-                task_status.started(self.port)
-                while True:
-                    data, _ = await udp.receive(sock)
-                    try:
-                        self.handle(*osc.parse(data))
-                    except (ValueError, TypeError, IndexError) as e:
-                        log.warning("serialosc emulator ignored a bad message: %s", e)
+        self._closed = trio.Event()
+        try:
+            with udp.bind("127.0.0.1", self.port) as sock:
+                self._sock = sock
+                self.port = sock.getsockname()[1]
+                async with trio.open_nursery() as n:
+                    self._nursery = n
+                    task_status.started(self.port)
+                    while True:
+                        data, _ = await udp.receive(sock)
+                        try:
+                            self.handle(*osc.parse(data))
+                        except (ValueError, TypeError, IndexError) as e:
+                            log.warning("serialosc emulator ignored a bad message: %s", e)
+        finally:
+            self._closed.set()
 
     def handle(self, address: str, args: list) -> None:
         if address == "/serialosc/list":

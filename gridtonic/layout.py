@@ -186,6 +186,12 @@ def load(path: Path) -> Layout:
 
 
 def builtin(width: int, height: int) -> Layout:
-    """The layout shipped for a ``width``×``height`` grid (16×8 for anything else)."""
+    """The layout shipped for a ``width``×``height`` grid; for another size (a 128 turned to 8×16)
+    the largest shipped one that fits on it, so every key it uses exists; 16×8 when none fits."""
     path = LAYOUT_DIR / f"grid{width}x{height}.toml"
-    return load(path if path.exists() else LAYOUT_DIR / "grid16x8.toml")
+    if not path.exists():
+        fits = [(w * h, p) for p in LAYOUT_DIR.glob("grid*x*.toml")
+                if (m := re.fullmatch(r"grid(\d+)x(\d+)\.toml", p.name))
+                and (w := int(m[1])) <= width and (h := int(m[2])) <= height]
+        path = max(fits)[1] if fits else LAYOUT_DIR / "grid16x8.toml"
+    return load(path)

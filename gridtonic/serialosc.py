@@ -8,6 +8,10 @@ there and the device sends keys and ``/sys`` replies there after ``/sys/host`` a
 
 Hot-plug: ``/serialosc/notify`` is one-shot, so it is re-armed after every add/remove. The first
 grid found wins unless ``want`` names one; when it is unplugged the next one found takes over.
+A restarted serialoscd announces nothing and the device comes back on a new port with its settings
+lost, so while a grid is in use it is asked ``/sys/info`` and serialosc ``/serialosc/list`` every
+``RETRY`` s: the same id on a new port, a reply showing our port, prefix or rotation gone, or
+``SILENT`` rounds without a word from the device all redo the handshake (the grid repaints).
 Nothing here raises on bad input: malformed or unexpected datagrams are dropped with a log line.
 """
 
@@ -26,7 +30,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 12002
 PREFIX = "/gridtonic"
-RETRY = 1.0  # s between discovery attempts while no grid is ready
+RETRY = 1.0  # s between discovery attempts, and between pings of the grid in use
+SILENT = 3  # pings without any answer before the grid counts as gone
 
 
 @dataclass
@@ -56,6 +61,7 @@ class SerialOsc:
         self.on_gone: Callable[[Device], None] = lambda device: None
         self._sock: socket.socket | None = None
         self._dropped = 0
+        self._heard = 0.0  # trio time the device last sent anything
 
     @property
     def local_port(self) -> int:
@@ -94,10 +100,19 @@ class SerialOsc:
                 self._sock = None
 
     async def _rediscover(self) -> None:
-        """Ask serialosc for grids until one is ready (serialoscd may start after us, or restart)."""
+        """Ask serialosc for grids until one is ready (serialoscd may start after us), then keep
+        checking that the one in use still answers on the port we know, with our settings."""
         while True:
-            if self.device is None or not self.device.ready:
+            dev = self.device
+            if dev is not None and trio.current_time() - self._heard > SILENT * RETRY:
+                log.warning("grid %s stopped answering: looking for it again", dev.id)
+                self._lose(dev)
+                dev = None
+            if dev is None or not dev.ready:
                 self._discover()
+            else:
+                self._send(self.port, "/serialosc/list", "127.0.0.1", self.local_port)
+                self._send(dev.port, "/sys/info", "127.0.0.1", self.local_port)
             await trio.sleep(RETRY)
 
     def handle(self, data: bytes, sender: int) -> None:
@@ -112,6 +127,8 @@ class SerialOsc:
 
     def _dispatch(self, address: str, args: list, sender: int) -> None:
         dev = self.device
+        if dev is not None and sender == dev.port:
+            self._heard = trio.current_time()
         if address == self.prefix + "/grid/key":
             if dev is not None and dev.ready and sender == dev.port:
                 x, y, s = (int(v) for v in args[:3])
@@ -127,10 +144,8 @@ class SerialOsc:
         elif address == "/serialosc/remove":
             self._send(self.port, "/serialosc/notify", "127.0.0.1", self.local_port)
             if dev is not None and args and str(args[0]) == dev.id:
-                self.device = None
                 log.info("grid %s unplugged", dev.id)
-                if dev.ready:
-                    self.on_gone(dev)
+                self._lose(dev)
                 self._discover()
         elif address.startswith("/sys/") and dev is not None and sender == dev.port:
             self._sys(dev, address, args)
@@ -138,9 +153,16 @@ class SerialOsc:
             log.debug("ignored %s %r from port %d", address, args, sender)
 
     def _offer(self, id: str, type: str, port: int) -> None:
-        if self.device is not None or (self.want is not None and id != self.want):
+        dev = self.device
+        if self.want is not None and id != self.want:
             return
+        if dev is not None:
+            if id != dev.id or port == dev.port:
+                return
+            log.info("grid %s moved from port %d to %d (serialosc restarted?)", id, dev.port, port)
+            self._lose(dev)
         self.device = Device(id, type, port)
+        self._heard = trio.current_time()
         local = self.local_port
         self._send(port, "/sys/port", local)
         self._send(port, "/sys/host", "127.0.0.1")
@@ -149,8 +171,18 @@ class SerialOsc:
             self._send(port, "/sys/rotation", self.rotation)
         self._send(port, "/sys/info", "127.0.0.1", local)
 
+    def _lose(self, dev: Device) -> None:
+        self.device = None
+        if dev.ready:
+            self.on_gone(dev)
+
     def _sys(self, dev: Device, address: str, args: list) -> None:
         was_ready = dev.ready
+        if was_ready and self._forgot(dev, address, args):
+            log.info("grid %s lost our settings (%s %r): connecting again", dev.id, address, args)
+            self._lose(dev)
+            self._offer(dev.id, dev.type, dev.port)
+            return
         if address == "/sys/size":
             dev.width, dev.height = int(args[0]), int(args[1])
         elif address == "/sys/rotation":
@@ -160,3 +192,17 @@ class SerialOsc:
         if dev.ready and not was_ready:
             log.info("grid %s (%s, %dx%d) ready", dev.id, dev.type, dev.width, dev.height)
             self.on_ready(dev)
+
+    def _forgot(self, dev: Device, address: str, args: list) -> bool:
+        """An info reply from a ready grid that no longer matches the handshake (a serialoscd
+        restart that kept the port, another app, a rotation that swapped the size)."""
+        match address:
+            case "/sys/port":
+                return int(args[0]) != self.local_port
+            case "/sys/prefix":
+                return str(args[0]) != self.prefix
+            case "/sys/rotation":
+                return self.rotation is not None and int(args[0]) != self.rotation
+            case "/sys/size":
+                return (int(args[0]), int(args[1])) != (dev.width, dev.height)
+        return False

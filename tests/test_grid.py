@@ -10,7 +10,7 @@ import pytest
 import trio
 from test_prior import groove, write_midi
 
-from gridtonic import frame, layout, osc, prior, udp
+from gridtonic import frame, layout, osc, prior, serialosc, udp
 from gridtonic.app import Instrument
 from gridtonic.clock import InternalClock
 from gridtonic.grid import Grid, GridConfig
@@ -43,12 +43,18 @@ async def until(condition, what: str) -> None:
 
 
 def shows(g: EmulatedGrid, surface: Surface) -> bool:
-    """The emulated grid lights exactly the surface's current frame."""
-    return tuple(g.leds) == surface.frame(trio.current_time())
+    """The emulated grid lights exactly the surface's current frame where the layout lies (in the
+    app's coordinates: a rotated grid shows it turned)."""
+    lay, (w, h) = surface.gestures.layout, g.size
+    if lay.width > w or lay.height > h:
+        return False
+    view = g.view()
+    return tuple(view[y * w + x] for y in range(lay.height) for x in range(lay.width)) == surface.frame(
+        trio.current_time())
 
 
 @asynccontextmanager
-async def rig(sampler=None, *grids: EmulatedGrid, want: str | None = None):
+async def rig(sampler=None, *grids: EmulatedGrid, **config):
     session = default_session()
     for t in session.tracks:
         t.set_pattern("-")
@@ -60,7 +66,7 @@ async def rig(sampler=None, *grids: EmulatedGrid, want: str | None = None):
         for g in grids:
             await emu.plug(g)
         await n.start(surface.run)
-        grid = Grid(surface, GridConfig(serialosc_port=port, want=want))
+        grid = Grid(surface, GridConfig(serialosc_port=port, **config))
         await n.start(grid.run)
         yield emu, surface, grid
         n.cancel_scope.cancel()
@@ -129,12 +135,73 @@ async def test_unplug_keeps_playing_and_replug_restores_the_leds():
         surface.sequencer.stop()
 
 
+async def test_serialoscd_and_the_grid_restarted_on_new_ports_are_repainted_and_play():
+    g = EmulatedGrid()
+    async with rig(None, g) as (emu, surface, grid):
+        await until(lambda: shows(g, surface) and any(g.leds), "the first frame")
+        await emu.stop()  # killed: no /serialosc/remove, the device's port closes
+        port = g.port
+        while port == g.port:
+            port = udp.free_port()
+        async with trio.open_nursery() as n:
+            again = SerialOscEmulator(emu.port)  # serialoscd's well-known port; the grid's is new
+            await n.start(again.run)
+            back = await again.plug(EmulatedGrid(port=port))  # fresh: /monome, app port 8000, dark
+            await until(lambda: shows(back, surface) and any(back.leds), "the grid on its new port repainted")
+            await tap(back, 7, 0)
+            await until(lambda: surface.session.tracks[0].steps[7] and shows(back, surface), "a key on it")
+            n.cancel_scope.cancel()
+
+
+async def test_a_grid_that_stops_answering_is_let_go(monkeypatch):
+    monkeypatch.setattr(serialosc, "RETRY", 0.1)
+    g = EmulatedGrid()
+    async with rig(None, g) as (emu, surface, grid):
+        await until(lambda: shows(g, surface) and grid.client.device is not None, "the first frame")
+        await emu.stop()  # nobody says so: only the unanswered /sys/info pings tell
+        await until(lambda: grid.client.device is None, "the silent grid dropped")
+        assert grid._scope is not None and grid._scope.cancel_called  # its LED task stopped
+
+
+async def test_a_grid_that_lost_the_handshake_on_the_same_port_is_set_up_again(monkeypatch):
+    monkeypatch.setattr(serialosc, "RETRY", 0.1)
+    g = EmulatedGrid()
+    async with rig(None, g) as (emu, surface, grid):
+        await until(lambda: shows(g, surface) and any(g.leds), "the first frame")
+        # a serialoscd restart that gave the device its old port: defaults again, LEDs dark
+        g.handle("/sys/prefix", ["/monome"])
+        g.handle("/sys/port", [8000])
+        g.leds = [0] * len(g.leds)
+        await until(lambda: g.prefix == "/gridtonic" and any(g.leds) and shows(g, surface), "set up again")
+
+
+@pytest.mark.parametrize(("wanted", "was", "name"), [
+    (180, 0, "grid 16x8"),  # cable on the other side: same size, the picture turned round
+    (0, 90, "grid 16x8"),  # left turned by another app: gridtonic sets its own at connect
+    (90, 0, "grid 8x8"),  # a 128 turned upright is 8×16: the 8×8 layout fits on it
+])
+async def test_a_rotated_grid_shows_the_frame_turned_and_its_keys_are_turned_back(wanted, was, name):
+    g = EmulatedGrid(rotation=was)
+    async with rig(None, g, **({"rotation": wanted} if wanted else {})) as (emu, surface, grid):  # 0: default
+        await until(lambda: g.rotation == wanted and shows(g, surface) and any(g.leds), "the turned frame")
+        assert surface.gestures.layout.name == name and grid.client.device.rotation == wanted
+        assert g.size == ((8, 16) if wanted in (90, 270) else (16, 8))
+        x, y = g.physical(0, 0)  # the physical key under the app's kick step 1
+        await tap(g, x, y)
+        await until(lambda: surface.session.tracks[0].steps[0] and g.level(x, y) == 11, "step 1 lit there")
+        await until(lambda: shows(g, surface), "the frame with it")
+
+
 async def test_a_grid_plugged_in_later_is_lit_at_once_and_the_named_one_wins():
     first = EmulatedGrid(id="m0000001")
     second = EmulatedGrid(id="m0000002", width=8, height=8, type="monome 64")
     async with rig(None, want="m0000002") as (emu, surface, grid):
+        heard = []
+        handle = grid.client.handle
+        grid.client.handle = lambda data, sender: (heard.append(osc.parse(data)[0]), handle(data, sender))
         await emu.plug(first)
-        await trio.sleep(0.1)
+        await until(lambda: "/serialosc/add" in heard, "the first grid announced to gridtonic")
+        await trio.sleep(0)
         assert grid.client.device is None and not any(first.leds)  # not the one asked for
         await emu.plug(second)
         await until(lambda: shows(second, surface) and any(second.leds), "the 8x8 lit")
@@ -155,9 +222,16 @@ async def test_garbage_datagrams_are_ignored():
                 s.sendto(data, ("127.0.0.1", grid.client.local_port))
                 s.sendto(data, ("127.0.0.1", emu.port))
                 s.sendto(data, ("127.0.0.1", g.port))
+        # from the grid's own port, which the sender filter lets through: malformed key messages
+        for args in [("x", 1, 1), (1,), (), (99, 99, 1), (-1, 0, 1), (1, "y", 0), (1, 0, "down")]:
+            g.send("/gridtonic/grid/key", *args)
+        g.send("/sys/size", "big", 8)
+        g.send("/sys/rotation")
         await tap(g, 7, 0)
         await until(lambda: surface.session.tracks[0].steps[7] and shows(g, surface), "a key after the junk")
-        assert sum(surface.session.tracks[0].steps) == 1
+        assert sum(sum(t.steps) for t in surface.session.tracks) == 1
+        assert grid.client.device is not None and grid.client.device.port == g.port
+        assert grid.client._dropped >= 7  # each malformed one from the grid was counted and dropped
 
 
 async def test_four_level_grids_get_the_mapped_frame():
