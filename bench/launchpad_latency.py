@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 import trio
@@ -34,10 +33,12 @@ async def bench(presses: int, seconds: float) -> None:
     os.environ.setdefault("JACK_DEFAULT_SERVER", SERVER)
     received = [0]
     arrived = trio.Event()
+    lit: list[float] = []  # arrival times of LED SysEx (the emulator's stamps, not its poll)
 
-    def probe(data: list[int]) -> None:  # every message the Launchpad gets
+    def probe(t: float, data: list[int]) -> None:  # every message the Launchpad gets
         received[0] += len(data)
         if len(data) > 6 and data[6] == GEN3_LEDS:
+            lit.append(t)
             arrived.set()
 
     async with jack.ensure_jack(os.environ["JACK_DEFAULT_SERVER"]), trio.open_nursery() as n:
@@ -59,11 +60,11 @@ async def bench(presses: int, seconds: float) -> None:
             x = i // 2 % 8  # row 7: no track in the default kit, so only the held pad changes
             await trio.sleep(1.1 / FPS)
             arrived = trio.Event()
-            t0 = time.perf_counter()
+            t0, lit[:] = trio.current_time(), []
             lp.press((x, 7), i % 2 == 0)
             with trio.move_on_after(1):
                 await arrived.wait()
-            lat.append((time.perf_counter() - t0) * 1000)
+            lat.append(((lit[0] if lit else trio.current_time()) - t0) * 1000)
         lat = np.array(lat)
         print(f"pad → LED SysEx (JACK both ways): n={len(lat)}, p50 {np.percentile(lat, 50):.2f} ms, "
               f"p99 {np.percentile(lat, 99):.2f} ms, max {lat.max():.2f} ms")

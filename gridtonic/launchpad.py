@@ -21,7 +21,7 @@ import mido
 import rtmidi
 import trio
 
-from gridtonic import layout, lpmodels, lpsysex, midiports, palette
+from gridtonic import layout, lpmodels, lpsysex, midiin, midiports, palette
 from gridtonic.frame import Frame
 from gridtonic.lpmodels import Found, Model
 from gridtonic.midiparse import SYSEX, Parser
@@ -29,7 +29,6 @@ from gridtonic.surface import Surface
 
 log = logging.getLogger(__name__)
 
-QUEUE = 1024  # messages from the devices waiting for trio
 REPLY_WAIT = 0.5  # s for an inquiry or mode read-back; a unit that stays silent is judged by its name
 MAX_UNITS = 2
 DRAIN = 0.1  # s for the last messages to leave before a port closes (a few JACK periods)
@@ -60,6 +59,7 @@ class Unit:
     output: Any = None
     input: Any = None
     parser: Parser = field(default_factory=Parser)
+    stamps: midiin.Stamps = field(default_factory=midiin.Stamps)
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     question: Callable[[tuple[int, ...]], Any] | None = None  # reads the reply being waited for
     answer: Any = None
@@ -84,7 +84,6 @@ class Launchpads:
         self.order: list[Unit] = []  # ready ones, left to right: what the surface is drawn on
         self._found: list[Found] = []
         self._custom = layout.load(config.layout) if config.layout else None
-        self._inbox_in, self._inbox = trio.open_memory_channel[tuple[Unit, list[int]]](QUEUE)
         self._show: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
         self._missing = False
@@ -125,12 +124,10 @@ class Launchpads:
     async def _connect(self, unit: Unit) -> None:
         """Open a unit, greet it and keep it until it goes away; then clear it and give its mode back."""
         f, api = unit.found, self.config.api
-        arrived = midiports.handoff(self._inbox_in, "Launchpad")
         with unit.scope:
             try:
                 unit.output = await trio.to_thread.run_sync(midiports.open_output, f.output, api)
-                unit.input = await trio.to_thread.run_sync(
-                    midiports.open_input, f.input, api, lambda data: arrived((unit, data)))
+                unit.input = await trio.to_thread.run_sync(midiports.open_input, f.input, api)
                 await self._greet(unit)
                 if unit.model is None:
                     log.error("%s is not a Launchpad gridtonic knows (no inquiry reply); left alone", f.input)
@@ -178,9 +175,15 @@ class Launchpads:
         return unit.answer
 
     async def _read(self) -> None:
-        async for unit, data in self._inbox:
-            for message in unit.parser.feed(data):
-                self._message(unit, message)
+        """Poll every open unit's input, as MIDI in does (``midiin.drain``: no rtmidi callback)."""
+        while True:
+            now = trio.current_time()
+            for unit in list(self.units.values()):
+                if unit.input is not None:
+                    for _, data in midiin.drain(unit.input, unit.stamps, now):
+                        for message in unit.parser.feed(data):
+                            self._message(unit, message)
+            await trio.sleep(midiin.POLL)
 
     def _message(self, unit: Unit, message: tuple[int, ...]) -> None:
         if message[0] == SYSEX:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import rtmidi
 import trio
 
-from gridtonic import lpmodels, midiports
+from gridtonic import lpmodels, midiin
 from gridtonic.lpmodels import NOVATION, Local, Model
 from gridtonic.lpsysex import GEN3_LEDS, GEN3_MODE, LIVE, MK2_ALL, MK2_LAYOUT, MK2_RGB
 from gridtonic.midiparse import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, SYSEX, SYSEX_END, Parser
@@ -45,7 +45,8 @@ class EmulatedLaunchpad:
     notes: int = 0  # note and CC messages received on a model that takes SysEx for its LEDs
     bad: int = 0  # SysEx it could not read
     elsewhere: list[list[int]] = field(default_factory=list)  # what arrived on the other interfaces
-    on_message: Callable[[list[int]], None] = lambda data: None  # every message on the interface in use
+    on_message: Callable[[float, list[int]], None] = lambda t, data: None  # every message on the
+    # interface in use, with its arrival time (trio time, from rtmidi's stamps: not the poll's)
     _out: rtmidi.MidiOut | None = None
     _scope: trio.CancelScope | None = None
 
@@ -77,9 +78,8 @@ class EmulatedLaunchpad:
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Plugged in: the ports exist (the LEDs start dark, in Live mode) until cancelled or unplugged."""
         self.leds, self.moving, self.mode = {}, set(), LIVE
-        send, receive = trio.open_memory_channel[tuple[str, list[int]]](4096)
-        arrived = midiports.handoff(send, f"emulated {self.model.name}")
         ports: list[rtmidi.MidiIn | rtmidi.MidiOut] = []
+        inputs: list[tuple[str, rtmidi.MidiIn, midiin.Stamps]] = []  # polled, as gridtonic's are
         client = self.client or self.model.name
         try:
             with trio.CancelScope() as self._scope:
@@ -88,25 +88,32 @@ class EmulatedLaunchpad:
                     out.open_virtual_port(f"{iface} Out")
                     inp = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client)
                     inp.ignore_types(sysex=False, timing=True, active_sense=True)
-                    inp.set_callback(lambda event, _, iface=iface: arrived((iface, event[0])))
                     inp.open_virtual_port(f"{iface} In")
                     ports += [out, inp]
+                    inputs.append((iface, inp, midiin.Stamps()))
                     if iface == self.used:
                         self._out = out
                 task_status.started()
                 parser = Parser()
-                async for iface, data in receive:
-                    if iface != self.used:
-                        self.elsewhere.append(data)
-                        continue
-                    self.on_message(data)
-                    for message in parser.feed(data):
-                        self.handle(message)
+                while True:
+                    now = trio.current_time()
+                    for iface, inp, stamps in inputs:
+                        for t, data in midiin.drain(inp, stamps, now):
+                            self._arrived(iface, t, data, parser)
+                    await trio.sleep(midiin.POLL)
         finally:
             self._out = None
             for port in ports:
                 port.close_port()
                 port.delete()
+
+    def _arrived(self, iface: str, t: float, data: list[int], parser: Parser) -> None:
+        if iface != self.used:
+            self.elsewhere.append(data)
+            return
+        self.on_message(t, data)
+        for message in parser.feed(data):
+            self.handle(message)
 
     def unplug(self) -> None:
         if self._scope is not None:

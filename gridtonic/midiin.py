@@ -135,12 +135,9 @@ class MidiIn:
                           lambda name: midiports.open_input(name, api), found)
             task_status.started()
             while True:
-                batch = []
-                while port is not None and (message := port.get_message()) is not None:
-                    batch.append(message)
-                times = stamps(trio.current_time(), [delta for _, delta in batch])
-                for t, (data, _) in zip(times, batch, strict=True):
-                    self.feed(t, data)
+                if port is not None:
+                    for t, data in drain(port, stamps, trio.current_time()):
+                        self.feed(t, data)
                 await trio.sleep(POLL if port is not None else midiports.WATCH)
 
 
@@ -166,3 +163,13 @@ class Stamps:
         self._offset = min(self._offset + creep, now - self._source)
         self._polled = now
         return [t + self._offset for t in times]
+
+
+def drain(port: Any, stamps: Stamps, now: float) -> list[tuple[float, list[int]]]:
+    """Every message waiting in a polled rtmidi input (``midiports.open_input``), with its arrival
+    time: how every MIDI input here is read (MIDI in, Launchpads), never an rtmidi callback."""
+    batch = []
+    while (message := port.get_message()) is not None:
+        batch.append(message)
+    times = stamps(now, [delta for _, delta in batch])
+    return [(t, data) for t, (data, _) in zip(times, batch, strict=True)]

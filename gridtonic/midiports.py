@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -60,13 +59,12 @@ def names(kind: str, api: str = "jack") -> list[str]:
             raise MidiPortError(f"no {api} MIDI: {e}") from None
 
 
-def open_input(name: str, api: str, callback: Callable[[list[int]], None] | None = None) -> Any:
-    """An rtmidi input on port ``name`` (or a virtual one) calling ``callback(bytes)`` on rtmidi's
-    thread, or without one to be polled (``get_message``)."""
+def open_input(name: str, api: str) -> Any:
+    """An rtmidi input on port ``name`` (or a virtual one), to be polled (``midiin.drain``). No
+    callback: rtmidi calls it on JACK's process thread, which then waits for Python's GIL, and the
+    whole JACK cycle with it (scsynth's sounds moved by 3 ms at such a stall)."""
     port = rtmidi.MidiIn(APIS[api], name=CLIENT)
     port.ignore_types(sysex=False, timing=False, active_sense=True)
-    if callback is not None:
-        port.set_callback(lambda event, _: callback(event[0]))
     if name == VIRTUAL:
         port.open_virtual_port("in")
     else:
@@ -137,34 +135,6 @@ async def keep_open(
         if port is not None:
             found(None)
             close(port)
-
-
-def handoff(send: trio.MemorySendChannel[Any], what: str) -> Callable[[Any], None]:
-    """A function for rtmidi's thread: the item it is called with reaches ``send`` in trio soon
-    after, never blocking that thread; dropped with a warning while trio is behind (``send`` full),
-    quietly once trio has finished. Call this in trio."""
-    token = trio.lowlevel.current_trio_token()
-
-    def put(item: Any) -> None:  # in trio, soon
-        try:
-            send.send_nowait(item)
-        except trio.WouldBlock:
-            log.warning("%s: trio is behind, a MIDI message dropped", what)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            pass
-
-    def arrived(item: Any) -> None:  # on rtmidi's thread
-        try:
-            token.run_sync_soon(put, item)
-        except trio.RunFinishedError:
-            pass
-
-    return arrived
-
-
-def trio_time_offset() -> float:
-    """trio time minus ``time.perf_counter()``: stamps taken on another thread become trio times."""
-    return trio.current_time() - time.perf_counter()
 
 
 def listing(api: str = "jack") -> list[tuple[str, str]]:

@@ -215,3 +215,21 @@ async def test_the_instrument_plays_from_a_launchpad(jack_server):
         await until(lambda: inst.sequencer.playing and inst.session.tracks[0].steps[1], "play")
         await until(lambda: any(h.track == 0 and h.step % 32 == 1 for h in hits), "the new step played")
         n.cancel_scope.cancel()
+
+
+async def test_keys_are_polled_never_a_callback_on_jacks_thread(monkeypatch):
+    """An rtmidi callback runs Python on JACK's process thread, which then waits for the GIL (and
+    scsynth's cycle with it: 3 ms shifts). Launchpad input is polled like MIDI in; a callback set
+    anywhere here fails the test."""
+    import rtmidi
+
+    class NoCallbacks(rtmidi.MidiIn):
+        def set_callback(self, *args):
+            raise AssertionError("an rtmidi callback was set")
+
+    monkeypatch.setattr(rtmidi, "MidiIn", NoCallbacks)
+    lp = EmulatedLaunchpad(X)
+    async with rig(lp) as (_, surface, lps):
+        await until(lambda: len(lps.order) == 1 and shows(lp, surface, lps), "the first frame")
+        await tap(lp, 0, 1)
+        await until(lambda: surface.session.tracks[0].steps[0], "the kick's step 1 set by a polled key")

@@ -6,17 +6,15 @@ arrives up to a period after it was sent: that is the input jitter the follower 
 tolerance of the out-going checks.
 """
 
-import time
-
 import numpy as np
 import pytest
 import rtmidi
 import trio
 
-from gridtonic import midiports
+from gridtonic import midiin, midiports
 from gridtonic.clock import InternalClock
 from gridtonic.midiclock import MidiClock
-from gridtonic.midiin import MidiIn
+from gridtonic.midiin import MidiIn, Stamps
 from gridtonic.midiout import MidiOut, NoteOut
 from gridtonic.render import pattern_session
 from gridtonic.sequencer import Sequencer
@@ -33,6 +31,24 @@ async def send_clock(port, bpm: float, ticks: int, start: float) -> list[float]:
         sent.append(trio.current_time())
         port.send_message([0xF8])
     return sent
+
+
+async def listen(port: str, received: list[tuple[float, list[int]]],
+                 task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """A test device's JACK input connected to ``port``: (arrival trio time, bytes) into
+    ``received``, polled and stamped as gridtonic's inputs are (``midiin.drain``)."""
+    listener = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="gt-listener")
+    listener.ignore_types(timing=False)
+    listener.open_port(listener.get_ports().index(port))
+    stamps = Stamps()
+    try:
+        task_status.started()
+        while True:
+            received += midiin.drain(listener, stamps, trio.current_time())
+            await trio.sleep(midiin.POLL)
+    finally:
+        listener.close_port()
+        listener.delete()
 
 
 async def test_clock_in_drives_the_sequencer(sender):
@@ -106,21 +122,15 @@ async def test_clock_and_notes_out_line_up(jack_server):
     seq = Sequencer(session, clock)
     out = MidiOut(seq, latency=0.08, notes={0: NoteOut(channel=9, note=36)}, clock=True)
     seq.sinks.append(out.play)
-    listener = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="gt-listener")
-    listener.ignore_types(timing=False)
-    offset = midiports.trio_time_offset()
     async with trio.open_nursery() as n:
         await n.start(out.run, "virtual", "jack")
-        listener.open_port(listener.get_ports().index("gridtonic:out"))
-        listener.set_callback(lambda event, _: received.append((time.perf_counter() + offset, event[0])))
+        await n.start(listen, "gridtonic:out", received)
         await trio.sleep(0.2)
         seq.start()
         start = clock.time_at(0)
         await n.start(seq.run)
         await trio.sleep(2.0)
         n.cancel_scope.cancel()
-    listener.close_port()
-    listener.delete()
     kinds = [m[0] for _, m in received]
     assert 0xFA in kinds and kinds.index(0xFA) < len(kinds) - 24
     first = kinds.index(0xFA)
@@ -175,11 +185,11 @@ async def test_no_midi_system_and_a_port_gone_before_opening_are_retried(jack_se
             raise midiports.MidiPortError("no jack MIDI: not yet")
         return real_names(kind, api)
 
-    def open_input(name, api, callback=None):
+    def open_input(name, api):
         if failures["open"]:
             failures["open"] -= 1
             raise ValueError(f"{name!r} is not in list")
-        return real_open(name, api, callback)
+        return real_open(name, api)
 
     monkeypatch.setattr(midiports, "names", names)
     monkeypatch.setattr(midiports, "open_input", open_input)
