@@ -48,14 +48,28 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
                    "more, one knob each); kept in <session>.cc.json")
 
 
+class MidiConfigError(RuntimeError):
+    """MIDI options that cannot work together: one line, before anything starts."""
+
+
 def config_from_args(args: argparse.Namespace) -> MidiConfig | None:
+    """The MIDI options, each taking effect alone: an input or output a flag needs and no port was
+    named for is gridtonic's own virtual one."""
     follow = args.clock == "midi"
-    if not (follow or args.midi_in or args.midi_out or args.cc_learn):
+    if follow and args.midi_clock_out:
+        raise MidiConfigError("--midi-clock-out sends the internal clock, --clock midi follows another "
+                              "master's: use one")
+    sends = args.midi_clock_out or args.midi_notes_out
+    wants_in = follow or args.midi_in or args.cc_learn or args.midi_record
+    if not (wants_in or args.midi_out or sends):
         return None
+    if args.midi_out and not sends:
+        log.warning("--midi-out %s: nothing to send; add --midi-clock-out and/or --midi-notes-out",
+                    args.midi_out)
     return MidiConfig(
-        follow=follow, input=args.midi_in or (VIRTUAL if follow or args.cc_learn else None),
-        output=args.midi_out or (VIRTUAL if args.midi_clock_out or args.midi_notes_out else None),
-        clock_out=args.midi_clock_out and not follow, notes_out=args.midi_notes_out,
+        follow=follow, input=args.midi_in or (VIRTUAL if wants_in else None),
+        output=args.midi_out or (VIRTUAL if sends else None),
+        clock_out=args.midi_clock_out, notes_out=args.midi_notes_out,
         record=args.midi_record, api=args.midi_api,
         cc_file=midicc.path_for(args.session or store.default_path()), learn=tuple(args.cc_learn),
     )

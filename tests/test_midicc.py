@@ -173,3 +173,27 @@ def test_run_cc_learn_arms_learning_beside_the_session(tmp_path):
     assert config.cc_file == tmp_path / "gig.cc.json"
     with pytest.raises(SystemExit):  # argparse: usage and one line naming the parameters
         cli_parser().parse_args(["run", "--cc-learn", "kick:pitch"])
+
+
+@pytest.mark.parametrize(("flags", "want"), [
+    (["--midi-clock-out"], {"output": "virtual", "clock_out": True, "input": None}),
+    (["--midi-notes-out"], {"output": "virtual", "notes_out": True, "input": None}),
+    (["--midi-record"], {"input": "virtual", "record": True, "output": None}),
+    (["--midi-notes-out", "--midi-out", "tr8"], {"output": "tr8", "notes_out": True}),
+    (["--clock", "midi", "--midi-notes-out"], {"follow": True, "input": "virtual", "output": "virtual"}),
+])
+def test_each_midi_flag_takes_effect_alone(tmp_path, flags, want):
+    """--midi-clock-out, --midi-notes-out and --midi-record alone were ignored (no config at all)."""
+    config = config_from_args(cli_parser().parse_args(["run", "--session", str(tmp_path / "s.json"), *flags]))
+    assert config is not None and {k: getattr(config, k) for k in want} == want
+
+
+def test_following_and_sending_the_clock_is_one_line_error(tmp_path):
+    """--clock midi --midi-clock-out dropped the clock out silently."""
+    from gridtonic.midi import MidiConfigError
+
+    args = cli_parser().parse_args(["run", "--session", str(tmp_path / "s.json"), "--clock", "midi",
+                                    "--midi-clock-out"])
+    with pytest.raises(MidiConfigError, match="use one"):
+        config_from_args(args)
+    assert config_from_args(cli_parser().parse_args(["run", "--session", str(tmp_path / "s.json")])) is None
