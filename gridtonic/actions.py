@@ -70,6 +70,11 @@ class Transport:
 
 
 @dataclass(frozen=True)
+class Tap:
+    """One tap of tap tempo (the internal clock's; ignored while following MIDI clock)."""
+
+
+@dataclass(frozen=True)
 class SaveSlot:
     slot: int
 
@@ -80,7 +85,7 @@ class RecallSlot:
 
 
 Action = (SetSteps | SetLevel | ClearTrack | ToggleMute | SetPattern | Introspect | Generate | Transport
-          | SaveSlot | RecallSlot)
+          | Tap | SaveSlot | RecallSlot)
 
 
 def apply(session: Session, action: Action) -> bool:

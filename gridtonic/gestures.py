@@ -15,7 +15,8 @@ changes it; the surface applies the actions. Any controller with keys on a grid 
   a tap of ``generate`` alone does the selected track.
 - Hold ``mute`` / ``clear`` / ``shift`` and press a row: mute, clear, select it.
 - ``slot_N`` recalls a pattern slot (the surface queues it to the bar line), ``shift`` + ``slot_N``
-  saves to it. ``page_N`` / ``page`` show steps of another page; ``play`` starts and stops.
+  saves to it. ``page_N`` / ``page`` show steps of another page; ``play`` starts and stops,
+  ``shift`` + ``play`` taps the tempo.
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ class Gestures:
             self.modifiers[name] = False
             return []
         if name == "play":
+            if "shift" in self.modifiers:  # shift + play: tap tempo
+                self.modifiers["shift"] = True
+                return [a.Tap()]
             return [a.Transport()]
         if name == "page":
             self.page = (self.page + 1) % self.layout.pages

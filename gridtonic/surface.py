@@ -101,6 +101,13 @@ class Surface:
                     log.info("following MIDI clock: the master starts playback (Start or Continue)")
                 else:
                     self.sequencer.start()
+            case a.Tap():
+                clock = self.sequencer.clock
+                if isinstance(clock, InternalClock):
+                    clock.tap(trio.current_time())
+                    self.session.tempo = clock.tempo
+                else:
+                    log.info("following MIDI clock: tap tempo ignored (the master sets the tempo)")
             case a.Introspect(_, track) | a.Generate(track):
                 if self.sampler is None:
                     log.warning("no prior loaded: introspection is off")

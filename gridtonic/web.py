@@ -165,7 +165,7 @@ class Web:
                 self.release(client)
             case webproto.Select(track):
                 surface.gestures.selected = track
-            case a.ToggleMute() | a.Introspect() | a.Generate() | a.Transport():
+            case a.ToggleMute() | a.Introspect() | a.Generate() | a.Transport() | a.Tap():
                 surface.perform(cmd)
             case webproto.Tempo(bpm):
                 self._set_tempo(bpm)

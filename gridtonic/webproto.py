@@ -81,7 +81,7 @@ class Release:
 
 # the grid's own actions where a page asks the same thing (the surface runs them)
 Command = (Key | SetParam | SetMorph | Select | Tempo | LoadPreset | SessionFile | Release | a.ToggleMute
-           | a.Introspect | a.Generate | a.Transport)
+           | a.Introspect | a.Generate | a.Transport | a.Tap)
 
 
 class _Fields:
@@ -163,6 +163,8 @@ def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command
             return a.Generate(f.int("track", 0, last))
         case "transport":
             return a.Transport()
+        case "tap":
+            return a.Tap()
         case "tempo":
             return Tempo(f.number("bpm", 20.0, 300.0))
         case "preset":
