@@ -10,10 +10,11 @@ from pathlib import Path
 
 import trio
 
-from gridtonic import midicc, store
+from gridtonic import midicc, midimap, store
 from gridtonic.midiclock import MidiClock
-from gridtonic.midiin import NOTES, MidiIn
-from gridtonic.midiout import MidiOut, NoteOut
+from gridtonic.midiin import MidiIn
+from gridtonic.midimap import MidiMap
+from gridtonic.midiout import MidiOut
 from gridtonic.midiports import APIS, VIRTUAL
 from gridtonic.sequencer import Hit, Sequencer
 
@@ -26,11 +27,12 @@ class MidiConfig:
     input: str | None = None  # port name substring, "virtual", or None for no input
     output: str | None = None
     clock_out: bool = False
-    notes_out: bool = False  # tracks → General MIDI drum notes on channel 10
+    notes_out: bool = False  # tracks → notes (``mapping``: midi.json, else General MIDI on channel 10)
     record: bool = False  # notes in are written into the pattern, quantised to 16ths
     api: str = "jack"
     cc_file: Path | None = None  # CC map loaded at start and saved when learning binds; None: none
     learn: tuple[tuple[str, str], ...] = ()  # (track, parameter) bound in turn to the next CCs moved
+    mapping: MidiMap = MidiMap()  # per-track notes out and in, and port names
 
 
 def add_arguments(run: argparse.ArgumentParser) -> None:
@@ -63,15 +65,17 @@ def config_from_args(args: argparse.Namespace) -> MidiConfig | None:
     wants_in = follow or args.midi_in or args.cc_learn or args.midi_record
     if not (wants_in or args.midi_out or sends):
         return None
+    session = args.session or store.default_path()
+    mapping = midimap.load(session.with_name("midi.json"))
     if args.midi_out and not sends:
         log.warning("--midi-out %s: nothing to send; add --midi-clock-out and/or --midi-notes-out",
                     args.midi_out)
     return MidiConfig(
-        follow=follow, input=args.midi_in or (VIRTUAL if wants_in else None),
-        output=args.midi_out or (VIRTUAL if sends else None),
+        follow=follow, input=args.midi_in or (mapping.input or VIRTUAL if wants_in else None),
+        output=args.midi_out or (mapping.output or VIRTUAL if sends else None),
         clock_out=args.midi_clock_out, notes_out=args.midi_notes_out,
         record=args.midi_record, api=args.midi_api,
-        cc_file=midicc.path_for(args.session or store.default_path()), learn=tuple(args.cc_learn),
+        cc_file=midicc.path_for(session), learn=tuple(args.cc_learn), mapping=mapping,
     )
 
 
@@ -96,12 +100,13 @@ async def serve(config: MidiConfig, sequencer: Sequencer, play: Callable[[Hit], 
         if config.input is not None:
             clock = sequencer.clock if isinstance(sequencer.clock, MidiClock) else None
             cc = cc_map(config, [t.name for t in sequencer.session.tracks])
-            midi_in = MidiIn(sequencer, play, clock=clock, record=config.record, latency=latency, cc=cc)
+            midi_in = MidiIn(sequencer, play, clock=clock, record=config.record, latency=latency, cc=cc,
+                             mapping=config.mapping)
             await n.start(midi_in.run, config.input, config.api)
             if config.cc_file is not None:
                 n.start_soon(store.keep_saved, lambda: midicc.dumps(cc), config.cc_file, midicc.dumps(cc))
         if config.output is not None:
-            notes = {i: NoteOut(note=note) for i, note in enumerate(NOTES)} if config.notes_out else {}
+            notes = dict(enumerate(config.mapping.out)) if config.notes_out else {}
             out = MidiOut(sequencer, latency, notes, clock=config.clock_out)
             sequencer.sinks.append(out.play)
             await n.start(out.run, config.output, config.api)

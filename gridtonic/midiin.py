@@ -17,13 +17,13 @@ import trio
 from gridtonic import midiports
 from gridtonic.midicc import CcMap, cc_value
 from gridtonic.midiclock import MidiClock
+from gridtonic.midimap import MidiMap
 from gridtonic.midiparse import CLOCK, CONTINUE, CONTROL_CHANGE, NOTE_ON, SONG_POSITION, START, STOP, Parser
 from gridtonic.sequencer import STEP_BEATS, Hit, Sequencer
 from gridtonic.session import STEPS
 
 log = logging.getLogger(__name__)
 
-NOTES = (36, 38, 42, 46, 39, 45, 48, 49)  # General MIDI drums: kick, snare, hats, clap, toms, crash
 POLL = 0.005  # s between looks at rtmidi's queue (filled on JACK's thread without Python): about a
 # JACK period; stamps come from rtmidi's delta times, so this delays actions (well inside the
 # look-ahead and the audio latency), not their times. Idle, with its JACK client: 4.6 % of a core
@@ -40,13 +40,13 @@ class MidiIn:
 
     def __init__(
         self, sequencer: Sequencer, play: Callable[[Hit], None], clock: MidiClock | None = None,
-        notes: tuple[int, ...] = NOTES, channel: int | None = None, record: bool = False,
+        mapping: MidiMap | None = None, channel: int | None = None, record: bool = False,
         latency: float = 0.0, cc: CcMap | None = None,
     ):
         self.sequencer = sequencer
         self.play = play
         self.clock = clock
-        self.notes = notes
+        self.mapping = mapping or MidiMap()  # which notes play which track
         self.channel = channel  # 0-15, None for all
         self.record = record
         self.latency = latency  # what the player hears lags the clock by this much
@@ -67,7 +67,7 @@ class MidiIn:
         if self.channel is not None and channel != self.channel:
             return
         if kind == NOTE_ON and message[2] > 0:
-            self._note(t, message[1], message[2] / 127.0)
+            self._note(t, channel, message[1], message[2] / 127.0)
         elif kind == CONTROL_CHANGE:
             target = self.cc.target(channel, message[1])
             if target is not None and target[0] < len(self.sequencer.session.tracks):
@@ -103,11 +103,11 @@ class MidiIn:
         if clock.settled and abs(tempo - session.tempo) > TEMPO_STEP:
             session.tempo = round(float(tempo), 1)
 
-    def _note(self, t: float, note: int, velocity: float) -> None:
-        if note not in self.notes or self.notes.index(note) >= len(self.sequencer.session.tracks):
-            log.debug("note %d is not mapped to a track; ignored", note)
+    def _note(self, t: float, channel: int, note: int, velocity: float) -> None:
+        track = self.mapping.track_for(channel, note)
+        if track is None or track >= len(self.sequencer.session.tracks):
+            log.debug("note %d on channel %d is not mapped to a track; ignored", note, channel + 1)
             return
-        track = self.notes.index(note)
         beat = self.sequencer.clock.beat_at(t)
         self.play(Hit(t, beat, math.floor(beat / STEP_BEATS), track, velocity))
         if self.record and self.sequencer.playing:
