@@ -216,7 +216,7 @@ async def _stop_on_signal(scope: trio.CancelScope) -> None:
             return
 
 
-def devices() -> int:
+def devices(midi_api: str = "jack") -> int:
     """Print what the audio side needs and whether it is there."""
     defs = synthdefs.synthdef_dir()
     jack_up = jack.running()
@@ -227,9 +227,9 @@ def devices() -> int:
         ("scsynth", shutil.which("scsynth") or "missing: apt-get install supercollider-server"),
         ("SynthDefs", str(defs) if any(defs.glob("*.scsyndef")) else f"not built in {defs}: make setup"),
     ]
-    if jack_up:  # MIDI ports (Launchpads among them) live in JACK; without it libjack only complains
-        rows += midiports.listing()
-        rows += launchpad.listing()
+    if jack_up or midi_api != "jack":  # JACK's MIDI ports need JACK; without it libjack only complains
+        rows += midiports.listing(midi_api)
+        rows += launchpad.listing(midi_api)
     else:
         rows.append(("MIDI", "listed while a JACK server runs"))
     width = max(len(k) for k, _ in rows)

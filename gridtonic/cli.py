@@ -63,7 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--tempo", type=float, help="tempo in BPM")
     render.set_defaults(func=_render)
 
-    sub.add_parser("devices", help="audio status: JACK, scsynth, SynthDefs").set_defaults(func=_devices)
+    devices = sub.add_parser("devices", help="audio status: JACK, scsynth, SynthDefs, MIDI ports")
+    devices.add_argument("--midi-api", choices=("alsa", "jack"), default="jack",
+                         help="MIDI system to list (default jack; alsa on a desktop)")
+    devices.set_defaults(func=_devices)
     for name in FEATURES:
         importlib.import_module(name).add_commands(sub)
     return p
@@ -96,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
 def _devices(args: argparse.Namespace) -> int:
     from gridtonic import app
 
-    return app.devices()
+    return app.devices(args.midi_api)
 
 
 def _render(args: argparse.Namespace) -> int:

@@ -87,3 +87,11 @@ def test_sigterm_stops_cleanly_and_keeps_the_session(user_env, tmp_path):
     assert proc.wait(timeout=30) == 0, rest
     assert "SIGTERM: stopping" in rest and "Traceback" not in rest
     assert json.loads((tmp_path / "data" / "session.json").read_text())["tempo"] == 111
+
+
+def test_devices_lists_the_midi_api_asked_for(user_env):
+    """``devices`` listed JACK MIDI only: ALSA desktops could not see their ports."""
+    r = gridtonic("devices", "--midi-api", "alsa", env=user_env)
+    assert r.returncode == 0
+    rows = [line for line in r.stdout.splitlines() if line.startswith(("MIDI in", "MIDI out"))]
+    assert len(rows) >= 2 and "jack" not in " ".join(rows).lower()  # ALSA's ports, or why there are none
