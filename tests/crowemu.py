@@ -2,8 +2,10 @@
 
 Real serial I/O for the host (pyserial opens the pty's slave through a stable symlink, as a udev
 rule would name crow), so unplugging is closing the master and plugging back is a new pty behind
-the same name. Times are ``time.perf_counter()`` (CLOCK_MONOTONIC, the clock trio's default clock
-runs on, up to a constant offset). Runs in a thread of the test, or as a process for the bench:
+the same name. A trio task in the caller's nursery serves it: one ``trio.to_thread`` call runs the
+blocking read loop, so each line is stamped as it is read, not when the trio loop (busy with the
+host under test) gets round to it. Times are ``time.perf_counter()`` (CLOCK_MONOTONIC, the clock
+trio's default clock runs on, up to a constant offset). As a process for the bench:
 ``python tests/crowemu.py LINK RECORD.tsv`` records until SIGTERM.
 """
 
@@ -13,49 +15,42 @@ import os
 import select
 import signal
 import sys
-import threading
 import time
 import tty
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import trio
+
 IDENTITY = b"^^identity('0x00000000000000000000')\n\r"
 VERSION = b"^^version('v4.0.4')\n\r"
+POLL = 0.05  # s the read loop waits before looking whether crow was unplugged
 
 
 @dataclass
 class CrowEmulator:
     link: Path
+    nursery: trio.Nursery  # where the serving task runs
     lines: list[tuple[float, str]] = field(default_factory=list)  # (perf_counter, line) as received
-    _master: int | None = None
-    _slave: int | None = None
-    _thread: threading.Thread | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
+    _master: int | None = None  # the plugged pty's master; None: unplugged
 
     def plug(self) -> None:
-        """A new pty behind ``link``, served by a thread."""
+        """A new pty behind ``link``, served by a task in ``nursery``."""
         master, slave = os.openpty()
         tty.setraw(slave)
         tty.setraw(master)
-        self._master, self._slave = master, slave
+        self._master = master
         tmp = self.link.with_name(self.link.name + ".new")
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(os.ttyname(slave))
         os.replace(tmp, self.link)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._serve, args=(master,), daemon=True)
-        self._thread.start()
+        self.nursery.start_soon(self._serve, master, slave)
 
     def unplug(self) -> None:
-        """crow pulled out: the name disappears and the host's port reports an error."""
+        """crow pulled out: the name disappears, and within POLL the pty closes and the host's port
+        reports an error."""
         self.link.unlink(missing_ok=True)
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                os.close(fd)
-        self._master = self._slave = self._thread = None
+        self._master = None
 
     def emit(self, data: bytes) -> None:
         """Bytes from crow to the host (events, prints, garbage)."""
@@ -66,41 +61,53 @@ class CrowEmulator:
         """Lua lines received (``^^`` commands left out)."""
         return [line for _, line in self.lines if not line.startswith("^^")]
 
-    def _serve(self, master: int) -> None:
+    async def _serve(self, master: int, slave: int) -> None:
+        """The blocking read loop in a worker; cancelled, the task lets it go and it stops by itself."""
+        try:
+            await trio.to_thread.run_sync(self._read_loop, master, slave, abandon_on_cancel=True)
+        finally:
+            if self._master == master:
+                self._master = None
+
+    def _read_loop(self, master: int, slave: int) -> None:
+        """Blocking: read, record and answer until unplugged, then close the pty (no read is using it)."""
         buf = b""
-        while not self._stop.is_set():
-            ready, _, _ = select.select([master], [], [], 0.05)
-            if not ready:
-                continue
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                return
-            now = time.perf_counter()
-            buf += data
-            *done, buf = buf.replace(b"\r", b"\n").split(b"\n")
-            for raw in done:
-                line = raw.decode("utf-8", errors="replace")
-                if not line:
+        try:
+            while self._master == master:
+                ready, _, _ = select.select([master], [], [], POLL)
+                if not ready:
                     continue
-                self.lines.append((now, line))
-                if "^^i" in line:
-                    os.write(master, IDENTITY)
-                if "^^v" in line:
-                    os.write(master, VERSION)
+                data = os.read(master, 4096)
+                now = time.perf_counter()
+                buf += data
+                *done, buf = buf.replace(b"\r", b"\n").split(b"\n")
+                for raw in done:
+                    line = raw.decode("utf-8", errors="replace")
+                    if not line:
+                        continue
+                    self.lines.append((now, line))
+                    if "^^i" in line:
+                        os.write(master, IDENTITY)
+                    if "^^v" in line:
+                        os.write(master, VERSION)
+        finally:
+            os.close(master)
+            os.close(slave)
 
 
-def main(link: str, record: str) -> None:
-    emu = CrowEmulator(Path(link))
-    emu.plug()
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    print("ready", flush=True)
-    done.wait()
-    emu.unplug()
-    with open(record, "w") as f:
+async def record(link: str, path: str) -> None:
+    """Serve ``link`` until SIGTERM, then write the lines received to ``path``."""
+    async with trio.open_nursery() as n:
+        emu = CrowEmulator(Path(link), n)
+        with trio.open_signal_receiver(signal.SIGTERM) as signals:
+            emu.plug()
+            print("ready", flush=True)
+            async for _ in signals:
+                break
+        emu.unplug()
+    with open(path, "w") as f:
         f.writelines(f"{t!r}\t{line}\n" for t, line in emu.lines)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    trio.run(record, *sys.argv[1:3])

@@ -7,7 +7,7 @@ import os
 import statistics
 import time
 import tty
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -26,8 +26,9 @@ LATENCY = 0.08
 
 
 @pytest.fixture
-def emu(tmp_path: Path):
-    e = CrowEmulator(tmp_path / "ttyCROW")
+async def emu(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[CrowEmulator]:
+    """crow plugged in, served by a task in the test's nursery (the tests using it are trio tests)."""
+    e = CrowEmulator(tmp_path / "ttyCROW", nursery)
     e.plug()
     yield e
     e.unplug()
@@ -57,8 +58,8 @@ def trio_offset() -> float:
     return trio.current_time() - time.perf_counter()
 
 
-def test_hello_reads_identity_version_and_latency(emu: CrowEmulator):
-    port, hi = crow.connect(str(emu.link))
+async def test_hello_reads_identity_version_and_latency(emu: CrowEmulator):
+    port, hi = await trio.to_thread.run_sync(crow.connect, str(emu.link))
     port.close()
     assert hi.identity == "0x00000000000000000000"
     assert hi.version == "v4.0.4"
@@ -87,8 +88,9 @@ def test_hello_refuses_a_port_that_does_not_answer(silent: str):
         crow.connect(silent)
 
 
-def test_find_ports_configured_path(emu: CrowEmulator, tmp_path: Path):
-    assert crow.find_ports(str(emu.link)) == [str(emu.link)]
+def test_find_ports_configured_path(tmp_path: Path):
+    (tmp_path / "ttyCROW").touch()
+    assert crow.find_ports(str(tmp_path / "ttyCROW")) == [str(tmp_path / "ttyCROW")]
     assert crow.find_ports(str(tmp_path / "nothing")) == []
 
 
@@ -209,7 +211,7 @@ async def test_reconnects_when_crow_comes_back(emu: CrowEmulator, caplog):
     seq = Sequencer(session_with("x"), InternalClock())
     host = crow.Crow(CrowConfig(port=str(emu.link), outputs={1: Output("trigger", track=0)}), seq)
     async with playing(host):
-        await trio.to_thread.run_sync(emu.unplug)
+        emu.unplug()
         await wait_for(lambda: not host.connected, "the host to notice")
         host.play(Hit(trio.current_time(), 0.0, 0, 0, 1.0))  # dropped quietly while away
         emu.lines.clear()
@@ -308,11 +310,11 @@ async def test_gate_actions_follow_real_tempo_changes_only(emu: CrowEmulator):
     assert hits[2].time - hits[0].time == pytest.approx(0.2)  # 2 steps are 2 of the sequencer's steps
 
 
-def test_crow_status_and_map_commands(emu: CrowEmulator, tmp_path: Path, capsys, monkeypatch):
+async def test_crow_status_and_map_commands(emu: CrowEmulator, tmp_path: Path, capsys, monkeypatch):
     from gridtonic import cli
 
     monkeypatch.setenv("GRIDTONIC_DATA", str(tmp_path))
-    assert cli.main(["crow", "status", "--crow", str(emu.link)]) == 0
+    assert await trio.to_thread.run_sync(cli.main, ["crow", "status", "--crow", str(emu.link)]) == 0
     out = capsys.readouterr().out
     assert "output 1: gate from track 1" in out and "v4.0.4" in out and "serial latency" in out
     (tmp_path / "crow.json").write_text('{"outputs": {"2": {"kind": "clock", "division": 0.5}}}')
@@ -323,9 +325,9 @@ def test_crow_status_and_map_commands(emu: CrowEmulator, tmp_path: Path, capsys,
     assert cli.main(["crow", "status", "--crow", str(tmp_path / "nothing")]) == 1
 
 
-def test_the_instrument_owns_the_crow_task(emu: CrowEmulator):
+def test_the_instrument_owns_the_crow_task(tmp_path: Path):
     from gridtonic.app import Instrument
 
-    inst = Instrument(session_with("x"), crow=CrowConfig(port=str(emu.link)))
+    inst = Instrument(session_with("x"), crow=CrowConfig(port=str(tmp_path / "ttyCROW")))
     assert inst.crow_host is not None and inst.crow_host.play in inst.sequencer.sinks
     assert Instrument(session_with("x")).crow_host is None
