@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gridtonic.fields import integer, number, unknown
 from gridtonic.sequencer import STEP_BEATS, Hit
 
 log = logging.getLogger(__name__)
@@ -103,26 +104,6 @@ def default_config() -> CrowConfig:
     return CrowConfig(outputs={n: Output(kind="gate", track=n - 1) for n in range(1, OUTPUTS + 1)})
 
 
-def _num(d: dict[str, Any], key: str, lo: float, hi: float, default: float, where: str) -> float:
-    value = d.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        log.warning("%s.%s: %r is not a number; using %g", where, key, value, default)
-        return default
-    c = min(max(float(value), lo), hi)
-    if c != value:
-        log.warning("%s.%s: %g out of range [%g, %g], clamped to %g", where, key, value, lo, hi, c)
-    return c
-
-
-def _int(d: dict[str, Any], key: str, lo: int, hi: int, default: int, where: str) -> int:
-    return int(round(_num(d, key, lo, hi, default, where)))
-
-
-def _unknown(d: dict[str, Any], known: set[str], where: str) -> None:
-    for k in sorted(d.keys() - known):
-        log.warning("%s: unknown field %r ignored", where, k)
-
-
 def _output(d: Any, where: str) -> Output | None:
     if not isinstance(d, dict):
         log.warning("%s: must be an object; output ignored", where)
@@ -131,23 +112,23 @@ def _output(d: Any, where: str) -> Output | None:
     if kind not in KINDS:
         log.warning("%s.kind: %r is not one of %s; output ignored", where, kind, ", ".join(KINDS))
         return None
-    _unknown(d, {"kind", "track", "level", "time", "steps", "attack", "release", "division", "bars"}, where)
+    unknown(d, {"kind", "track", "level", "time", "steps", "attack", "release", "division", "bars"}, where)
     track = None
     if kind in ("trigger", "gate", "envelope"):
         if "track" not in d:
             log.warning("%s: a %s needs a track; output ignored", where, kind)
             return None
-        track = _int(d, "track", 1, 64, 1, where) - 1
+        track = integer(d, "track", 1, 64, 1, where) - 1
     return Output(
         kind=kind,
         track=track,
-        level=_num(d, "level", -5.0, 10.0, 5.0 if kind != "envelope" else 8.0, where),
-        time=_num(d, "time", 0.001, 1.0, 0.01, where),
-        steps=_num(d, "steps", 0.0625, 32.0, 0.25, where),
-        attack=_num(d, "attack", 0.0, 10.0, 0.005, where),
-        release=_num(d, "release", 0.001, 10.0, 0.25, where),
-        division=_num(d, "division", 0.125, 16.0, 1.0, where),
-        bars=_int(d, "bars", 1, 16, 1, where),
+        level=number(d, "level", -5.0, 10.0, 5.0 if kind != "envelope" else 8.0, where),
+        time=number(d, "time", 0.001, 1.0, 0.01, where),
+        steps=number(d, "steps", 0.0625, 32.0, 0.25, where),
+        attack=number(d, "attack", 0.0, 10.0, 0.005, where),
+        release=number(d, "release", 0.001, 10.0, 0.25, where),
+        division=number(d, "division", 0.125, 16.0, 1.0, where),
+        bars=integer(d, "bars", 1, 16, 1, where),
     )
 
 
@@ -155,13 +136,13 @@ def _voice(d: Any, where: str) -> Voice | None:
     if not isinstance(d, dict) or "track" not in d:
         log.warning("%s: must be an object with a track; voice ignored", where)
         return None
-    _unknown(d, {"track", "voice", "unit", "pitch", "level"}, where)
+    unknown(d, {"track", "voice", "unit", "pitch", "level"}, where)
     return Voice(
-        track=_int(d, "track", 1, 64, 1, where) - 1,
-        voice=_int(d, "voice", 1, JF_VOICES, 1, where),
-        unit=_int(d, "unit", 1, JF_UNITS, 1, where),
-        pitch=_num(d, "pitch", -5.0, 5.0, 0.0, where),
-        level=_num(d, "level", 0.0, 10.0, 5.0, where),
+        track=integer(d, "track", 1, 64, 1, where) - 1,
+        voice=integer(d, "voice", 1, JF_VOICES, 1, where),
+        unit=integer(d, "unit", 1, JF_UNITS, 1, where),
+        pitch=number(d, "pitch", -5.0, 5.0, 0.0, where),
+        level=number(d, "level", 0.0, 10.0, 5.0, where),
     )
 
 
@@ -169,12 +150,14 @@ def from_dict(d: Any, where: str = "crow") -> CrowConfig:
     """A checked mapping; bad fields are clamped or dropped with a warning naming them."""
     if not isinstance(d, dict):
         raise CrowConfigError(f"{where}: a crow mapping must be a JSON object")
-    _unknown(d, {"port", "serial_latency", "outputs", "just_friends"}, where)
+    unknown(d, {"port", "serial_latency", "outputs", "just_friends"}, where)
     port = d.get("port")
     if port is not None and not isinstance(port, str):
         log.warning("%s.port: %r is not a path; finding crow by its USB id", where, port)
         port = None
-    latency = None if d.get("serial_latency") is None else _num(d, "serial_latency", 0.0, 0.05, 0.001, where)
+    latency = None
+    if d.get("serial_latency") is not None:
+        latency = number(d, "serial_latency", 0.0, 0.05, 0.001, where)
     outputs: dict[int, Output] = {}
     raw = d.get("outputs", {})
     if not isinstance(raw, dict):
@@ -191,7 +174,7 @@ def from_dict(d: Any, where: str = "crow") -> CrowConfig:
     if not isinstance(jf, dict):
         log.warning("%s.just_friends: must be an object; no Just Friends", where)
         jf = {}
-    _unknown(jf, {"command", "voices"}, f"{where}.just_friends")
+    unknown(jf, {"command", "voices"}, f"{where}.just_friends")
     command = jf.get("command", "play_voice")
     if command not in JF_COMMANDS:
         log.warning("%s.just_friends.command: %r is not %s; using play_voice", where, command,

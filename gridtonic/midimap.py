@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gridtonic import store
-from gridtonic.crowmap import _int, _num, _unknown
+from gridtonic.fields import integer, number, unknown
 from gridtonic.midiout import NoteOut
 
 log = logging.getLogger(__name__)
@@ -66,18 +66,18 @@ def _track(d: Any, k: int, where: str) -> tuple[NoteOut, NoteIn]:
     if not isinstance(d, dict):
         log.warning("%s: must be an object; the default", where)
         return dout, din
-    _unknown(d, {"out", "in"}, where)
+    unknown(d, {"out", "in"}, where)
     o, i = d.get("out", {}), d.get("in", {})
     if not isinstance(o, dict) or not isinstance(i, dict):
         log.warning("%s: out and in must be objects; the default", where)
         return dout, din
-    _unknown(o, {"channel", "note", "velocity", "gate"}, f"{where}.out")
-    _unknown(i, {"channel", "notes"}, f"{where}.in")
-    velocity = None if o.get("velocity") is None else _int(o, "velocity", 1, 127, 100, f"{where}.out")
-    out = NoteOut(_int(o, "channel", 1, 16, dout.channel + 1, f"{where}.out") - 1,
-                  _int(o, "note", 0, 127, dout.note, f"{where}.out"), velocity,
-                  _num(o, "gate", 1 / 96, 16.0, dout.gate, f"{where}.out"))
-    channel = None if i.get("channel", din.channel) is None else _int(
+    unknown(o, {"channel", "note", "velocity", "gate"}, f"{where}.out")
+    unknown(i, {"channel", "notes"}, f"{where}.in")
+    velocity = None if o.get("velocity") is None else integer(o, "velocity", 1, 127, 100, f"{where}.out")
+    out = NoteOut(integer(o, "channel", 1, 16, dout.channel + 1, f"{where}.out") - 1,
+                  integer(o, "note", 0, 127, dout.note, f"{where}.out"), velocity,
+                  number(o, "gate", 1 / 96, 16.0, dout.gate, f"{where}.out"))
+    channel = None if i.get("channel", din.channel) is None else integer(
         i, "channel", 1, 16, (din.channel or 0) + 1, f"{where}.in") - 1
     notes = i.get("notes", list(din.notes))
     if not isinstance(notes, list) or not all(type(n) is int and 0 <= n <= 127 for n in notes):
@@ -91,7 +91,7 @@ def from_dict(d: Any, where: str = "midi") -> MidiMap:
     if not isinstance(d, dict):
         log.warning("%s: must be a JSON object; the default mapping", where)
         return MidiMap(where=where)
-    _unknown(d, {"input", "output", "tracks"}, where)
+    unknown(d, {"input", "output", "tracks"}, where)
     ports = {}
     for key in ("input", "output"):
         ports[key] = d.get(key)

@@ -8,12 +8,12 @@ The file is JSON with patterns as ``x``/``-`` strings so a person can read and e
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from gridtonic import params
+from gridtonic.fields import clamp
 from gridtonic.kit import default_kit
 
 log = logging.getLogger(__name__)
@@ -29,20 +29,6 @@ class SessionError(ValueError):
     """A session file that cannot be used at all (not JSON, not a session)."""
 
 
-def _num(value: Any, lo: float, hi: float, default: float, what: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        log.warning("%s: %r is not a number; using %g", what, value, default)
-        return default
-    if math.isnan(v):
-        return default
-    c = min(max(v, lo), hi)
-    if c != v:
-        log.warning("%s: %g out of range [%g, %g], clamped to %g", what, v, lo, hi, c)
-    return c
-
-
 def _levels(value: Any, where: str) -> list[float]:
     """Per-step levels 0–1 (velocity, probability) from a file; missing steps are 1.0."""
     levels = [1.0] * STEPS
@@ -50,7 +36,7 @@ def _levels(value: Any, where: str) -> list[float]:
         log.warning("%s must be a list of numbers 0-1; ignored", where)
         return levels
     for i, v in enumerate(value[:STEPS]):
-        levels[i] = _num(v, 0.0, 1.0, 1.0, f"{where}[{i}]")
+        levels[i] = clamp(v, 0.0, 1.0, 1.0, f"{where}[{i}]")
     return levels
 
 
@@ -171,13 +157,13 @@ class Track:
             log.warning("%s: unknown field %r ignored", where, k)
         t = cls(name=str(d.get("name", "track"))[:32])
         Steps.from_dict(d, where).restore(t)
-        t.swing = _num(d.get("swing", 50.0), 0.0, 100.0, 50.0, f"{where}.swing")
+        t.swing = clamp(d.get("swing", 50.0), 0.0, 100.0, 50.0, f"{where}.swing")
         t.mute = bool(d.get("mute", False))
-        t.pan = _num(d.get("pan", 0.0), -1.0, 1.0, 0.0, f"{where}.pan")
+        t.pan = clamp(d.get("pan", 0.0), -1.0, 1.0, 0.0, f"{where}.pan")
         choke = d.get("choke")
-        t.choke = None if choke is None else int(_num(choke, 1, 8, 1, f"{where}.choke"))
-        t.max_voices = int(_num(d.get("max_voices", 4), 1, 16, 4, f"{where}.max_voices"))
-        t.morph = _num(d.get("morph", 0.0), 0.0, 1.0, 0.0, f"{where}.morph")
+        t.choke = None if choke is None else int(clamp(choke, 1, 8, 1, f"{where}.choke"))
+        t.max_voices = int(clamp(d.get("max_voices", 4), 1, 16, 4, f"{where}.max_voices"))
+        t.morph = clamp(d.get("morph", 0.0), 0.0, 1.0, 0.0, f"{where}.morph")
         for slot in ("patch_a", "patch_b"):
             p = d.get(slot, {})
             setattr(t, slot, params.clean(p if isinstance(p, dict) else {}, f"{where}.{slot}"))
@@ -235,8 +221,8 @@ class Session:
             log.warning("%s: %d slots, only the first %d kept", where, len(slots), MAX_SLOTS)
         return cls(
             tracks=[Track.from_dict(t, f"{where}.tracks[{i}]") for i, t in enumerate(tracks[:MAX_TRACKS])],
-            tempo=_num(d.get("tempo", 120.0), 20.0, 300.0, 120.0, f"{where}.tempo"),
-            seed=int(_num(d.get("seed", 0), 0, 2**32 - 1, 0, f"{where}.seed")),
+            tempo=clamp(d.get("tempo", 120.0), 20.0, 300.0, 120.0, f"{where}.tempo"),
+            seed=int(clamp(d.get("seed", 0), 0, 2**32 - 1, 0, f"{where}.seed")),
             slots=[_slot_from(s, f"{where}.slots[{i}]") for i, s in enumerate(slots[:MAX_SLOTS])],
         )
 
