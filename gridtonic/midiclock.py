@@ -19,18 +19,43 @@ log = logging.getLogger(__name__)
 
 PPQN = 24
 SPP_TICKS = 6  # a Song Position Pointer counts 16ths ("MIDI beats") of six ticks
-DROPOUT = 4.0  # a gap longer than this many ticks resets the loop (every tick still counts one:
-# MIDI over USB or JACK delays bytes rather than losing them, and a burst after a stall must not
-# be counted twice)
+DROPOUT = 4.0  # a gap longer than this many ticks resets the loop and is judged by :class:`Gap`
+NORMAL = 0.5  # of a period: an interval this close to it is at the master's rate (a burst's are ~0)
+SETTLED = 2  # normal intervals in a row after a gap before it is judged (one could be mid-burst)
 ERROR_LIMIT = 0.25  # of a period: a tick held up longer (a system stall) pulls the loop no further
 MIN_PERIOD, MAX_PERIOD = 60.0 / (PPQN * 400.0), 60.0 / (PPQN * 15.0)  # s per tick at 400 and 15 BPM
 HOLD = 4.0  # ticks the beat runs on past the last tick (a flywheel) before it holds
 
 
+class Gap:
+    """How many ticks a dropout lost. A stall delays bytes and then delivers them in a burst:
+    every tick counts once. A loss (a cable pulled, a port reopened) leaves a gap and then ticks
+    at the normal rate: the song position must jump over the missing ones, or the beat stays
+    behind the master for good. Judged once the rate is back (``SETTLED`` normal intervals in a
+    row, so the middle of a burst is never mistaken for it): the ticks the time since the last
+    tick before the gap holds at the old period, minus those received. That is round(gap /
+    period) − 1 for a plain loss, 0 after a stall and a burst, and the rest when both happened."""
+
+    def __init__(self, last: float, period: float):
+        self.last = last  # raw arrival of the last tick before the gap
+        self.period = period  # the smoothed period before it
+        self.received = 1  # the tick after the gap
+        self.normal = 0
+
+    def judge(self, t: float, interval: float) -> int | None:
+        """The tick at ``t``, ``interval`` after the one before; the lost ticks once judged, else None."""
+        self.received += 1
+        self.normal = self.normal + 1 if abs(interval - self.period) <= NORMAL * self.period else 0
+        if self.normal < SETTLED:
+            return None
+        return max(0, round((t - self.last) / self.period) - self.received)
+
+
 class MidiClock:
     """Beat ↔ time from received ticks. ``tick``/``start``/``resume``/``stop``/``song_position``
     are the master's messages; ``tick`` returns the beat to play from when playback (re)starts on
-    that tick (after Start, Continue or a Song Position Pointer while playing), else None."""
+    that tick (after Start, Continue or a Song Position Pointer while playing, or the jump over
+    ticks lost in a dropout), else None."""
 
     def __init__(self, tempo: float = 120.0):
         self.tempo = float(tempo)
@@ -42,6 +67,7 @@ class MidiClock:
         self._tick = 0  # song position of the last tick, in ticks
         self._next: int | None = None  # position the next tick takes when playback (re)starts
         self._song = 0  # where Continue resumes, in ticks
+        self._gap: Gap | None = None  # a dropout not judged yet
 
     @property
     def locked(self) -> bool:
@@ -69,13 +95,17 @@ class MidiClock:
         return anchor + (beat * PPQN - self._tick) * self.period
 
     def tick(self, t: float) -> float | None:
-        self._follow(t)
+        lost = self._follow(t)
         self.tempo = 60.0 / (PPQN * self.period)
-        if self._next is not None:
-            self._tick, self._next, self.running = self._next, None, True
+        if self._next is not None:  # the master placed this tick: nothing to judge
+            self._tick, self._next, self.running, self._gap = self._next, None, True, None
             return self._tick / PPQN
-        if self.running:
-            self._tick += 1
+        if not self.running:
+            return None
+        self._tick += 1 + lost
+        if lost:
+            log.info("%d MIDI clock ticks lost: the beat jumps to the master's", lost)
+            return self._tick / PPQN
         return None
 
     def start(self) -> None:
@@ -104,18 +134,26 @@ class MidiClock:
     def reset(self) -> None:
         """Re-lock from the next tick (wide bandwidth), keeping the tempo as the first guess."""
         self._last = None
+        self._gap = None
         self._lock.reset()
 
-    def _follow(self, t: float) -> None:
-        """Feed the loop with a tick at ``t``."""
+    def _follow(self, t: float) -> int:
+        """Feed the loop with a tick at ``t``; returns the ticks a dropout lost (once judged)."""
         last, self._last = self._last, t
         if last is not None and not self._measured:  # the first interval gives the first period
             if MIN_PERIOD <= t - last <= MAX_PERIOD:
                 self._dll, self._measured = Dll(t, t - last), True
-                return
+                return 0
             last = None
+        lost = 0
+        if self._gap is not None and last is not None:
+            judged = self._gap.judge(t, t - last)
+            if judged is not None:
+                lost, self._gap = judged, None
         if last is not None and t - last > DROPOUT * self.period:
             log.debug("no MIDI clock for %.0f ms: re-locking", (t - last) * 1e3)
+            if self._gap is None:  # a second gap before the first was judged: judged as one
+                self._gap = Gap(last, self.period)
             last = None
             self._lock.reset()
         if last is None or self._dll is None:
@@ -124,3 +162,4 @@ class MidiClock:
             limit = ERROR_LIMIT * self._dll.period if self._lock.locked else math.inf
             error = self._dll.update(t, self._lock.bandwidth, limit)
             self._lock.observe(error, self._dll.period)
+        return lost

@@ -51,17 +51,20 @@ def jack(times: np.ndarray, period: float = 256 / 48000, stalls: float = 0.01, s
     return np.ceil((np.maximum.accumulate(sent) - phase) / period) * period + phase
 
 
-def step_errors(follower: Follower, ideal: np.ndarray, arrivals: np.ndarray) -> np.ndarray:
+def step_errors(follower: Follower, ideal: np.ndarray, arrivals: np.ndarray,
+                numbers: np.ndarray | None = None) -> np.ndarray:
     """Predicted minus ideal time of every 16th (every sixth tick), each predicted ``LOOKAHEAD``
-    before it is due; the master sends Start just before the first tick."""
+    before it is due; the master sends Start just before the first tick. ``numbers``: the master's
+    tick number of each arrival, when some ticks were lost on the way (default: none were)."""
     follower.start()
+    numbers = np.arange(len(arrivals)) if numbers is None else numbers
     errors = []
     i = 0
     for k in range(0, len(ideal), SPP_TICKS):
         while i < len(arrivals) and arrivals[i] <= ideal[k] - LOOKAHEAD:
             follower.tick(arrivals[i])
             i += 1
-        if i == 0 or i > k:  # no tick yet, or the step's own tick came: no prediction
+        if i == 0 or numbers[i - 1] >= k:  # no tick yet, or the step's own tick came: no prediction
             errors.append(np.nan)
             continue
         errors.append(follower.time_at(k / PPQN) - ideal[k])

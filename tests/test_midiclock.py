@@ -122,6 +122,66 @@ def test_a_dropout_relocks_and_a_stall_keeps_the_count():
     assert abs(c.time_at(505 / PPQN) - ideal[505]) < 0.5 * MS  # every tick counted once: on the downbeat
 
 
+@pytest.mark.parametrize(("arrive", "within"), [("jitter", 1.0), ("jack", 4.0)])
+def test_lost_ticks_are_skipped_once_the_rate_is_back(arrive, within):
+    """100 ticks lost at 120 BPM (a cable pulled and put back): the follower counted on from the
+    last tick it saw and stayed 100 ticks (2 s) behind the master for good. Now the gap is judged
+    once two intervals are back at the master's rate, and the beat jumps over the lost ticks.
+    Tolerance: under 1 ms ``within`` s of the gap. The loop re-locks at its wide bandwidth (2 Hz),
+    as after a Start: with ±1 ms jitter that is done in a second; on JACK's 5.3 ms grid the wide
+    loop wobbles by up to 3 ms until it narrows, as ``test_jack_arrivals…`` allows (4 s)."""
+    ideal = master(lambda t: 120, 20)
+    arrivals = jitter(ideal, 1 * MS) if arrive == "jitter" else jack(ideal, stalls=0.0)
+    kept = np.r_[0:300, 400:len(ideal)]
+    e = step_errors(MidiClock(), ideal, arrivals[kept], kept)
+    if arrive == "jack":
+        e = e - np.nanmedian(e[:40])  # JACK's mean transfer delay, from before the gap
+    due = ideal[np.arange(len(e)) * 6]
+    after = ~np.isnan(e) & (due > ideal[400] + within)
+    assert after.sum() > 50 and np.abs(e[after]).max() < 1 * MS, np.abs(e[after]).max()
+
+
+def test_the_jump_over_lost_ticks_restarts_playback_on_the_masters_tick():
+    """tick() returns the beat to play from (as for a Song Position Pointer while playing), so the
+    sequencer skips the lost steps instead of handing them out at once."""
+    ideal = master(lambda t: 120, 10)
+    c = MidiClock()
+    c.start()
+    returned = [c.tick(t) for t in np.r_[ideal[:300], ideal[400:403]]]
+    assert returned[0] == 0.0 and returned[1:-1] == [None] * 301
+    assert returned[-1] == 402 / PPQN  # decided at the second normal interval after the gap
+
+
+@pytest.mark.parametrize("bpm", [120, 300])
+def test_a_40ms_stall_and_burst_adds_no_tick(bpm):
+    """Bytes held up 40 ms and then delivered at once (past the dropout gap at 300 BPM, not at
+    120): every tick counts once, nothing is judged lost."""
+    ideal = master(lambda t: bpm, 10)
+    arrivals = ideal.copy()
+    stall = ideal[200]
+    held = (ideal >= stall) & (ideal < stall + 0.040)
+    arrivals[held] = stall + 0.040
+    c = MidiClock()
+    c.start()
+    returned = [c.tick(t) for t in arrivals]
+    assert returned[0] == 0.0 and all(r is None for r in returned[1:])
+    n = len(ideal) - 1
+    assert abs(c.time_at((n + 6) / PPQN) - (ideal[-1] + 6 * 60 / (PPQN * bpm))) < 0.5 * MS
+
+
+def test_part_lost_part_delayed_skips_only_the_lost():
+    """A gap in which 50 ticks were lost and the next 5 held up, then delivered at once."""
+    ideal = master(lambda t: 120, 20)
+    arrivals = ideal.copy()
+    arrivals[350:355] = ideal[355]
+    kept = np.r_[0:300, 350:len(ideal)]
+    c = MidiClock()
+    c.start()
+    for t in arrivals[kept]:
+        c.tick(t)
+    assert c.beat_at(ideal[-1]) == pytest.approx((len(ideal) - 1) / PPQN, abs=0.1 / PPQN)
+
+
 def test_a_tick_held_up_once_barely_moves_the_beat():
     ideal = master(lambda t: 120, 20)
     arrivals = ideal.copy()
