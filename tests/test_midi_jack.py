@@ -144,6 +144,43 @@ async def test_clock_and_notes_out_line_up(jack_server):
     assert len(notes) >= 3 and np.median(np.abs(notes - due)) < PERIOD + 1e-3
 
 
+async def test_clock_out_spp_continue_mid_song_and_stop(jack_server):
+    """Clock out's transport on a real port, byte for byte. Playing from beat 2.5 (the 11th 16th)
+    sends F2 0A 00 and FB right before the tick of beat 2.5, nothing between; Stop (FC) leaves a
+    latency after the transport stopped, after exactly the ticks due before then (one queue, in
+    time order), and the ticks run on (slaves keep their tempo). Times: JACK writes an event at the
+    start of the next cycle (0 to 1 period late), and trio may wake the sender a little late on a
+    busy machine (2 ms allowed)."""
+    received: list[tuple[float, list[int]]] = []
+    clock = InternalClock(125)
+    tick = 60 / (24 * 125)
+    seq = Sequencer(pattern_session("kick:x---"), clock)
+    out = MidiOut(seq, latency=0.08, clock=True)
+    async with trio.open_nursery() as n:
+        await n.start(out.run, "virtual", "jack")
+        await n.start(listen, "gridtonic:out", received)
+        await trio.sleep(0.3)
+        seq.start(2.5)
+        start = clock.time_at(2.5)
+        await trio.sleep(0.5)
+        seq.stop()
+        stopped = trio.current_time()  # the time transport(None) read: no await since
+        await trio.sleep(0.3)
+        n.cancel_scope.cancel()
+    messages = [m for _, m in received]
+    i = messages.index([0xF2, 10, 0])
+    assert messages[:i] == [[0xF8]] * i and i > 5  # the clock ran before playback
+    assert messages[i + 1:i + 3] == [[0xFB], [0xF8]]
+    j = messages.index([0xFC])
+    played = int((stopped - start) // tick) + 1  # ticks due at start + k·tick ≤ stopped
+    assert messages[i + 2:j] == [[0xF8]] * played
+    assert messages[j + 1:] == [[0xF8]] * (len(messages) - j - 1) and len(messages) - j > 5
+    times = [t for t, _ in received]
+    assert times[i] <= times[i + 1] <= times[i + 2]  # sent 0.1 ms before the tick: same cycle at most
+    assert 0 <= times[i + 2] - (start + 0.08) < PERIOD + 2e-3
+    assert 0 <= times[j] - (stopped + 0.08) < PERIOD + 2e-3
+
+
 async def test_a_port_that_vanishes_is_reopened(jack_server, monkeypatch):
     monkeypatch.setattr(midiports, "WATCH", 0.2)
     clock = MidiClock()

@@ -1,16 +1,61 @@
-"""The MIDI clock follower on synthetic tick streams (pure, no ports): jitter, tempo steps and ramps,
-dropouts, transport and Song Position Pointer."""
+"""The MIDI clock follower on synthetic tick streams (pure, no ports): the DLL alone, jitter, tempo
+steps and ramps, dropouts and lost ticks, transport and Song Position Pointer."""
 
 import numpy as np
 import pytest
 import trio
 
+from gridtonic.dll import Dll, coefficients
 from gridtonic.midiclock import PPQN, MidiClock
 from gridtonic.sequencer import Sequencer
 from gridtonic.session import Session, Track
 from gridtonic.ticksim import NornsClock, jack, jitter, master, step_errors
 
 MS = 1e-3
+
+
+def test_dll_gains_are_adriaensens():
+    """b = √2·ω, c = ω² with ω = 2π·B·T (protocols-and-peers §6.3): critically damped, ζ ≈ 0.707."""
+    for bandwidth, period in [(0.12, 60 / 2880), (2.0, 60 / 2880), (1.0, 0.5)]:
+        w = 2 * np.pi * bandwidth * period
+        b, c = coefficients(bandwidth, period)
+        assert b == pytest.approx(np.sqrt(2) * w) and c == pytest.approx(w * w)
+        assert b / (2 * np.sqrt(c)) == pytest.approx(np.sqrt(2) / 2)  # ζ of z² − (2 − b)z + (1 − b + c)
+
+
+def test_dll_converges_on_a_steady_period_from_a_wrong_guess():
+    """Events every 20.83 ms (120 BPM ticks), the loop started 10 % off: at 2 Hz the error halves in
+    well under 0.2 s, so 3 s leave it at float precision; the time line lands on the events."""
+    period = 60 / 2880
+    dll = Dll(0.0, period * 1.1)
+    for k in range(1, int(3 / period)):
+        e = dll.update(k * period, 2.0)
+    assert abs(e) < 1e-9 and dll.period == pytest.approx(period, rel=1e-9)
+    assert dll.next == pytest.approx((k + 1) * period, abs=1e-9)
+
+
+def test_dll_follows_a_tempo_step_without_ringing():
+    """Period 5 % shorter from event 200 (Δ = 0.99 ms a tick): the error grows past the first
+    event's Δ but stays under Δ/ω (a phase ramp of Δ per event against a loop whose natural
+    frequency is ω per event: 3.8 ms at 2 Hz), crosses zero at most once (critical damping
+    overshoots by a few %, it does not ring) and is gone within 1.5 s (over 10 time constants of
+    1 / (ζ·2π·B) = 0.11 s)."""
+    before, after = 60 / 2880, 60 / 2880 / 1.05
+    times = np.r_[np.arange(200) * before, 199 * before + np.arange(1, 300) * after]
+    dll = Dll(times[0], before)
+    errors = np.array([dll.update(t, 2.0) for t in times[1:]])[199:]
+    step, w = before - after, 2 * np.pi * 2.0 * before
+    assert step * 1.01 < np.abs(errors).max() < step / w
+    assert errors.max() < 0.25 * np.abs(errors).max()  # the overshoot, the other way
+    assert dll.period == pytest.approx(after, rel=1e-6)
+    assert np.abs(errors[np.cumsum(np.diff(times)[199:]) > 1.5]).max() < 1e-6
+
+
+def test_dll_error_limit_keeps_one_held_up_event_from_pulling_the_line():
+    period = 60 / 2880
+    dll = Dll(0.0, period)
+    assert dll.update(period + 0.040, 2.0, limit=0.25 * period) == 0.25 * period  # 40 ms late
+    assert dll.period == pytest.approx(period + coefficients(2.0, period)[1] * 0.25 * period)
 
 
 def steady(errors: np.ndarray, ideal: np.ndarray, after: float) -> np.ndarray:

@@ -1,13 +1,37 @@
-"""The MIDI byte parser: real-time bytes inside messages, running status, garbage."""
+"""The MIDI byte parser: real-time bytes inside messages, running status, garbage (also through
+MidiIn.feed onto a following clock and a sequencer)."""
 
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gridtonic import midiparse
-from gridtonic.midiclock import MidiClock
-from gridtonic.midiparse import CLOCK, Parser
+from gridtonic.midiclock import PPQN, SPP_TICKS, MidiClock
+from gridtonic.midiin import MidiIn
+from gridtonic.midiparse import CLOCK, CONTINUE, SONG_POSITION, Parser
+from gridtonic.render import pattern_session
+from gridtonic.sequencer import Sequencer
 from gridtonic.ticksim import jitter, master
+
+# any byte, with Song Position Pointers' status common enough to start (and cut short) many
+BYTES = st.one_of(st.integers(0, 255), st.just(SONG_POSITION))
+
+
+def following() -> tuple[MidiIn, list[float | None]]:
+    """MidiIn following a MidiClock, and the beats the sequencer was told to play from (None: stop)."""
+    clock = MidiClock()
+    seq = Sequencer(pattern_session("kick:x,snare:-x"), clock)
+    starts: list[float | None] = []
+    seq.listeners.append(starts.append)
+    return MidiIn(seq, lambda hit: None, clock=clock), starts
+
+
+def feed_chunked(midi_in: MidiIn, data: list[int], cuts: list[int], t: float = 1.0) -> float:
+    """``data`` in chunks split at ``cuts``, a tick's time apart; returns the time after the last."""
+    for chunk in np.split(np.asarray(data, dtype=int), sorted(c % (len(data) + 1) for c in cuts)):
+        midi_in.feed(t, [int(b) for b in chunk])
+        t += 60 / (PPQN * 120)
+    return t
 
 
 def test_real_time_bytes_inside_a_note_and_a_song_position():
@@ -57,3 +81,29 @@ def test_a_clock_buried_in_garbage_stays_locked():
 def test_overlong_sysex_is_dropped():
     p = Parser()
     assert p.feed([0xF0, *[1] * (midiparse.MAX_SYSEX + 5), 0xF7, 0x90, 1, 2]) == [(0x90, 1, 2)]
+
+
+@given(st.lists(BYTES, max_size=600), st.lists(st.integers(0, 600), max_size=20))
+def test_random_bytes_through_midi_in_never_raise(data, cuts):
+    """Clock, transport, SPPs (whole and cut short), notes, CCs and junk, in any order and chunking,
+    onto the follower and the sequencer: nothing raises, and a Start and a tick after it still
+    play from the downbeat (no state left broken)."""
+    midi_in, starts = following()
+    t = feed_chunked(midi_in, data, cuts)
+    midi_in.feed(t, [0xFA, CLOCK])
+    assert starts[-1] == 0.0
+
+
+@given(st.lists(BYTES, max_size=300), st.integers(0, 0x3FFF),
+       st.lists(st.one_of(st.integers(0, 0x7F), st.sampled_from([CLOCK, 0xFE])), max_size=50),
+       st.lists(st.integers(0, 400), max_size=10))
+def test_a_song_position_inside_garbage_moves_the_song_as_midi_says(before, sixteenths, after, cuts):
+    """Not a bug, the protocol: 0xF2 and two data bytes are a Song Position Pointer wherever they
+    appear, whatever came before (a status byte ends any message it cut short). Continue then plays
+    from that 16th. Clock and Active Sensing may sit inside it (real-time bytes go anywhere); the
+    data bytes after it are strays (no running status for system common), not another SPP."""
+    midi_in, starts = following()
+    spp = [SONG_POSITION, sixteenths & 0x7F, sixteenths >> 7]
+    t = feed_chunked(midi_in, [*before, spp[0], spp[1], CLOCK, spp[2], *after, CONTINUE], cuts)
+    midi_in.feed(t, [CLOCK])
+    assert starts[-1] == sixteenths * SPP_TICKS / PPQN
