@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import trio
@@ -59,6 +59,15 @@ def command(server_name: str | None = None, rate: int = 48000, period: int = 256
     return cmd + ["-d", driver, "-r", str(rate), "-p", str(period)]
 
 
+_before_stop: list[Callable[[], None]] = []
+
+
+def before_stop(close: Callable[[], None]) -> None:
+    """Run ``close`` before a jackd we started is stopped: clients kept open across calls (the MIDI
+    port listers) must leave first, or libjack prints read failures when the server goes away."""
+    _before_stop.append(close)
+
+
 @asynccontextmanager
 async def ensure_jack(
     server_name: str | None = None, rate: int = 48000, period: int = 256, timeout: float = 10.0
@@ -89,6 +98,8 @@ async def ensure_jack(
             log.debug("jackd started (pid %d): %s", proc.pid, " ".join(cmd))
             yield
         finally:
+            for close in _before_stop:
+                close()
             with trio.CancelScope(shield=True):
                 await _stop(proc)
 

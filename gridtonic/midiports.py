@@ -19,6 +19,8 @@ import mido
 import rtmidi
 import trio
 
+from gridtonic import jack
+
 log = logging.getLogger(__name__)
 
 APIS = {"jack": rtmidi.API_UNIX_JACK, "alsa": rtmidi.API_LINUX_ALSA}
@@ -57,6 +59,17 @@ def names(kind: str, api: str = "jack") -> list[str]:
         except rtmidi.RtMidiError as e:
             _probes.pop(key, None)
             raise MidiPortError(f"no {api} MIDI: {e}") from None
+
+
+def close_probes() -> None:
+    """Close the listing clients (they are opened again on the next look)."""
+    with _probes_lock:
+        for probe in _probes.values():
+            probe.delete()
+        _probes.clear()
+
+
+jack.before_stop(close_probes)
 
 
 def open_input(name: str, api: str) -> Any:
