@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import rtmidi
 import trio
 
 from gridtonic import midiports
@@ -173,3 +174,22 @@ def drain(port: Any, stamps: Stamps, now: float) -> list[tuple[float, list[int]]
         batch.append(message)
     times = stamps(now, [delta for _, delta in batch])
     return [(t, data) for t, (data, _) in zip(times, batch, strict=True)]
+
+
+async def listen(port: str, received: list[tuple[float, list[int]]], client: str = "gt-listener",
+                 api: str = "jack", task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """A device's input connected to ``port``, appending (arrival time, bytes) to ``received`` until
+    cancelled: what tests and benches use to see what left a port, stamped with the MIDI system's
+    own times (:class:`Stamps`), polled as every input here is."""
+    listener = rtmidi.MidiIn(midiports.APIS[api], name=client)
+    listener.ignore_types(timing=False)
+    listener.open_port(listener.get_ports().index(port))
+    stamps = Stamps()
+    try:
+        task_status.started()
+        while True:
+            received += drain(listener, stamps, trio.current_time())
+            await trio.sleep(POLL)
+    finally:
+        listener.close_port()
+        listener.delete()

@@ -11,10 +11,10 @@ import pytest
 import rtmidi
 import trio
 
-from gridtonic import midiin, midiports
+from gridtonic import midiports
 from gridtonic.clock import InternalClock
 from gridtonic.midiclock import MidiClock
-from gridtonic.midiin import MidiIn, Stamps
+from gridtonic.midiin import MidiIn, listen
 from gridtonic.midiout import MidiOut, NoteOut
 from gridtonic.render import pattern_session
 from gridtonic.sequencer import Sequencer
@@ -31,24 +31,6 @@ async def send_clock(port, bpm: float, ticks: int, start: float) -> list[float]:
         sent.append(trio.current_time())
         port.send_message([0xF8])
     return sent
-
-
-async def listen(port: str, received: list[tuple[float, list[int]]],
-                 task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """A test device's JACK input connected to ``port``: (arrival trio time, bytes) into
-    ``received``, polled and stamped as gridtonic's inputs are (``midiin.drain``)."""
-    listener = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="gt-listener")
-    listener.ignore_types(timing=False)
-    listener.open_port(listener.get_ports().index(port))
-    stamps = Stamps()
-    try:
-        task_status.started()
-        while True:
-            received += midiin.drain(listener, stamps, trio.current_time())
-            await trio.sleep(midiin.POLL)
-    finally:
-        listener.close_port()
-        listener.delete()
 
 
 async def test_clock_in_drives_the_sequencer(sender):

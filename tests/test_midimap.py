@@ -5,12 +5,12 @@ import logging
 
 import pytest
 import trio
-from test_midi_jack import listen
 
 from gridtonic import midimap
 from gridtonic.cli import _parser as cli_parser
 from gridtonic.clock import InternalClock
 from gridtonic.midi import config_from_args, serve
+from gridtonic.midiin import listen
 from gridtonic.midimap import MidiMap, NoteIn
 from gridtonic.midiout import NoteOut
 from gridtonic.render import pattern_session
