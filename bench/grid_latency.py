@@ -17,7 +17,7 @@ import time
 import numpy as np
 import trio
 
-from gridtonic import layout
+from gridtonic import analysis, layout
 from gridtonic.clock import InternalClock
 from gridtonic.grid import Grid, GridConfig
 from gridtonic.gridemulator import EmulatedGrid, SerialOscEmulator
@@ -59,12 +59,7 @@ async def bench(presses: int, seconds: float) -> None:
             print(f"key → LED message, {label}: n={len(a)}, p50 {np.percentile(a, 50):.2f} ms, "
                   f"p99 {np.percentile(a, 99):.2f} ms, max {a.max():.2f} ms (target p99 ≤ 5 ms)")
 
-        for label, playing in (("playing at 120 BPM", True), ("idle", False)):
-            seq.start() if playing else seq.stop()
-            await trio.sleep(0.5)
-            before = grid.led_messages
-            await trio.sleep(seconds)
-            rate = (grid.led_messages - before) / seconds
+        for label, rate in (await analysis.traffic(seq, lambda: grid.led_messages, seconds)).items():
             print(f"LED messages per second, {label}: {rate:.1f}")
         n.cancel_scope.cancel()
 

@@ -17,7 +17,7 @@ import os
 import numpy as np
 import trio
 
-from gridtonic import jack
+from gridtonic import analysis, jack
 from gridtonic.clock import InternalClock
 from gridtonic.launchpad import LaunchpadConfig, Launchpads, builtin
 from gridtonic.lpemulator import EmulatedLaunchpad
@@ -69,12 +69,8 @@ async def bench(presses: int, seconds: float) -> None:
         print(f"pad → LED SysEx (JACK both ways): n={len(lat)}, p50 {np.percentile(lat, 50):.2f} ms, "
               f"p99 {np.percentile(lat, 99):.2f} ms, max {lat.max():.2f} ms")
 
-        for label, playing in (("playing at 120 BPM", True), ("idle", False)):
-            seq.start() if playing else seq.stop()
-            await trio.sleep(0.5)
-            before = received[0]
-            await trio.sleep(seconds)
-            print(f"bytes per second to the Launchpad, {label}: {(received[0] - before) / seconds:.0f}")
+        for label, rate in (await analysis.traffic(seq, lambda: received[0], seconds)).items():
+            print(f"bytes per second to the Launchpad, {label}: {rate:.0f}")
         n.cancel_scope.cancel()
 
 

@@ -13,6 +13,7 @@ import trio
 
 if TYPE_CHECKING:
     from gridtonic.app import Instrument
+    from gridtonic.sequencer import Sequencer
 
 
 def onsets(path: Path, threshold: float = 0.01, min_gap: float = 0.03) -> np.ndarray:
@@ -65,3 +66,16 @@ def grid(found: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     k = np.arange(len(found))
     period, offset = np.polyfit(k, found.astype(float), 1)
     return float(period), found - (offset + period * k), np.diff(found) - period
+
+
+async def traffic(sequencer: Sequencer, count: Callable[[], float], seconds: float) -> dict[str, float]:
+    """What ``count()`` grows by per second while playing at the session's tempo, then idle: how
+    much a surface sends to its device (LED messages, SysEx bytes) in each state."""
+    rates = {}
+    for label, playing in (("playing at 120 BPM", True), ("idle", False)):
+        sequencer.start() if playing else sequencer.stop()
+        await trio.sleep(0.5)
+        before = count()
+        await trio.sleep(seconds)
+        rates[label] = (count() - before) / seconds
+    return rates
