@@ -177,10 +177,9 @@ class Launchpads:
     async def _read(self) -> None:
         """Poll every open unit's input, as MIDI in does (``midiin.drain``: no rtmidi callback)."""
         while True:
-            now = trio.current_time()
             for unit in list(self.units.values()):
                 if unit.input is not None:
-                    for _, data in midiin.drain(unit.input, unit.stamps, now):
+                    for _, data in midiin.drain(unit.input, unit.stamps):
                         for message in unit.parser.feed(data):
                             self._message(unit, message)
             await trio.sleep(midiin.POLL)

@@ -96,9 +96,8 @@ class EmulatedLaunchpad:
                 task_status.started()
                 parser = Parser()
                 while True:
-                    now = trio.current_time()
                     for iface, inp, stamps in inputs:
-                        for t, data in midiin.drain(inp, stamps, now):
+                        for t, data in midiin.drain(inp, stamps):
                             self._arrived(iface, t, data, parser)
                     await trio.sleep(midiin.POLL)
         finally:

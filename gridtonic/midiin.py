@@ -137,7 +137,7 @@ class MidiIn:
             task_status.started()
             while True:
                 if port is not None:
-                    for t, data in drain(port, stamps, trio.current_time()):
+                    for t, data in drain(port, stamps):
                         self.feed(t, data)
                 await trio.sleep(POLL if port is not None else midiports.WATCH)
 
@@ -166,13 +166,20 @@ class Stamps:
         return [t + self._offset for t in times]
 
 
-def drain(port: Any, stamps: Stamps, now: float) -> list[tuple[float, list[int]]]:
+def drain(port: Any, stamps: Stamps) -> list[tuple[float, list[int]]]:
     """Every message waiting in a polled rtmidi input (``midiports.open_input``), with its arrival
-    time: how every MIDI input here is read (MIDI in, Launchpads), never an rtmidi callback."""
+    time: how every MIDI input here is read (MIDI in, Launchpads), never an rtmidi callback.
+
+    The poll's time is read *after* the queue is emptied, so every message in the batch arrived
+    before it. Read before, a message that came in meanwhile (JACK fills the queue on its own
+    thread, and this process can be preempted between the two) looked as if it had arrived before
+    the poll: ``Stamps`` took that as a smaller lag and stamped every later message early by the
+    preemption, for good (its minimum never comes back up but by ``DRIFT``). A 25-35 ms stall moved
+    a followed MIDI clock's whole beat that much early."""
     batch = []
     while (message := port.get_message()) is not None:
         batch.append(message)
-    times = stamps(now, [delta for _, delta in batch])
+    times = stamps(trio.current_time(), [delta for _, delta in batch])
     return [(t, data) for t, (data, _) in zip(times, batch, strict=True)]
 
 
@@ -188,7 +195,7 @@ async def listen(port: str, received: list[tuple[float, list[int]]], client: str
     try:
         task_status.started()
         while True:
-            received += drain(listener, stamps, trio.current_time())
+            received += drain(listener, stamps)
             await trio.sleep(POLL)
     finally:
         listener.close_port()
