@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from gridtonic.midiclock import PPQN, MidiClock
-from gridtonic.ticksim import NornsClock, jack, jitter, master, step_errors
+from gridtonic.ticksim import NornsClock, followed, jack, jitter, master, step_errors
 
 MS = 1e-3
 
@@ -53,11 +53,7 @@ def main() -> None:
                   f"settled in {settled(e, ideal[::6], 11.0):.2f} s")
     print()
     ideal = master(lambda t: 120, 600)
-    arrivals = jitter(ideal, 1 * MS)
-    c = MidiClock()
-    c.start()
-    for t in arrivals:
-        c.tick(t)
+    c = followed(jitter(ideal, 1 * MS))
     n = len(ideal) - 1 + PPQN  # a beat after the last tick of 10 minutes
     phase = c.time_at(n / PPQN) - (ideal[-1] + PPQN * 60 / (PPQN * 120))
     print(f"phase error after 10 minutes at 120 BPM, ±1 ms jitter: {phase / MS:+.3f} ms "

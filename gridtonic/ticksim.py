@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from gridtonic.midiclock import PPQN, SPP_TICKS
+from gridtonic.midiclock import PPQN, SPP_TICKS, MidiClock
 from gridtonic.sequencer import LOOKAHEAD
 
 
@@ -49,6 +49,15 @@ def jack(times: np.ndarray, period: float = 256 / 48000, stalls: float = 0.01, s
         0.0, stall, len(times))
     phase = rng.uniform(0.0, period)
     return np.ceil((np.maximum.accumulate(sent) - phase) / period) * period + phase
+
+
+def followed(arrivals: np.ndarray) -> MidiClock:
+    """A MidiClock started and fed every tick of ``arrivals`` (long-run phase checks)."""
+    c = MidiClock()
+    c.start()
+    for t in arrivals:
+        c.tick(t)
+    return c
 
 
 def step_errors(follower: Follower, ideal: np.ndarray, arrivals: np.ndarray,

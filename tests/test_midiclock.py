@@ -9,7 +9,7 @@ from gridtonic.dll import Dll, coefficients
 from gridtonic.midiclock import PPQN, MidiClock
 from gridtonic.sequencer import Sequencer
 from gridtonic.session import Session, Track
-from gridtonic.ticksim import NornsClock, jack, jitter, master, step_errors
+from gridtonic.ticksim import NornsClock, followed, jack, jitter, master, step_errors
 
 MS = 1e-3
 
@@ -104,11 +104,7 @@ def test_a_steep_tempo_ramp_is_followed():
 
 def test_ten_minutes_keep_the_phase():
     ideal = master(lambda t: 120, 600)
-    arrivals = jitter(ideal, 1 * MS)
-    c = MidiClock()
-    c.start()
-    for t in arrivals:
-        c.tick(t)
+    c = followed(jitter(ideal, 1 * MS))
     n = len(ideal) - 1
     assert c.beat_at(ideal[-1]) == pytest.approx(n / PPQN, abs=1 * MS / c.period / PPQN)
     assert abs(c.time_at((n + 24) / PPQN) - (ideal[-1] + 24 * 60 / (PPQN * 120))) < 1 * MS
