@@ -37,8 +37,10 @@ CLICK = {"mix": 100.0, "oscFreq": 1000.0, "oscDcy": 15.0, "nEnvDcy": 1.0, "distA
 
 
 async def capture(inst: Instrument, path: Path, seconds: float,
-                  during: Callable[[float], Awaitable[None]] | None = None) -> tuple[float, float]:
-    """Run ``inst`` for ``seconds`` while recording scsynth's output to ``path``; ``during(start)``
+                  during: Callable[[float], Awaitable[None]] | None = None,
+                  settle: float = 0.2) -> tuple[float, float]:
+    """Run ``inst`` for ``seconds`` while recording scsynth's output to ``path``, from ``settle`` s
+    after it started (a fresh scsynth's time line settles in its first second); ``during(start)``
     (a test's MIDI device, say) runs alongside from the start of the recording.
 
     Returns the recording's start on the sequencer's clock (trio time), so onsets in the file can
@@ -48,7 +50,7 @@ async def capture(inst: Instrument, path: Path, seconds: float,
     """
     async with trio.open_nursery() as n:
         await n.start(inst.run)
-        start = trio.current_time() + 0.2
+        start = trio.current_time() + settle
         await inst.server.record(path, at=start + inst.latency + time.time() - trio.current_time())
         if during is not None:
             n.start_soon(during, start)

@@ -41,7 +41,8 @@ def busy_core():
 async def check_sixteenths(jack_server, tmp_path, without_xruns):
     async def play(attempt: int):
         path = tmp_path / f"live{attempt}.wav"
-        await analysis.capture(click_instrument(jack_server), path, 3.0)
+        # the steady state: a freshly started scsynth's time line settles in its first second
+        await analysis.capture(click_instrument(jack_server), path, 4.0, settle=1.0)
         return analysis.onsets(path, threshold=0.05, min_gap=0.05)
 
     found = await without_xruns(play)
