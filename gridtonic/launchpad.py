@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import mido
 import rtmidi
 import trio
 
@@ -68,7 +67,7 @@ class Unit:
     def send(self, messages: list[list[int]]) -> None:
         for m in messages:
             try:
-                self.output.send(mido.Message.from_bytes(m))
+                self.output.send_message(m)
             except (OSError, ValueError, rtmidi.RtMidiError) as e:
                 log.warning("%s: %s", self.found.output, e)
                 return
@@ -147,7 +146,7 @@ class Launchpads:
                         await trio.sleep(DRAIN)  # handed to JACK yet when it is closed
                 for port in (unit.input, unit.output):
                     if port is not None:
-                        midiports.close(port)
+                        await midiports.release(port)
 
     async def _greet(self, unit: Unit) -> None:
         reply = await self._ask(unit, list(lpmodels.INQUIRY), lpmodels.from_inquiry)

@@ -16,10 +16,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import rtmidi
 import trio
 
-from gridtonic import lpmodels, midiin
+from gridtonic import lpmodels, midiin, midiports
 from gridtonic.lpmodels import NOVATION, Local, Model
 from gridtonic.lpsysex import GEN3_LEDS, GEN3_MODE, LIVE, MK2_ALL, MK2_LAYOUT, MK2_RGB
 from gridtonic.midiparse import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, SYSEX, SYSEX_END, Parser
@@ -47,7 +46,7 @@ class EmulatedLaunchpad:
     elsewhere: list[list[int]] = field(default_factory=list)  # what arrived on the other interfaces
     on_message: Callable[[float, list[int]], None] = lambda t, data: None  # every message on the
     # interface in use, with its arrival time (trio time, from rtmidi's stamps: not the poll's)
-    _out: rtmidi.MidiOut | None = None
+    _out: midiports.Port = None
     _scope: trio.CancelScope | None = None
 
     @property
@@ -78,18 +77,18 @@ class EmulatedLaunchpad:
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Plugged in: the ports exist (the LEDs start dark, in Live mode) until cancelled or unplugged."""
         self.leds, self.moving, self.mode = {}, set(), LIVE
-        ports: list[rtmidi.MidiIn | rtmidi.MidiOut] = []
-        inputs: list[tuple[str, rtmidi.MidiIn, midiin.Stamps]] = []  # polled, as gridtonic's are
+        ports: list[midiports.Port] = []
+        inputs: list[tuple[str, midiports.Port, midiin.Stamps]] = []  # polled, as gridtonic's are
         client = self.client or self.model.name
         try:
             with trio.CancelScope() as self._scope:
-                for iface in self.interfaces:
-                    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=client)
-                    out.open_virtual_port(f"{iface} Out")
-                    inp = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client)
-                    inp.ignore_types(sysex=False, timing=True, active_sense=True)
-                    inp.open_virtual_port(f"{iface} In")
-                    ports += [out, inp]
+                for iface in self.interfaces:  # opened as gridtonic opens its own (midiports.change)
+                    out = await trio.to_thread.run_sync(
+                        midiports.open_output, midiports.VIRTUAL, "jack", client, f"{iface} Out")
+                    ports.append(out)
+                    inp = await trio.to_thread.run_sync(
+                        midiports.open_input, midiports.VIRTUAL, "jack", client, f"{iface} In")
+                    ports.append(inp)
                     inputs.append((iface, inp, midiin.Stamps()))
                     if iface == self.used:
                         self._out = out
@@ -103,8 +102,7 @@ class EmulatedLaunchpad:
         finally:
             self._out = None
             for port in ports:
-                port.close_port()
-                port.delete()
+                await midiports.release(port)
 
     def _arrived(self, iface: str, t: float, data: list[int], parser: Parser) -> None:
         if iface != self.used:

@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import rtmidi
 import trio
 
 from gridtonic import midiports
@@ -188,9 +187,7 @@ async def listen(port: str, received: list[tuple[float, list[int]]], client: str
     """A device's input connected to ``port``, appending (arrival time, bytes) to ``received`` until
     cancelled: what tests and benches use to see what left a port, stamped with the MIDI system's
     own times (:class:`Stamps`), polled as every input here is."""
-    listener = rtmidi.MidiIn(midiports.APIS[api], name=client)
-    listener.ignore_types(timing=False)
-    listener.open_port(listener.get_ports().index(port))
+    listener = await trio.to_thread.run_sync(midiports.open_input, port, api, client)
     stamps = Stamps()
     try:
         task_status.started()
@@ -198,5 +195,4 @@ async def listen(port: str, received: list[tuple[float, list[int]]], client: str
             received += drain(listener, stamps)
             await trio.sleep(POLL)
     finally:
-        listener.close_port()
-        listener.delete()
+        await midiports.release(listener)

@@ -14,7 +14,6 @@ import logging
 import math
 from dataclasses import dataclass
 
-import mido
 import trio
 
 from gridtonic import midiports
@@ -46,7 +45,7 @@ class MidiOut:
         self.latency = latency
         self.notes = notes or {}
         self.clock = clock
-        self.port: mido.ports.BaseOutput | None = None
+        self.port: midiports.Port | None = None
         self._queue: list[tuple[float, int, list[int]]] = []
         self._order = itertools.count()
         self._wake = trio.Event()
@@ -99,10 +98,10 @@ class MidiOut:
     async def run(self, pattern: str, api: str = "jack",
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Keep the port matching ``pattern`` open and send everything at its time, until cancelled."""
-        def found(port: mido.ports.BaseOutput | None) -> None:
+        def found(port: midiports.Port | None) -> None:
             self.port = port
 
-        def opener(name: str) -> mido.ports.BaseOutput:
+        def opener(name: str) -> midiports.Port:
             return midiports.open_output(name, api)
 
         async with trio.open_nursery() as n:
@@ -122,6 +121,6 @@ class MidiOut:
         if self.port is None:
             return
         try:
-            self.port.send(mido.Message.from_bytes(data))
+            self.port.send_message(data)
         except (OSError, ValueError) as e:
             log.warning("MIDI out: %s", e)

@@ -2,9 +2,10 @@
 
 Ports are JACK MIDI by default (gridtonic runs JACK anyway, and ALSA sequencer is missing in
 containers); ``alsa`` is there for desktops. A port is chosen by case-insensitive substring, or
-``virtual`` makes gridtonic's own port for others to connect to. Inputs use python-rtmidi directly
-because the parser needs the raw bytes (mido's callback drops messages with real-time bytes
-inside); outputs go through mido.
+``virtual`` makes gridtonic's own port for others to connect to. Inputs and outputs are
+python-rtmidi ports: the parser needs the raw bytes (mido's callback drops messages with real-time
+bytes inside), and every JACK client and port is opened and closed here, one change at a time
+(:func:`change`), which mido's ports do back to back.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-import mido
 import rtmidi
 import trio
 
@@ -24,10 +25,31 @@ from gridtonic import jack
 log = logging.getLogger(__name__)
 
 APIS = {"jack": rtmidi.API_UNIX_JACK, "alsa": rtmidi.API_LINUX_ALSA}
-BACKENDS = {"jack": "mido.backends.rtmidi/UNIX_JACK", "alsa": "mido.backends.rtmidi/LINUX_ALSA"}
 CLIENT = "gridtonic"
 VIRTUAL = "virtual"
 WATCH = 1.0  # s between looks for a port that went away or came back
+SETTLE = 0.1  # s between two changes this process makes to JACK's graph (a client or a port opened
+# or closed). A cycle or two after each change, JACK tells every client of it on libjack's
+# notification thread, which walks that client's port list without a lock (jackd2 1.9.21, jack2
+# issue #216): a port opened or closed in this process during that walk crashes the process. The
+# walk takes well under a millisecond; two 1024-frame cycles at 48 kHz are 43 ms.
+T = TypeVar("T")
+Port = Any  # rtmidi.MidiIn or rtmidi.MidiOut (python-rtmidi ships no type hints)
+
+_graph = threading.Lock()
+_changed = -SETTLE  # time.monotonic() of the last change
+
+
+def change(step: Callable[[], T]) -> T:
+    """Run ``step`` (opening or closing a JACK client or port) once JACK has told this process's
+    clients of the previous change. Blocks up to ``SETTLE``: call it from a worker thread."""
+    global _changed
+    with _graph:
+        time.sleep(max(0.0, _changed + SETTLE - time.monotonic()))
+        try:
+            return step()
+        finally:
+            _changed = time.monotonic()
 
 
 class MidiPortError(RuntimeError):
@@ -53,8 +75,8 @@ def names(kind: str, api: str = "jack") -> list[str]:
     with _probes_lock:
         try:
             if key not in _probes:
-                _probes[key] = (rtmidi.MidiIn if kind == "input" else rtmidi.MidiOut)(
-                    APIS[api], name=f"{CLIENT}-probe")
+                kind_of = rtmidi.MidiIn if kind == "input" else rtmidi.MidiOut
+                _probes[key] = change(lambda: kind_of(APIS[api], name=f"{CLIENT}-probe"))
             return _probes[key].get_ports()
         except rtmidi.RtMidiError as e:
             _probes.pop(key, None)
@@ -65,40 +87,51 @@ def close_probes() -> None:
     """Close the listing clients (they are opened again on the next look)."""
     with _probes_lock:
         for probe in _probes.values():
-            probe.delete()
+            change(probe.delete)
         _probes.clear()
 
 
 jack.before_stop(close_probes)
 
 
-def open_input(name: str, api: str) -> Any:
-    """An rtmidi input on port ``name`` (or a virtual one), to be polled (``midiin.drain``). No
-    callback: rtmidi calls it on JACK's process thread, which then waits for Python's GIL, and the
-    whole JACK cycle with it (scsynth's sounds moved by 3 ms at such a stall)."""
-    port = rtmidi.MidiIn(APIS[api], name=CLIENT)
-    port.ignore_types(sysex=False, timing=False, active_sense=True)
-    if name == VIRTUAL:
-        port.open_virtual_port("in")
-    else:
-        port.open_port(port.get_ports().index(name), name="in")
+def open_input(name: str, api: str, client: str = CLIENT, label: str = "in") -> Port:
+    """An rtmidi input on port ``name`` (or a virtual one, ``client:label``), to be polled
+    (``midiin.drain``). No callback: rtmidi calls it on JACK's process thread, which then waits for
+    Python's GIL, and the whole JACK cycle with it (scsynth's sounds moved by 3 ms at such a stall).
+    Blocks (:func:`change`)."""
+    return _open(rtmidi.MidiIn, name, api, client, label)
+
+
+def open_output(name: str, api: str, client: str = CLIENT, label: str = "out") -> Port:
+    """An rtmidi output on port ``name`` (or a virtual one, ``client:label``). Blocks (:func:`change`)."""
+    return _open(rtmidi.MidiOut, name, api, client, label)
+
+
+def _open(kind: type, name: str, api: str, client: str, label: str) -> Port:
+    port = change(lambda: kind(APIS[api], name=client))
+    if kind is rtmidi.MidiIn:
+        port.ignore_types(sysex=False, timing=False, active_sense=True)  # before bytes can arrive
+    try:
+        if name == VIRTUAL:
+            change(lambda: port.open_virtual_port(label))
+        else:
+            change(lambda: port.open_port(port.get_ports().index(name), name=label))
+    except BaseException:  # a port gone between listing and opening: its client goes too
+        close(port)
+        raise
     return port
 
 
-def open_output(name: str, api: str) -> Any:
-    """A mido output on port ``name`` (or a virtual one named gridtonic:out)."""
-    backend = mido.Backend(BACKENDS[api], load=True)
-    if name == VIRTUAL:
-        return backend.open_output("out", virtual=True, client_name=CLIENT)
-    return backend.open_output(name)  # mido makes any port given a client_name virtual: none here
+def close(port: Port) -> None:
+    """Close ``port`` and its JACK client. Blocks (:func:`change`): trio code awaits :func:`release`."""
+    change(port.close_port)
+    change(port.delete)
 
 
-def close(port: Any) -> None:
-    if isinstance(port, rtmidi.MidiIn):
-        port.close_port()
-        port.delete()
-    else:
-        port.close()
+async def release(port: Port) -> None:
+    """:func:`close` in a worker thread, finished even when the caller is cancelled."""
+    with trio.CancelScope(shield=True):
+        await trio.to_thread.run_sync(close, port)
 
 
 async def keep_open(
@@ -123,7 +156,7 @@ async def keep_open(
                     if port is not None and name not in available:
                         log.warning("MIDI %s %r went away; reopening it when it returns", kind, name)
                         found(None)
-                        close(port)
+                        await release(port)
                         port, quiet = None, True
                     if port is None and (name := find(pattern, available)) is not None:
                         port = await trio.to_thread.run_sync(opener, name)
@@ -147,7 +180,7 @@ async def keep_open(
     finally:
         if port is not None:
             found(None)
-            close(port)
+            await release(port)
 
 
 def listing(api: str = "jack") -> list[tuple[str, str]]:

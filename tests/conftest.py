@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-import rtmidi
 from hypothesis import HealthCheck, settings
 
-from gridtonic import jack, synthdefs
+from gridtonic import jack, midiports, synthdefs
 
 T = TypeVar("T")
 
@@ -96,11 +95,9 @@ def without_xruns(jack_log: Path) -> Callable[[Callable[[int], Awaitable[T]]], A
 @pytest.fixture
 def sender(jack_server):
     """A test device's JACK MIDI output (a virtual port named gt-sender:out)."""
-    port = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="gt-sender")
-    port.open_virtual_port("out")
+    port = midiports.open_output(midiports.VIRTUAL, "jack", client="gt-sender")
     yield port
-    port.close_port()
-    port.delete()
+    midiports.close(port)
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,12 @@ arrives up to a period after it was sent: that is the input jitter the follower 
 tolerance of the out-going checks.
 """
 
+import time
+from functools import partial
+from itertools import pairwise
+
 import numpy as np
 import pytest
-import rtmidi
 import trio
 
 from gridtonic import midiports
@@ -168,25 +171,22 @@ async def test_a_port_that_vanishes_is_reopened(jack_server, monkeypatch):
     clock = MidiClock()
     seq = Sequencer(pattern_session("kick:x"), clock)
     midi_in = MidiIn(seq, lambda hit: None, clock=clock)
-    port = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="gt-flaky")
-    port.open_virtual_port("out")
+    flaky = partial(trio.to_thread.run_sync, midiports.open_output, midiports.VIRTUAL, "jack", "gt-flaky")
+    port = await flaky()
     async with trio.open_nursery() as n:
         await n.start(midi_in.run, "flaky", "jack")
         port.send_message([0xFA])
         port.send_message([0xF8])
         await trio.sleep(0.1)
         assert clock.running
-        port.close_port()
-        port.delete()
+        await midiports.release(port)
         await trio.sleep(0.5)
-        port = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="gt-flaky")
-        port.open_virtual_port("out")
+        port = await flaky()
         await trio.sleep(0.6)
         port.send_message([0xFC])
         await trio.sleep(0.1)
         n.cancel_scope.cancel()
-    port.close_port()
-    port.delete()
+    await midiports.release(port)
     assert not clock.running
 
 
@@ -214,21 +214,50 @@ async def test_no_midi_system_and_a_port_gone_before_opening_are_retried(jack_se
     monkeypatch.setattr(midiports, "open_input", open_input)
     played = []
     midi_in = MidiIn(Sequencer(pattern_session("kick:-"), InternalClock(120)), played.append)
-    port = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="gt-late")
+    port = None
     try:
         with caplog.at_level("WARNING"):
             async with trio.open_nursery() as n:
                 await n.start(midi_in.run, "gt-late", "jack")
                 await trio.sleep(0.25)
-                port.open_virtual_port("out")  # appears after the failed looks
+                port = await trio.to_thread.run_sync(  # appears after the failed looks
+                    midiports.open_output, midiports.VIRTUAL, "jack", "gt-late")
                 await trio.sleep(0.5)
                 port.send_message([0x99, 36, 100])
                 await trio.sleep(0.1)
                 n.cancel_scope.cancel()
     finally:
-        port.close_port()
-        port.delete()
+        if port is not None:
+            await midiports.release(port)
     assert [h.track for h in played] == [0]
     warnings = [r.getMessage() for r in caplog.records if r.name == "gridtonic.midiports"]
     assert len(warnings) == 1 and "not yet" in warnings[0], warnings  # once until it is open
     assert failures == {"names": 0, "open": 0}
+
+
+async def test_changes_to_jacks_graph_are_one_at_a_time_and_spaced():
+    """Three tasks opening ports at once: libjack crashes the process when a port list changes while
+    JACK's notification of the previous change walks it (jack2 #216; reproduced here in a few
+    hundred rounds of back-to-back closes), so every change waits its turn and SETTLE after the last."""
+    spans: list[tuple[float, float]] = []
+
+    def step() -> None:
+        start = time.monotonic()
+        time.sleep(0.01)
+        spans.append((start, time.monotonic()))
+
+    async with trio.open_nursery() as n:
+        for _ in range(3):
+            n.start_soon(trio.to_thread.run_sync, midiports.change, step)
+    spans.sort()
+    assert len(spans) == 3 and all(b[0] - a[1] >= midiports.SETTLE for a, b in pairwise(spans))
+
+
+async def test_a_port_gone_before_opening_takes_its_client_with_it(jack_server, monkeypatch):
+    """Opening a port that is not there fails with ValueError (keep_open logs it and looks again)
+    and closes the JACK client made for it, rather than leaving one behind at every look."""
+    closed, close = [], midiports.close
+    monkeypatch.setattr(midiports, "close", lambda port: (closed.append(port), close(port)))
+    with pytest.raises(ValueError):
+        await trio.to_thread.run_sync(midiports.open_input, "gt-nowhere:out", "jack")
+    assert len(closed) == 1
