@@ -86,16 +86,18 @@ class Found:
 def choose(names: list[str]) -> list[tuple[Model, str]]:
     """(model, port) for each unit among ``names``, in the order they are listed.
 
-    A unit's ports carry its interface name (X: "LPX DAW", "LPX MIDI"); the model's interface is
-    the one to use. Names without it (a bridge that numbers them) are taken a unit at a time:
-    the model's position among each run of ``interfaces`` ports.
+    A unit's ports carry its interface name (X: "LPX DAW", "LPX MIDI"; ALSA may cut it to "LPX MI");
+    the model's interface is the one to use, and while only the others show (a unit's ports appear
+    one by one) there is none yet. Names without interface names (a bridge that numbers them) are
+    taken a unit at a time: the model's position among each run of ``interfaces`` ports.
     """
     picked: list[tuple[int, Model, str]] = []
     for m in MODELS:
         mine = [(i, n) for i, n in enumerate(names) if from_name(n) is m]
-        named = [(i, n) for i, n in mine if m.interface and m.interface in n.lower()]
-        if named:
-            picked += [(i, m, n) for i, n in named]
+        labelled = [(i, n, label) for i, n in mine if (label := _interface(m, n)) is not None]
+        if labelled:
+            use = (m.interface or "").partition(" ")[2]
+            picked += [(i, m, n) for i, n, label in labelled if use.startswith(label)]
             continue
         for k in range(0, len(mine), m.interfaces):
             run = mine[k:k + m.interfaces]
@@ -104,12 +106,20 @@ def choose(names: list[str]) -> list[tuple[Model, str]]:
     return [(m, n) for _, m, n in sorted(picked, key=lambda p: p[0])]
 
 
+def _interface(m: Model, name: str) -> str | None:
+    """The interface word after the model's port prefix ("… LPX DAW In" → "daw"), or None."""
+    if not m.interface:
+        return None
+    found = re.search(re.escape(m.interface.partition(" ")[0]) + r" ([a-z]+)", name.lower())
+    return found.group(1) if found else None
+
+
 def _named(part: str, names: list[str]) -> str | None:
     """The port of the first unit whose names contain ``part`` (its model's interface), else the
-    first such name."""
+    first such name that names no Launchpad (a Launchpad's other interfaces are not a fallback)."""
     mine = [n for n in names if part.lower() in n.lower()]
     units = choose(mine)
-    return units[0][1] if units else next(iter(mine), None)
+    return units[0][1] if units else next((n for n in mine if from_name(n) is None), None)
 
 
 def pair(inputs: list[str], outputs: list[str], want: tuple[str, ...] = ()) -> list[Found]:

@@ -56,6 +56,10 @@ def test_the_interface_to_use():
     assert lpmodels.choose(x) == [(X, "Launchpad X:LPX MIDI In")]  # X and Mini: the second
     mini = ["Launchpad Mini MK3 LPMiniMK3 DAW", "Launchpad Mini MK3 LPMiniMK3 MIDI"]
     assert lpmodels.choose(mini) == [(MINI_MK3, mini[1])]
+    assert lpmodels.choose(x[:1]) == []  # its DAW ports showed first: not the interface to use
+    cut = ["Launchpad Mini MK3:Launchpad Mini MK3 LPMiniMK3 DA 24:0",
+           "Launchpad Mini MK3:Launchpad Mini MK3 LPMiniMK3 MI 24:1"]  # ALSA's 24-character cut
+    assert lpmodels.choose(cut) == [(MINI_MK3, cut[1])]
     pro = ["LPProMK3 MIDI", "LPProMK3 DIN", "LPProMK3 DAW"]
     assert lpmodels.choose(pro) == [(PRO_MK3, "LPProMK3 MIDI")]  # Pro MK3: the first
     numbered = ["Launchpad X 1", "Launchpad X 2", "Launchpad X 3", "Launchpad X 4", "system:midi"]
@@ -76,6 +80,7 @@ def test_inputs_pair_with_outputs_left_to_right():
     assert lpmodels.pair(ins, outs, ("b:", "a:launchpad x lpx midi")) == [
         Found(MINI_MK3, ins[2], outs[2]), Found(X, ins[1], outs[1])]
     assert lpmodels.pair(["loop:out"], ["loop:in"], ("loop",)) == [Found(None, "loop:out", "loop:in")]
+    assert lpmodels.pair(ins[:1], ["A:Launchpad X LPX DAW In"], ("a:",)) == []  # only its DAW ports yet
     assert lpmodels.pair(ins, [], ()) == []
 
 
