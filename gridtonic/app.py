@@ -197,6 +197,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         trio.run(play)
     except BaseExceptionGroup as group:  # one task's error inside the nurseries: show it plainly
+        if group.split(KeyboardInterrupt)[1] is None:
+            raise KeyboardInterrupt from None  # Ctrl-C twice: the CLI exits with 130, no traceback
         errors = group.subgroup((JackError, ScsynthError, BuildError, OSError, midiports.MidiPortError))
         if errors is None:
             raise
@@ -207,9 +209,10 @@ def main(args: argparse.Namespace) -> int:
 
 
 async def _stop_on_signal(scope: trio.CancelScope) -> None:
-    """``kill``, a service stop or a closed terminal end the performance like Ctrl-C does: every
-    task's clean-up runs (devices back in their own modes, servers stopped, session saved)."""
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP) as signals:
+    """Ctrl-C, ``kill``, a service stop or a closed terminal end the performance: every task's
+    clean-up runs (devices back in their own modes, servers stopped, session saved). A second
+    Ctrl-C during the clean-up interrupts it (trio's KeyboardInterrupt: exit status 130)."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async for signum in signals:
             log.info("%s: stopping", signal.Signals(signum).name)
             scope.cancel()

@@ -76,16 +76,18 @@ def test_devices_reports_the_audio_side(user_env):
     assert "running" in r.stdout
 
 
-def test_sigterm_stops_cleanly_and_keeps_the_session(user_env, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_and_kill_stop_cleanly_and_keep_the_session(user_env, tmp_path, signum):
+    """Ctrl-C printed trio's KeyboardInterrupt traceback (a group, which the CLI's handler missed)."""
     proc = subprocess.Popen([sys.executable, "-m", "gridtonic", "run", "--port", str(udp.free_port()),
                              "--tempo", "111"], env=user_env, stderr=subprocess.PIPE, text=True)
     for line in proc.stderr:  # wait until it plays
         if "playing" in line:
             break
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     rest = proc.stderr.read()
     assert proc.wait(timeout=30) == 0, rest
-    assert "SIGTERM: stopping" in rest and "Traceback" not in rest
+    assert f"{signal.Signals(signum).name}: stopping" in rest and "Traceback" not in rest
     assert json.loads((tmp_path / "data" / "session.json").read_text())["tempo"] == 111
 
 
