@@ -308,8 +308,9 @@ class Scsynth:
     def _dispatch(self, address: str, args: list) -> None:
         if address == "/n_end" and args and args[0] != REC_NODE and self.on_end is not None:
             self.on_end(args[0])
-        if address == "/fail":
-            log.warning("scsynth: %s", " ".join(map(str, args)))
+        if address == "/fail":  # a release (/n_set gate 0) sent ahead may find its voice already ended
+            expected = args[:1] == ["/n_set"] and "not found" in str(args[1:2])
+            (log.debug if expected else log.warning)("scsynth: %s", " ".join(map(str, args)))
         for reply, match, send in self._waiting:
             if address == reply and tuple(args[: len(match)]) == match:
                 result: list | Exception = args
