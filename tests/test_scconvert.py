@@ -1,5 +1,5 @@
-"""The converted .scd: the right def per drum, and the real sclang (headless) rendering it offline to the
-same audio as gridtonic's own NRT path, seeded."""
+"""The converted .scd: the right def per drum, the real sclang (headless) rendering it offline to the
+same audio as gridtonic's own NRT path, seeded, and playing it live on a running scsynth."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
+import trio
 from enginekit import SHARED
 
-from gridtonic import nrt, presets, scconvert, synthdefs
+from gridtonic import nrt, presets, scconvert, synthdefs, udp
 from gridtonic.engine import Voices
 from gridtonic.mtpreset import parse
+from gridtonic.scsynth import Scsynth
 from gridtonic.sequencer import Hit
 from gridtonic.session import default_session
 
@@ -28,6 +30,20 @@ AppClock.sched(%(limit)d, { "DRIVER TIMEOUT".postln; 1.exit });
 thisProcess.argv[0].load;
 if(~renderNRT.isNil) { "CONVERTED FILE DID NOT LOAD".postln; 1.exit };
 ~renderNRT.(thisProcess.argv[1], %(hits)s, %(duration)r, %(seed)d, { "RENDER DONE".postln; 0.exit });
+"""
+LIVE_DRIVER = """\
+AppClock.sched(%(limit)d, { "DRIVER TIMEOUT".postln; 1.exit });
+~supertonicNoBoot = true;
+thisProcess.argv[0].load;
+Server.default = s = Server.remote(\\gridtonic, NetAddr("127.0.0.1", %(port)d));
+fork {
+	~setupMsgs.do { |m| s.sendMsg(*m) };
+	s.sync;
+	~hit.(1); ~hit.(2, 0.5); ~hit.(3);
+	s.sync;
+	"HITS SENT".postln;
+	0.exit;
+};
 """
 
 
@@ -118,3 +134,31 @@ def test_converted_chokes_cut_as_gridtonic_cuts(engine_defs, tmp_path):
     assert sc.shape == py.shape and np.abs(py).max() > 0.05
     assert np.abs(py - unchoked).max() > 0.05  # the chokes are heard
     assert np.abs(sc - py).max() <= 1e-6
+
+
+@pytest.mark.realtime
+@needs_seeds
+@needs_sclang
+async def test_converted_file_plays_live_on_a_running_server(jack_server, engine_defs, tmp_path):
+    """What a SuperCollider user does with the file, minus the boot: ~hit on a running scsynth
+    (gridtonic's defs loaded) starts each drum's voice, which plays and ends (/n_end), with nothing
+    refused (a missing def or a bad argument comes back as /fail)."""
+    ended: list[int] = []
+    server = Scsynth(port=udp.free_port(), synthdef_dir=engine_defs, client_name=f"gt-scd-{os.getpid()}",
+                     on_end=ended.append)
+    scd, driver = tmp_path / "kit.scd", tmp_path / "live.scd"
+    scd.write_text(scconvert.scd(presets.read(SEEDS / "default.mtpreset")))
+    driver.write_text(LIVE_DRIVER % {"limit": SCLANG_TIMEOUT_S - 10, "port": server.port})
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QTWEBENGINE_DISABLE_SANDBOX="1")
+    async with trio.open_nursery() as n:
+        await n.start(server.run)
+        r = await trio.run_process(["timeout", str(SCLANG_TIMEOUT_S), "sclang", str(driver), str(scd)],
+                                   stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True,
+                                   env=env, cwd=tmp_path, check=False)
+        out, err = (b.decode(errors="replace") for b in (r.stdout, r.stderr))
+        assert "HITS SENT" in out and r.returncode == 0, out[-3000:] + err[-2000:]
+        with trio.move_on_after(10):  # a hang guard: the longest of the three drums is under 2 s
+            while len(ended) < 3:
+                await trio.sleep(0.05)
+        n.cancel_scope.cancel()
+    assert len(ended) == 3, f"voices ended: {ended}"
