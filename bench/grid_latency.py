@@ -14,7 +14,6 @@ import argparse
 import random
 import time
 
-import numpy as np
 import trio
 
 from gridtonic import analysis, layout
@@ -55,9 +54,7 @@ async def bench(presses: int, seconds: float) -> None:
                 with trio.move_on_after(1):
                     await arrived.wait()
                 lat.append((time.perf_counter() - t0) * 1000)
-            a = np.array(lat)
-            print(f"key → LED message, {label}: n={len(a)}, p50 {np.percentile(a, 50):.2f} ms, "
-                  f"p99 {np.percentile(a, 99):.2f} ms, max {a.max():.2f} ms (target p99 ≤ 5 ms)")
+            print(f"key → LED message, {label}: {analysis.latencies(lat)} (target p99 ≤ 5 ms)")
 
         for label, rate in (await analysis.traffic(seq, lambda: grid.led_messages, seconds)).items():
             print(f"LED messages per second, {label}: {rate:.1f}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 
-import numpy as np
 import trio
 
 from gridtonic import analysis, jack
@@ -65,9 +64,7 @@ async def bench(presses: int, seconds: float) -> None:
             with trio.move_on_after(1):
                 await arrived.wait()
             lat.append(((lit[0] if lit else trio.current_time()) - t0) * 1000)
-        lat = np.array(lat)
-        print(f"pad → LED SysEx (JACK both ways): n={len(lat)}, p50 {np.percentile(lat, 50):.2f} ms, "
-              f"p99 {np.percentile(lat, 99):.2f} ms, max {lat.max():.2f} ms")
+        print(f"pad → LED SysEx (JACK both ways): {analysis.latencies(lat)}")
 
         for label, rate in (await analysis.traffic(seq, lambda: received[0], seconds)).items():
             print(f"bytes per second to the Launchpad, {label}: {rate:.0f}")

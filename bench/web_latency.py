@@ -24,10 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import trio
 
-from gridtonic import udp, web
+from gridtonic import analysis, udp, web
 from gridtonic.app import Instrument
 from gridtonic.engine import Sender
 from gridtonic.sequencer import LOOKAHEAD, STEP_BEATS, step_beat
@@ -100,12 +99,7 @@ class Tap:
 
 
 def stats(label: str, ms: list[float]) -> None:
-    if not ms:
-        print(f"{label}: none")
-        return
-    a = np.array(ms)
-    print(f"{label}: n={len(a)}, p50 {np.percentile(a, 50):.2f} ms, p99 {np.percentile(a, 99):.2f} ms, "
-          f"max {a.max():.2f} ms")
+    print(f"{label}: {analysis.latencies(ms)}")
 
 
 async def engine_hits(inst: Instrument, driver, hits: int) -> None:

@@ -1,9 +1,9 @@
-"""Onset measurement in rendered or recorded audio, for timing tests and benchmarks."""
+"""Onset measurement in rendered or recorded audio, and the figures benchmarks print."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,3 +81,13 @@ async def traffic(sequencer: Sequencer, count: Callable[[], float], seconds: flo
         await trio.sleep(seconds)
         rates[label] = (count() - before) / seconds
     return rates
+
+
+def latencies(ms: Sequence[float]) -> str:
+    """"n=…, p50 … ms, p99 … ms, max … ms" of latencies in milliseconds: how every latency bench
+    reports."""
+    if len(ms) == 0:
+        return "none"
+    a = np.asarray(ms, dtype=float)
+    return (f"n={len(a)}, p50 {np.percentile(a, 50):.2f} ms, p99 {np.percentile(a, 99):.2f} ms, "
+            f"max {a.max():.2f} ms")
