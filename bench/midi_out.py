@@ -22,7 +22,7 @@ import trio
 
 from gridtonic import jack
 from gridtonic.clock import InternalClock
-from gridtonic.midiin import listen
+from gridtonic.midiin import recorded
 from gridtonic.midiout import MidiOut, NoteOut
 from gridtonic.render import pattern_session
 from gridtonic.sequencer import Hit, Sequencer
@@ -42,29 +42,19 @@ def row(label: str, errors: np.ndarray, about_mean: bool) -> str:
 
 async def bench(seconds: float, bpm: float) -> None:
     os.environ.setdefault("JACK_DEFAULT_SERVER", SERVER)
-    received: list[tuple[float, list[int]]] = []
     sent: list[tuple[float, list[int]]] = []
     hits: list[Hit] = []
-    async with jack.ensure_jack(os.environ["JACK_DEFAULT_SERVER"]), trio.open_nursery() as n:
-        clock = InternalClock(bpm)
-        seq = Sequencer(pattern_session(PATTERN), clock, [hits.append])
+    async with jack.ensure_jack(os.environ["JACK_DEFAULT_SERVER"]):
+        seq = Sequencer(pattern_session(PATTERN), InternalClock(bpm), [hits.append])
         out = MidiOut(seq, LATENCY, NOTES, clock=True)
-        seq.sinks.append(out.play)
         send = out._send
 
-        def recorded(data: list[int]) -> None:  # instrumentation: when each message left MidiOut
+        def instrumented(data: list[int]) -> None:  # when each message left MidiOut
             sent.append((trio.current_time(), data))
             send(data)
 
-        out._send = recorded  # type: ignore[method-assign]
-        await n.start(out.run, "virtual", "jack")
-        await n.start(listen, "gridtonic:out", received)
-        await trio.sleep(0.5)
-        seq.start()
-        start = clock.time_at(0)
-        await n.start(seq.run)
-        await trio.sleep(seconds)
-        n.cancel_scope.cancel()
+        out._send = instrumented  # type: ignore[method-assign]
+        received, start = await recorded(seq, out, seconds, settle=0.5)
 
     tick = 60 / (24 * bpm)
     print(f"MIDI out over JACK (256 frames / 48 kHz), {bpm:g} BPM, {seconds:g} s; error vs ideal, ms")

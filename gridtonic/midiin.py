@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -21,6 +21,9 @@ from gridtonic.midimap import MidiMap
 from gridtonic.midiparse import CLOCK, CONTINUE, CONTROL_CHANGE, NOTE_ON, SONG_POSITION, START, STOP, Parser
 from gridtonic.sequencer import STEP_BEATS, Hit, Sequencer
 from gridtonic.session import STEPS
+
+if TYPE_CHECKING:
+    from gridtonic.midiout import MidiOut
 
 log = logging.getLogger(__name__)
 
@@ -196,3 +199,22 @@ async def listen(port: str, received: list[tuple[float, list[int]]], client: str
             await trio.sleep(POLL)
     finally:
         await midiports.release(listener)
+
+
+async def recorded(seq: Sequencer, out: MidiOut, seconds: float,
+                   settle: float = 0.2) -> tuple[list[tuple[float, list[int]]], float]:
+    """MIDI out ``out`` on a virtual port (gridtonic:out) playing ``seq``'s hits, a listener
+    connected to it; after ``settle`` s ``seq`` plays from beat 0 for ``seconds``. What arrived
+    (JACK's times) and when beat 0 was due: what the MIDI-out test and bench measure."""
+    received: list[tuple[float, list[int]]] = []
+    seq.sinks.append(out.play)
+    async with trio.open_nursery() as n:
+        await n.start(out.run, midiports.VIRTUAL, "jack")
+        await n.start(listen, f"{midiports.CLIENT}:out", received)
+        await trio.sleep(settle)
+        seq.start()
+        start = seq.clock.time_at(0)
+        await n.start(seq.run)
+        await trio.sleep(seconds)
+        n.cancel_scope.cancel()
+    return received, start

@@ -17,7 +17,7 @@ import trio
 from gridtonic import midiports
 from gridtonic.clock import InternalClock
 from gridtonic.midiclock import MidiClock
-from gridtonic.midiin import MidiIn, listen
+from gridtonic.midiin import MidiIn, listen, recorded
 from gridtonic.midiout import MidiOut, NoteOut
 from gridtonic.render import pattern_session
 from gridtonic.sequencer import Sequencer
@@ -102,21 +102,9 @@ async def test_notes_in_play_and_record(sender):
 
 async def test_clock_and_notes_out_line_up(jack_server, without_xruns):
     async def play(attempt: int) -> tuple[list[tuple[float, list[int]]], float]:
-        received: list[tuple[float, list[int]]] = []
-        clock = InternalClock(125)
-        seq = Sequencer(pattern_session("kick:x---"), clock)
+        seq = Sequencer(pattern_session("kick:x---"), InternalClock(125))
         out = MidiOut(seq, latency=0.08, notes={0: NoteOut(channel=9, note=36)}, clock=True)
-        seq.sinks.append(out.play)
-        async with trio.open_nursery() as n:
-            await n.start(out.run, "virtual", "jack")
-            await n.start(listen, "gridtonic:out", received)
-            await trio.sleep(0.2)
-            seq.start()
-            start = clock.time_at(0)
-            await n.start(seq.run)
-            await trio.sleep(2.0)
-            n.cancel_scope.cancel()
-        return received, start
+        return await recorded(seq, out, 2.0)
 
     received, start = await without_xruns(play)  # an xrun holds events up a period or more
     kinds = [m[0] for _, m in received]
