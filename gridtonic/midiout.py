@@ -124,4 +124,3 @@ class MidiOut:
             self.port.send_message(data)
         except (OSError, ValueError) as e:
             log.warning("MIDI out: %s", e)
-
