@@ -11,7 +11,6 @@ import logging
 import os
 import shutil
 import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,25 +40,12 @@ from gridtonic.midiclock import MidiClock
 from gridtonic.sampler import Sampler
 from gridtonic.scsynth import Scsynth, ScsynthError
 from gridtonic.sequencer import Sequencer
-from gridtonic.session import Session, SessionError, default_session
+from gridtonic.session import Session
 from gridtonic.surface import Surface
 from gridtonic.synthdefs import BuildError
 
 log = logging.getLogger(__name__)
 
-
-def open_session(path: Path) -> Session:
-    """The saved session, or the default one. A file that cannot be used is moved aside (never
-    overwritten by autosave) with one line saying where it went."""
-    if not path.exists():
-        return default_session()
-    try:
-        return store.load(path)
-    except SessionError as e:
-        aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
-        os.replace(path, aside)
-        log.error("%s; moved it to %s and started the default session", e, aside)
-        return default_session()
 
 
 @dataclass
@@ -171,7 +157,7 @@ class Instrument:
 
 def main(args: argparse.Namespace) -> int:
     path = args.session or store.default_path()
-    session = open_session(path)
+    session = store.open_session(path)
     for name, slot in ((args.preset, "a"), (args.preset_b, "b")):
         if name:
             presets.session_with(session, name, slot, "file" if args.file_order else "key")

@@ -253,10 +253,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from gridtonic import app
-
     path = args.session or store.default_path()
-    session = app.open_session(path)
+    session = store.open_session(path)
     preset = read(find(args.preset))
     track = None if args.track is None else args.track - 1
     load(session, preset, args.slot, track, _order(args))

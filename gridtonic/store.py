@@ -10,13 +10,14 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
 import trio
 
-from gridtonic.session import Session, SessionError
+from gridtonic.session import Session, SessionError, default_session
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,20 @@ def load(path: Path) -> Session:
     except json.JSONDecodeError as e:
         raise SessionError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
     return Session.from_dict(data, where=str(path))
+
+
+def open_session(path: Path) -> Session:
+    """The saved session, or the default one. A file that cannot be used is moved aside (never
+    overwritten by autosave) with one line saying where it went."""
+    if not path.exists():
+        return default_session()
+    try:
+        return load(path)
+    except SessionError as e:
+        aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, aside)
+        log.error("%s; moved it to %s and started the default session", e, aside)
+        return default_session()
 
 
 async def autosave(session: Session, path: Path, period: float = AUTOSAVE_PERIOD) -> None:
