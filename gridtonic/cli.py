@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from gridtonic import __version__, engine, grid, launchpad, midi, store, web
+from gridtonic.errors import UserError
 from gridtonic.mtpreset import PresetError
 from gridtonic.session import SessionError
 
@@ -27,10 +28,6 @@ FEATURES: tuple[str, ...] = (  # modules with add_commands(subparsers), e.g. "gr
     "gridtonic.gridemulator",
     "gridtonic.crowcmd",
 )
-
-
-class UserError(Exception):
-    """Something the user can fix; printed as one line."""
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -12,8 +12,8 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gridtonic import prior, sampler
-from gridtonic.cli import UserError
 from gridtonic.drums import HALF
+from gridtonic.errors import UserError
 from gridtonic.prior import PriorError
 from gridtonic.session import Track
 
