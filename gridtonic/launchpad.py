@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import rtmidi
 import trio
 
-from gridtonic import layout, lpmodels, lpsysex, midiin, midiports, palette
+from gridtonic import layout, lpmodels, lpsysex, midiports
 from gridtonic.frame import Frame
 from gridtonic.lpmodels import Found, Model
 from gridtonic.midiparse import SYSEX, Parser
@@ -58,7 +58,7 @@ class Unit:
     output: Any = None
     input: Any = None
     parser: Parser = field(default_factory=Parser)
-    stamps: midiin.Stamps = field(default_factory=midiin.Stamps)
+    stamps: midiports.Stamps = field(default_factory=midiports.Stamps)
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     question: Callable[[tuple[int, ...]], Any] | None = None  # reads the reply being waited for
     answer: Any = None
@@ -174,14 +174,14 @@ class Launchpads:
         return unit.answer
 
     async def _read(self) -> None:
-        """Poll every open unit's input, as MIDI in does (``midiin.drain``: no rtmidi callback)."""
+        """Poll every open unit's input, as MIDI in does (``midiports.drain``: no rtmidi callback)."""
         while True:
             for unit in list(self.units.values()):
                 if unit.input is not None:
-                    for _, data in midiin.drain(unit.input, unit.stamps):
+                    for _, data in midiports.drain(unit.input, unit.stamps):
                         for message in unit.parser.feed(data):
                             self._message(unit, message)
-            await trio.sleep(midiin.POLL)
+            await trio.sleep(midiports.POLL)
 
     def _message(self, unit: Unit, message: tuple[int, ...]) -> None:
         if message[0] == SYSEX:
@@ -228,7 +228,7 @@ class Launchpads:
         return builtin(units)
 
     async def _draw(self, lay: layout.Layout, order: list[Unit], scope: trio.CancelScope) -> None:
-        table = palette.colours(lay)
+        table = layout.colours(lay)
 
         def send(frame: Frame) -> None:
             for i, unit in enumerate(order):

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gridtonic.palette import Palette
+from gridtonic.palette import Levels, Palette
 from gridtonic.palette import parse as parse_palette
-from gridtonic.resources import resource_dir
+from gridtonic.resources import PACKAGE, resource_dir
 from gridtonic.session import STEPS
 
 
@@ -25,7 +25,7 @@ def layout_dir(package: Path) -> Path:
     return resource_dir("layouts", "grid16x8.toml", package)
 
 
-LAYOUT_DIR = layout_dir(Path(__file__).resolve().parent)
+LAYOUT_DIR = layout_dir(PACKAGE)
 MODIFIERS = ("shift", "mute", "introspect", "clear", "generate")
 KEY_NAME = re.compile(r"^(play|page|shift|mute|introspect|clear|generate|page_[1-8]|slot_([1-9]|1[0-6]))$")
 LANE_KINDS = ("velocity", "probability")  # each names the Track list its faders set
@@ -195,3 +195,22 @@ def builtin(width: int, height: int) -> Layout:
                 and (w := int(m[1])) <= width and (h := int(m[2])) <= height]
         path = max(fits)[1] if fits else LAYOUT_DIR / "grid16x8.toml"
     return load(path)
+
+
+def colours(lay: Layout) -> tuple[Levels, ...]:
+    """Per key of ``lay`` (row-major), the colour of each level."""
+    pal = lay.palette
+    plain = pal.levels(pal.keys)
+    table = [plain] * (lay.width * lay.height)
+    first, last = lay.step_columns
+    for track, y in enumerate(lay.track_rows):
+        row = pal.levels(pal.tracks[track % len(pal.tracks)], playhead=True)
+        for x in range(first, last):
+            table[y * lay.width + x] = row
+    lane = pal.levels(pal.lanes, playhead=True)
+    for y in lay.velocity_rows:
+        for x in range(first, last):
+            table[y * lay.width + x] = lane
+    for name, (x, y) in lay.keys.items():
+        table[y * lay.width + x] = pal.levels(pal.function(name))
+    return tuple(table)

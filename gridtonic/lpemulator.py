@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from gridtonic import lpmodels, midiin, midiports
+from gridtonic import lpmodels, midiports
 from gridtonic.lpmodels import NOVATION, Local, Model
 from gridtonic.lpsysex import GEN3_LEDS, GEN3_MODE, LIVE, MK2_ALL, MK2_LAYOUT, MK2_RGB
 from gridtonic.midiparse import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, SYSEX, SYSEX_END, Parser
@@ -78,7 +78,7 @@ class EmulatedLaunchpad:
         """Plugged in: the ports exist (the LEDs start dark, in Live mode) until cancelled or unplugged."""
         self.leds, self.moving, self.mode = {}, set(), LIVE
         ports: list[midiports.Port] = []
-        inputs: list[tuple[str, midiports.Port, midiin.Stamps]] = []  # polled, as gridtonic's are
+        inputs: list[tuple[str, midiports.Port, midiports.Stamps]] = []  # polled, as gridtonic's are
         client = self.client or self.model.name
         try:
             with trio.CancelScope() as self._scope:
@@ -89,16 +89,16 @@ class EmulatedLaunchpad:
                     inp = await trio.to_thread.run_sync(
                         midiports.open_input, midiports.VIRTUAL, "jack", client, f"{iface} In")
                     ports.append(inp)
-                    inputs.append((iface, inp, midiin.Stamps()))
+                    inputs.append((iface, inp, midiports.Stamps()))
                     if iface == self.used:
                         self._out = out
                 task_status.started()
                 parser = Parser()
                 while True:
                     for iface, inp, stamps in inputs:
-                        for t, data in midiin.drain(inp, stamps):
+                        for t, data in midiports.drain(inp, stamps):
                             self._arrived(iface, t, data, parser)
-                    await trio.sleep(midiin.POLL)
+                    await trio.sleep(midiports.POLL)
         finally:
             self._out = None
             for port in ports:

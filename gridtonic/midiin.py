@@ -1,7 +1,7 @@
 """MIDI in: the master's clock and transport, notes that play (and record) drums, CCs on parameters.
 
 Bytes wait in rtmidi's queue until trio polls it (every few milliseconds), are stamped with the trio
-time of their arrival (:class:`Stamps`), parsed, and become actions on the clock, the sequencer and
+time of their arrival (:class:`midiports.Stamps`), parsed, and become actions on the clock, the sequencer and
 the session.
 """
 
@@ -27,12 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-POLL = 0.005  # s between looks at rtmidi's queue (filled on JACK's thread without Python): about a
-# JACK period; stamps come from rtmidi's delta times, so this delays actions (well inside the
-# look-ahead and the audio latency), not their times. Idle, with its JACK client: 4.6 % of a core
-# (13 % at 1 ms)
-DRIFT = 1e-4  # s/s the time anchor may creep, for a MIDI system clock running apart from ours
-# (100 ppm; the tempo read through it is off by at most as much)
 TEMPO_STEP = 0.15  # BPM: the followed tempo goes to the session (rounded to 0.1) once it moved further
 # than this: more than the settled estimate wobbles, so a steady master is written once
 
@@ -127,11 +121,11 @@ class MidiIn:
         which then waits for Python's GIL, and while any Python thread holds it the whole JACK
         cycle waits, scsynth's too (its sounds moved by 3 ms at such a stall)."""
         port: Any = None
-        stamps = Stamps()
+        stamps = midiports.Stamps()
 
         def found(new: Any) -> None:
             nonlocal port, stamps
-            port, stamps = new, Stamps()
+            port, stamps = new, midiports.Stamps()
 
         async with trio.open_nursery() as n:
             await n.start(midiports.keep_open, "input", pattern, api,
@@ -139,64 +133,24 @@ class MidiIn:
             task_status.started()
             while True:
                 if port is not None:
-                    for t, data in drain(port, stamps):
+                    for t, data in midiports.drain(port, stamps):
                         self.feed(t, data)
-                await trio.sleep(POLL if port is not None else midiports.WATCH)
+                await trio.sleep(midiports.POLL if port is not None else midiports.WATCH)
 
-
-class Stamps:
-    """Arrival times (trio time) of polled messages. rtmidi gives each message's delta time since
-    the one before, on the MIDI system's clock, so a batch keeps its true spacing however late it
-    is polled; it is placed by the smallest lag from arrival to poll seen so far (a late poll cannot
-    make a message look late), which may creep later by ``DRIFT`` for clocks that run apart."""
-
-    def __init__(self) -> None:
-        self._source = 0.0  # the last message's time on the MIDI system's clock (from the first)
-        self._offset = math.inf  # trio time minus source time
-        self._polled: float | None = None
-
-    def __call__(self, now: float, deltas: list[float]) -> list[float]:
-        if not deltas:
-            return []
-        times = []
-        for d in deltas:
-            self._source += d
-            times.append(self._source)
-        creep = DRIFT * (now - self._polled) if self._polled is not None else 0.0
-        self._offset = min(self._offset + creep, now - self._source)
-        self._polled = now
-        return [t + self._offset for t in times]
-
-
-def drain(port: Any, stamps: Stamps) -> list[tuple[float, list[int]]]:
-    """Every message waiting in a polled rtmidi input (``midiports.open_input``), with its arrival
-    time: how every MIDI input here is read (MIDI in, Launchpads), never an rtmidi callback.
-
-    The poll's time is read *after* the queue is emptied, so every message in the batch arrived
-    before it. Read before, a message that came in meanwhile (JACK fills the queue on its own
-    thread, and this process can be preempted between the two) looked as if it had arrived before
-    the poll: ``Stamps`` took that as a smaller lag and stamped every later message early by the
-    preemption, for good (its minimum never comes back up but by ``DRIFT``). A 25-35 ms stall moved
-    a followed MIDI clock's whole beat that much early."""
-    batch = []
-    while (message := port.get_message()) is not None:
-        batch.append(message)
-    times = stamps(trio.current_time(), [delta for _, delta in batch])
-    return [(t, data) for t, (data, _) in zip(times, batch, strict=True)]
 
 
 async def listen(port: str, received: list[tuple[float, list[int]]], client: str = "gt-listener",
                  api: str = "jack", task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """A device's input connected to ``port``, appending (arrival time, bytes) to ``received`` until
     cancelled: what tests and benches use to see what left a port, stamped with the MIDI system's
-    own times (:class:`Stamps`), polled as every input here is."""
+    own times (:class:`midiports.Stamps`), polled as every input here is."""
     listener = await trio.to_thread.run_sync(midiports.open_input, port, api, client)
-    stamps = Stamps()
+    stamps = midiports.Stamps()
     try:
         task_status.started()
         while True:
-            received += drain(listener, stamps)
-            await trio.sleep(POLL)
+            received += midiports.drain(listener, stamps)
+            await trio.sleep(midiports.POLL)
     finally:
         await midiports.release(listener)
 

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from gridtonic.layout import Layout
+from typing import Any
 
 RGB = tuple[int, int, int]  # 0–255 each
 Levels = tuple[RGB, ...]  # the colour of levels 0–15
@@ -83,21 +80,3 @@ def parse(table: Any) -> Palette:
         kw["brightness"] = tuple(float(v) for v in b)
     return Palette(**kw)
 
-
-def colours(lay: Layout) -> tuple[Levels, ...]:
-    """Per key of ``lay`` (row-major), the colour of each level."""
-    pal = lay.palette
-    plain = pal.levels(pal.keys)
-    table = [plain] * (lay.width * lay.height)
-    first, last = lay.step_columns
-    for track, y in enumerate(lay.track_rows):
-        row = pal.levels(pal.tracks[track % len(pal.tracks)], playhead=True)
-        for x in range(first, last):
-            table[y * lay.width + x] = row
-    lane = pal.levels(pal.lanes, playhead=True)
-    for y in lay.velocity_rows:
-        for x in range(first, last):
-            table[y * lay.width + x] = lane
-    for name, (x, y) in lay.keys.items():
-        table[y * lay.width + x] = pal.levels(pal.function(name))
-    return tuple(table)

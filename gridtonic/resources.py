@@ -3,9 +3,10 @@ else the copies an installed wheel carries inside the package (pyproject's force
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(str(files("gridtonic"))).resolve()  # the package folder, wherever this module sits in it
 
 
 def resource_dir(name: str, marker: str, package: Path = PACKAGE) -> Path:

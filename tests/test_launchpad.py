@@ -9,7 +9,7 @@ import pytest
 import trio
 from test_grid import until
 
-from gridtonic import lpmodels, lpsysex, midiports, palette, sampler, udp
+from gridtonic import layout, lpmodels, lpsysex, midiports, sampler, udp
 from gridtonic.app import Instrument
 from gridtonic.clock import InternalClock
 from gridtonic.launchpad import LaunchpadConfig, Launchpads, builtin, listing
@@ -47,7 +47,7 @@ def shows(lp: EmulatedLaunchpad, surface: Surface, lps: Launchpads) -> bool:
         return False
     lay = surface.gestures.layout
     want = lpmodels.unit_colours(lp.model, mine[0], len(units), surface.frame(trio.current_time()), lay.width,
-                                 palette.colours(lay))
+                                 layout.colours(lay))
     return all(lp.colour(local) == device_colour(lp.model, want[i]) for local, i in lpmodels.leds(lp.model))
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridtonic import layout, lpmodels, lpsysex, palette
+from gridtonic import layout, lpmodels, lpsysex
 from gridtonic.layout import LayoutError
 from gridtonic.lpmodels import MINI, MINI_MK3, MK2, MODELS, PRO_MK3, Found, S, X
 
@@ -198,7 +198,7 @@ def test_launchpad_layouts():
 
 
 def test_levels_become_track_colours_with_velocity_as_brightness():
-    table = palette.colours(L8)
+    table = layout.colours(L8)
     kick = table[1 * 9 + 0]  # track 1, step 1
     assert kick[0] == (0, 0, 0)
     assert kick[11] == tuple(round(c * 0.7) for c in (0xFF, 0x2A, 0x1A))
@@ -215,7 +215,7 @@ def test_levels_become_track_colours_with_velocity_as_brightness():
 
 
 def test_unit_colours_split_a_frame():
-    table = palette.colours(L16)
+    table = layout.colours(L16)
     frame = [0] * (18 * 9)
     frame[1 * 18 + 8] = 15  # track 1, step 9: the right unit's top-left pad
     frame[1 * 18 + 16] = 4  # the left unit's side column, first button

@@ -30,8 +30,8 @@ from gridtonic import analysis, midicc, params, udp
 from gridtonic.app import Instrument
 from gridtonic.midi import MidiConfig
 from gridtonic.midiclock import DROPOUT
-from gridtonic.midiin import POLL
 from gridtonic.midiparse import CLOCK, CONTINUE, SONG_POSITION, START, STOP
+from gridtonic.midiports import POLL
 from gridtonic.render import pattern_session
 from gridtonic.sequencer import LOOKAHEAD, TICK
 

@@ -8,12 +8,13 @@ import math
 
 import pytest
 
-from gridtonic import midicc, midiin, params
+from gridtonic import midicc, midiports, params
 from gridtonic.cli import _parser as cli_parser
 from gridtonic.midi import MidiConfig, cc_map, config_from_args
 from gridtonic.midicc import CcMap, cc_value
 from gridtonic.midiclock import MidiClock
-from gridtonic.midiin import MidiIn, Stamps
+from gridtonic.midiin import MidiIn
+from gridtonic.midiports import Stamps
 from gridtonic.render import pattern_session
 from gridtonic.sequencer import Sequencer
 from gridtonic.ticksim import jitter, master
@@ -161,7 +162,7 @@ def test_polled_messages_keep_their_spacing_however_late_the_poll():
     # the anchor only creeps later by DRIFT: a stall of every poll moves no stamp by more
     elapsed = 2.5
     t = stamps(10.0535 + elapsed, [2.0])[0]
-    assert t - 12.0535 == pytest.approx(midiin.DRIFT * elapsed)
+    assert t - 12.0535 == pytest.approx(midiports.DRIFT * elapsed)
 
 
 def test_run_cc_learn_arms_learning_beside_the_session(tmp_path):
