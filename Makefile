@@ -47,8 +47,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"
 	touch $@
 
-$(DEFS): engine/supertonic.scd engine/build.scd gridtonic/synthdefs.py $(VENV)/.installed
-	$(BIN)/python -m gridtonic.synthdefs build/synthdefs
+$(DEFS): engine/supertonic.scd engine/build.scd gridtonic/sound/synthdefs.py $(VENV)/.installed
+	$(BIN)/python -m gridtonic.sound.synthdefs build/synthdefs
 	touch $@
 
 lint: $(VENV)/.installed

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gridtonic.midiclock import PPQN, MidiClock
-from gridtonic.ticksim import NornsClock, followed, jack, jitter, master, step_errors
+from gridtonic.midi.clock import PPQN, MidiClock
+from gridtonic.midi.ticksim import NornsClock, followed, jack, jitter, master, step_errors
 
 MS = 1e-3
 

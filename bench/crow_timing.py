@@ -16,12 +16,12 @@ from pathlib import Path
 
 import trio
 
-from gridtonic import crow
-from gridtonic.clock import InternalClock
-from gridtonic.crowmap import CrowConfig, Output
-from gridtonic.engine import DEFAULT_LATENCY
-from gridtonic.sequencer import Hit, Sequencer
-from gridtonic.session import Session, Track
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Hit, Sequencer
+from gridtonic.core.session import Session, Track
+from gridtonic.crow import host as crow
+from gridtonic.crow.mapping import CrowConfig, Output
+from gridtonic.sound.engine import DEFAULT_LATENCY
 
 HITS = 1000
 TEMPO = 174.0

@@ -19,8 +19,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from gridtonic import nrt, osc, synthdefs
-from gridtonic.voices import Voicer
+from gridtonic.io import osc
+from gridtonic.sound import nrt, synthdefs
+from gridtonic.sound.voices import Voicer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PARAMS = SHARED / "reference-renders" / "default" / "params.json"

@@ -16,13 +16,14 @@ import time
 
 import trio
 
-from gridtonic import analysis, layout
-from gridtonic.clock import InternalClock
-from gridtonic.grid import Grid, GridConfig
-from gridtonic.gridemulator import EmulatedGrid, SerialOscEmulator
-from gridtonic.sequencer import Sequencer
-from gridtonic.session import default_session
-from gridtonic.surface import FPS, Surface
+from gridtonic import analysis
+from gridtonic.core import layout
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Sequencer
+from gridtonic.core.session import default_session
+from gridtonic.core.surface import FPS, Surface
+from gridtonic.grid.emulator import EmulatedGrid, SerialOscEmulator
+from gridtonic.grid.host import Grid, GridConfig
 
 
 async def bench(presses: int, seconds: float) -> None:

@@ -22,7 +22,7 @@ import time
 
 import trio
 
-from gridtonic import jack, midiports
+from gridtonic.io import jack, midiports
 
 SERVER = "gt-bench-churn"
 DEVICES = 3

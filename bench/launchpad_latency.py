@@ -16,14 +16,15 @@ import os
 
 import trio
 
-from gridtonic import analysis, jack
-from gridtonic.clock import InternalClock
-from gridtonic.launchpad import LaunchpadConfig, Launchpads, builtin
-from gridtonic.lpemulator import EmulatedLaunchpad
-from gridtonic.lpsysex import GEN3_LEDS
-from gridtonic.sequencer import Sequencer
-from gridtonic.session import default_session
-from gridtonic.surface import FPS, Surface
+from gridtonic import analysis
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Sequencer
+from gridtonic.core.session import default_session
+from gridtonic.core.surface import FPS, Surface
+from gridtonic.io import jack
+from gridtonic.launchpad.emulator import EmulatedLaunchpad
+from gridtonic.launchpad.host import LaunchpadConfig, Launchpads, builtin
+from gridtonic.launchpad.sysex import GEN3_LEDS
 
 SERVER = "gt-bench-launchpad"
 

@@ -20,12 +20,12 @@ import os
 import numpy as np
 import trio
 
-from gridtonic import jack
-from gridtonic.clock import InternalClock
-from gridtonic.midiin import recorded
-from gridtonic.midiout import MidiOut, NoteOut
-from gridtonic.render import pattern_session
-from gridtonic.sequencer import Hit, Sequencer
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Hit, Sequencer
+from gridtonic.io import jack
+from gridtonic.midi.inport import recorded
+from gridtonic.midi.outport import MidiOut, NoteOut
+from gridtonic.sound.render import pattern_session
 
 SERVER = "gt-bench-midiout"
 LATENCY = 0.08

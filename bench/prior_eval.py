@@ -1,6 +1,6 @@
 """Held-out evaluation of priors on the Groove MIDI Dataset validation split, as a table: the
 back-off sampler against unconditional frequencies and exact-match lookup like the original (the
-work is in ``gridtonic.prior_eval``, which tests/test_sampler.py also holds the shipped prior to).
+work is in ``gridtonic.prior.evaluation``, which tests/test_sampler.py also holds the shipped prior to).
 
     python bench/prior_eval.py [PRIOR ...] [--gmd ../shared/corpus/groove-midi-dataset]
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gridtonic.prior_eval import Relation, evaluate, validation_runs
-from gridtonic.sampler import Sampler, default_path
+from gridtonic.prior.evaluation import Relation, evaluate, validation_runs
+from gridtonic.prior.sampler import Sampler, default_path
 
 ROOT = Path(__file__).resolve().parent.parent
 GMD = ROOT.parent / "shared" / "corpus" / "groove-midi-dataset"

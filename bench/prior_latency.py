@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gridtonic import prior, sampler
-from gridtonic.drums import CLASSES
+from gridtonic.prior import database, sampler
+from gridtonic.prior.drums import CLASSES
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 N = 10_000
@@ -25,8 +25,8 @@ def build_time(sources: list[tuple[Path, int]], split: str | None) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "prior.sqlite"
         t0 = time.perf_counter()
-        counts, corpora = prior.build(sources, split)
-        prior.write(out, counts, corpora, {})
+        counts, corpora = database.build(sources, split)
+        database.write(out, counts, corpora, {})
         return f"{time.perf_counter() - t0:.2f} s ({out.stat().st_size / 1e6:.1f} MB)"
 
 

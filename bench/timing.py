@@ -24,10 +24,13 @@ from pathlib import Path
 import numpy as np
 import trio
 
-from gridtonic import analysis, jack, osc, params, udp
+from gridtonic import analysis
 from gridtonic.app import Instrument
-from gridtonic.engine import Engine
-from gridtonic.render import pattern_session
+from gridtonic.core import params
+from gridtonic.grid import udp
+from gridtonic.io import jack, osc
+from gridtonic.sound.engine import Engine
+from gridtonic.sound.render import pattern_session
 
 SR = 48000
 PERIOD = 256

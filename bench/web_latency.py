@@ -26,11 +26,13 @@ from pathlib import Path
 
 import trio
 
-from gridtonic import analysis, udp, web
+from gridtonic import analysis
 from gridtonic.app import Instrument
-from gridtonic.engine import Sender
-from gridtonic.sequencer import LOOKAHEAD, STEP_BEATS, step_beat
-from gridtonic.session import default_session
+from gridtonic.core.sequencer import LOOKAHEAD, STEP_BEATS, step_beat
+from gridtonic.core.session import default_session
+from gridtonic.grid import udp
+from gridtonic.sound.engine import Sender
+from gridtonic.web import server as web
 
 MARGIN = 0.03  # s from sending a click to its step's scheduling pass: WebDriver's round trip and more
 PAGE = 16  # steps a page of the 16×8 layout shows

@@ -13,7 +13,7 @@ import trio
 
 if TYPE_CHECKING:
     from gridtonic.app import Instrument
-    from gridtonic.sequencer import Sequencer
+    from gridtonic.core.sequencer import Sequencer
 
 
 def onsets(path: Path, threshold: float = 0.01, min_gap: float = 0.03) -> np.ndarray:

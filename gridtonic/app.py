@@ -16,33 +16,23 @@ from pathlib import Path
 
 import trio
 
-from gridtonic import (
-    crowcmd,
-    grid,
-    jack,
-    launchpad,
-    layout,
-    midi,
-    midiports,
-    presets,
-    sampler,
-    store,
-    synthdefs,
-    web,
-)
-from gridtonic.clock import InternalClock
-from gridtonic.crow import Crow
-from gridtonic.crowmap import CrowConfig
-from gridtonic.engine import DEFAULT_LATENCY, Engine
-from gridtonic.jack import JackError
-from gridtonic.midi import MidiConfig
-from gridtonic.midiclock import MidiClock
-from gridtonic.sampler import Sampler
-from gridtonic.scsynth import Scsynth, ScsynthError
-from gridtonic.sequencer import Sequencer
-from gridtonic.session import Session
-from gridtonic.surface import Surface
-from gridtonic.synthdefs import BuildError
+from gridtonic import crow, grid, launchpad, midi, web
+from gridtonic.core import layout
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Sequencer
+from gridtonic.core.session import Session
+from gridtonic.core.surface import Surface
+from gridtonic.crow import Crow, CrowConfig
+from gridtonic.io import jack, midiports, store
+from gridtonic.io.jack import JackError
+from gridtonic.midi import MidiClock, MidiConfig
+from gridtonic.presets import kits
+from gridtonic.prior import sampler
+from gridtonic.prior.sampler import Sampler
+from gridtonic.sound import synthdefs
+from gridtonic.sound.engine import DEFAULT_LATENCY, Engine
+from gridtonic.sound.scsynth import Scsynth, ScsynthError
+from gridtonic.sound.synthdefs import BuildError
 
 log = logging.getLogger(__name__)
 
@@ -160,14 +150,14 @@ def main(args: argparse.Namespace) -> int:
     session = store.open_session(path)
     for name, slot in ((args.preset, "a"), (args.preset_b, "b")):
         if name:
-            presets.session_with(session, name, slot, "file" if args.file_order else "key")
+            kits.session_with(session, name, slot, "file" if args.file_order else "key")
     if args.tempo:
         session.tempo = min(max(args.tempo, 20.0), 300.0)
     if not any(synthdefs.synthdef_dir().glob("*.scsyndef")):
         log.info("building the SynthDefs into %s (once)", synthdefs.synthdef_dir())
         synthdefs.build()
     inst = Instrument(session, path, port=args.port, latency=args.latency, grid=grid.config_from_args(args),
-                      crow=crowcmd.config_from(args), midi=midi.config_from_args(args),
+                      crow=crow.config_from(args), midi=midi.config_from_args(args),
                       web=web.config_from_args(args), launchpad=launchpad.config_from_args(args))
 
     async def play() -> None:

@@ -15,18 +15,20 @@ import os
 import sys
 from pathlib import Path
 
-from gridtonic import __version__, engine, grid, launchpad, midi, store, web
-from gridtonic.errors import UserError
-from gridtonic.mtpreset import PresetError
-from gridtonic.session import SessionError
+from gridtonic import __version__, grid, launchpad, midi, web
+from gridtonic.core.errors import UserError
+from gridtonic.core.session import SessionError
+from gridtonic.io import store
+from gridtonic.presets.mtpreset import PresetError
+from gridtonic.sound import engine
 
 log = logging.getLogger("gridtonic")
 
-FEATURES: tuple[str, ...] = (  # modules with add_commands(subparsers), e.g. "gridtonic.presets"
-    "gridtonic.presets",
-    "gridtonic.introspect",
-    "gridtonic.gridemulator",
-    "gridtonic.crowcmd",
+FEATURES: tuple[str, ...] = (  # modules with add_commands(subparsers), e.g. "gridtonic.presets.kits"
+    "gridtonic.presets.kits",
+    "gridtonic.prior.commands",
+    "gridtonic.grid.emulator",
+    "gridtonic.crow.commands",
 )
 
 
@@ -100,7 +102,7 @@ def _devices(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from gridtonic import render
+    from gridtonic.sound import render
 
     source = Path(args.source)
     session = store.load(source) if source.exists() else render.pattern_session(args.source)

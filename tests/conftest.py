@@ -13,7 +13,8 @@ from typing import TypeVar
 import pytest
 from hypothesis import HealthCheck, settings
 
-from gridtonic import jack, midiports, synthdefs
+from gridtonic.io import jack, midiports
+from gridtonic.sound import synthdefs
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from gridtonic import nrt
+from gridtonic.sound import nrt
 
 SR = 48000
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from gridtonic import udp
-from gridtonic.session import default_session
+from gridtonic.core.session import default_session
+from gridtonic.grid import udp
 
 pytestmark = pytest.mark.realtime
 

@@ -17,10 +17,10 @@ from crowemu import CrowEmulator
 from serial.tools.list_ports_common import ListPortInfo
 from test_sequencer import session_with
 
-from gridtonic import crow
-from gridtonic.clock import InternalClock
-from gridtonic.crowmap import CrowConfig, Output, Voice
-from gridtonic.sequencer import Hit, Sequencer, hits_between
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Hit, Sequencer, hits_between
+from gridtonic.crow import host as crow
+from gridtonic.crow.mapping import CrowConfig, Output, Voice
 
 LATENCY = 0.08
 
@@ -112,7 +112,7 @@ async def test_a_port_without_a_product_is_crow_only_if_it_answers(emu: CrowEmul
                                                                   monkeypatch, caplog):
     """Two nameless 0483:5740 ports, the silent one listed first: the host is refused by it (one
     warning) and connects to the one that answers ^^i."""
-    caplog.set_level(logging.WARNING, logger="gridtonic.crow")
+    caplog.set_level(logging.WARNING, logger="gridtonic.crow.host")
     monkeypatch.setattr(crow.list_ports, "comports", lambda: [usb(silent, None), usb(str(emu.link), None)])
     seq = Sequencer(session_with("x"), InternalClock())
     host = crow.Crow(CrowConfig(outputs={1: Output("trigger", track=0)}), seq)
@@ -207,7 +207,7 @@ async def test_clock_and_reset_outputs_follow_the_transport(emu: CrowEmulator):
 
 
 async def test_reconnects_when_crow_comes_back(emu: CrowEmulator, caplog):
-    caplog.set_level(logging.INFO, logger="gridtonic.crow")
+    caplog.set_level(logging.INFO, logger="gridtonic.crow.host")
     seq = Sequencer(session_with("x"), InternalClock())
     host = crow.Crow(CrowConfig(port=str(emu.link), outputs={1: Output("trigger", track=0)}), seq)
     async with playing(host):
@@ -225,7 +225,7 @@ async def test_reconnects_when_crow_comes_back(emu: CrowEmulator, caplog):
 
 
 async def test_bad_bytes_from_crow_are_logged_and_ignored(emu: CrowEmulator, caplog):
-    caplog.set_level(logging.DEBUG, logger="gridtonic.crow")
+    caplog.set_level(logging.DEBUG, logger="gridtonic.crow.host")
     seq = Sequencer(session_with("x"), InternalClock())
     host = crow.Crow(CrowConfig(port=str(emu.link), outputs={1: Output("trigger", track=0)}), seq)
     async with playing(host):
@@ -251,7 +251,7 @@ async def test_bad_bytes_from_crow_are_logged_and_ignored(emu: CrowEmulator, cap
 async def test_no_crow_never_stops_the_music(tmp_path: Path, caplog, autojump_clock):
     """Without crow the sequencer hands out every hit and the engine's sink, called after crow's,
     receives each one (4 s of trio's virtual time); crow's sink queues nothing and says so once."""
-    caplog.set_level(logging.INFO, logger="gridtonic.crow")
+    caplog.set_level(logging.INFO, logger="gridtonic.crow.host")
     seq = Sequencer(session_with("x"), InternalClock(120.0))
     host = crow.Crow(CrowConfig(port=str(tmp_path / "ttyNONE"), outputs={1: Output("trigger", track=0)}), seq)
     engine: list[Hit] = []

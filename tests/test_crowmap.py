@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridtonic import crowmap
-from gridtonic.crowmap import CrowConfig, CrowConfigError, Output, Voice
-from gridtonic.sequencer import Hit
+from gridtonic.core.sequencer import Hit
+from gridtonic.crow import mapping
+from gridtonic.crow.mapping import CrowConfig, CrowConfigError, Output, Voice
 
 NUM = r"-?\d+(\.\d+)?(e[-+]\d+)?"
 JF = r"ii\.jf(\[2\])?"
@@ -28,7 +28,7 @@ scalars = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats() |
 json_values = (scalars | st.lists(scalars, max_size=2)
                | st.dictionaries(st.text(max_size=4), scalars, max_size=2))
 output_dicts = st.fixed_dictionaries({}, optional={
-    "kind": st.sampled_from(crowmap.KINDS) | st.text(max_size=8),
+    "kind": st.sampled_from(mapping.KINDS) | st.text(max_size=8),
     "track": json_values, "level": json_values, "time": json_values, "steps": json_values,
     "attack": json_values, "release": json_values, "division": json_values, "bars": json_values,
 })
@@ -37,7 +37,7 @@ configs = st.fixed_dictionaries({}, optional={
     "serial_latency": json_values,
     "outputs": st.dictionaries(st.sampled_from(["1", "2", "3", "4", "5", "x"]), output_dicts | json_values),
     "just_friends": st.fixed_dictionaries({}, optional={
-        "command": st.sampled_from(crowmap.JF_COMMANDS) | st.text(max_size=8),
+        "command": st.sampled_from(mapping.JF_COMMANDS) | st.text(max_size=8),
         "voices": st.lists(st.fixed_dictionaries({"track": json_values}, optional={
             "voice": json_values, "unit": json_values, "pitch": json_values, "level": json_values,
         }) | json_values, max_size=4) | json_values,
@@ -47,11 +47,11 @@ configs = st.fixed_dictionaries({}, optional={
 
 @given(configs, st.floats(20, 300), st.integers(0, 8), st.floats(0, 1))
 def test_any_config_makes_only_well_formed_lua(d, tempo, track, velocity):
-    config = crowmap.from_dict(d)
+    config = mapping.from_dict(d)
     hit = Hit(0.0, 0.0, 0, track, velocity)
-    lines = (crowmap.setup_lines(config, tempo) + crowmap.gate_lines(config, tempo, {})
-             + crowmap.hit_lines(config, hit, {}) + crowmap.exit_lines(config)
-             + [line for _, line in crowmap.pulse_beats(config, 0.0, 8.0)])
+    lines = (mapping.setup_lines(config, tempo) + mapping.gate_lines(config, tempo, {})
+             + mapping.hit_lines(config, hit, {}) + mapping.exit_lines(config)
+             + [line for _, line in mapping.pulse_beats(config, 0.0, 8.0)])
     for line in lines:
         assert LUA.fullmatch(line), line
 
@@ -60,9 +60,9 @@ def test_user_strings_never_reach_crow(caplog):
     d = {"outputs": {"1": {"kind": "trigger", "track": 1, "level": "os.exit()"},
                      "2": {"kind": "print('hi')", "track": 1}},
          "just_friends": {"command": "os.exit", "voices": [{"track": 1, "pitch": "1);os.exit(("}]}}
-    config = crowmap.from_dict(d)
-    text = "\n".join(crowmap.setup_lines(config, 120.0)
-                     + crowmap.hit_lines(config, Hit(0.0, 0.0, 0, 0, 1.0), {}))
+    config = mapping.from_dict(d)
+    text = "\n".join(mapping.setup_lines(config, 120.0)
+                     + mapping.hit_lines(config, Hit(0.0, 0.0, 0, 0, 1.0), {}))
     assert "os." not in text and "print" not in text
     assert config.outputs[1].level == 5.0 and 2 not in config.outputs
     assert config.jf_command == "play_voice"
@@ -70,7 +70,7 @@ def test_user_strings_never_reach_crow(caplog):
 
 
 def test_out_of_range_values_are_clamped_with_a_warning(caplog):
-    config = crowmap.from_dict({"outputs": {"1": {"kind": "envelope", "track": 99, "level": 50}},
+    config = mapping.from_dict({"outputs": {"1": {"kind": "envelope", "track": 99, "level": 50}},
                                 "just_friends": {"voices": [{"track": 2, "voice": 9, "unit": 3}]}})
     assert config.outputs[1] == Output("envelope", track=63, level=10.0)
     assert config.voices == (Voice(track=1, voice=6, unit=2),)
@@ -82,7 +82,7 @@ def test_round_trip_through_json():
         1: Output("trigger", track=0, time=0.02), 2: Output("gate", track=1, steps=2.0),
         3: Output("clock", division=0.5), 4: Output("reset", bars=2)},
         voices=(Voice(track=2, voice=4, unit=2, pitch=0.5, level=7.0),), jf_command="vtrigger")
-    again = crowmap.from_dict(json.loads(json.dumps(config.to_dict())))
+    again = mapping.from_dict(json.loads(json.dumps(config.to_dict())))
     assert again == config
 
 
@@ -90,42 +90,42 @@ def test_load_errors_are_one_line(tmp_path: Path):
     bad = tmp_path / "crow.json"
     bad.write_text("{not json")
     with pytest.raises(CrowConfigError, match=r"crow\.json: line 1: not valid JSON"):
-        crowmap.load(bad)
+        mapping.load(bad)
     with pytest.raises(CrowConfigError, match="cannot read"):
-        crowmap.load(tmp_path / "missing.json")
+        mapping.load(tmp_path / "missing.json")
     bad.write_text("[1, 2]")
     with pytest.raises(CrowConfigError, match="must be a JSON object"):
-        crowmap.load(bad)
+        mapping.load(bad)
 
 
 def test_default_is_the_originals_gates():
-    config = crowmap.default_config()
-    assert crowmap.setup_lines(config, 120.0) == ["crow.reset()"] + [
+    config = mapping.default_config()
+    assert mapping.setup_lines(config, 120.0) == ["crow.reset()"] + [
         f"output[{n}].action=pulse(0.03125,5,1)" for n in range(1, 5)]  # 1/16 beat at 120 BPM
-    assert crowmap.hit_lines(config, Hit(0.0, 0.0, 0, 4, 1.0), {}) == []  # track 5 has no output
+    assert mapping.hit_lines(config, Hit(0.0, 0.0, 0, 4, 1.0), {}) == []  # track 5 has no output
 
 
 def test_envelope_level_is_sent_only_when_it_changes():
     config = CrowConfig(outputs={2: Output("envelope", track=0, level=8.0)})
     levels: dict[int, float] = {}
-    sent = [crowmap.hit_lines(config, Hit(0.0, 0.0, 0, 0, v), levels) for v in (1.0, 1.0, 0.5)]
+    sent = [mapping.hit_lines(config, Hit(0.0, 0.0, 0, 0, v), levels) for v in (1.0, 1.0, 0.5)]
     assert sent == [["output[2].dyn.lev=8", "output[2]()"], ["output[2]()"],
                     ["output[2].dyn.lev=4", "output[2]()"]]
 
 
 def test_vtrigger_keeps_jf_in_its_own_mode():
     config = CrowConfig(voices=(Voice(track=0, voice=1),), jf_command="vtrigger")
-    assert crowmap.setup_lines(config, 120.0) == ["crow.reset()"]
-    assert crowmap.hit_lines(config, Hit(0.0, 0.0, 0, 0, 0.5), {}) == ["ii.jf.vtrigger(1,2.5)"]
-    assert crowmap.exit_lines(config) == []
+    assert mapping.setup_lines(config, 120.0) == ["crow.reset()"]
+    assert mapping.hit_lines(config, Hit(0.0, 0.0, 0, 0, 0.5), {}) == ["ii.jf.vtrigger(1,2.5)"]
+    assert mapping.exit_lines(config) == []
 
 
 @given(st.lists(st.floats(0, 64), min_size=2, max_size=8).map(sorted),
        st.sampled_from([0.125, 0.25, 1 / 3, 1.0, 3.0]), st.integers(1, 4))
 def test_pulse_windows_partition_the_grid(edges, division, bars):
     config = CrowConfig(outputs={1: Output("clock", division=division), 2: Output("reset", bars=bars)})
-    whole = crowmap.pulse_beats(config, edges[0], edges[-1])
-    pieces = [p for a, b in zip(edges, edges[1:], strict=False) for p in crowmap.pulse_beats(config, a, b)]
+    whole = mapping.pulse_beats(config, edges[0], edges[-1])
+    pieces = [p for a, b in zip(edges, edges[1:], strict=False) for p in mapping.pulse_beats(config, a, b)]
     assert pieces == whole
     assert all(b % (bars * 4) == 0 for b, line in whole if line == "output[2]()")
 
@@ -135,15 +135,15 @@ def test_gate_is_redefined_only_when_its_length_really_moves():
     once it adds up past GATE_TOLERANCE; a real change re-defines the gate once."""
     config = CrowConfig(outputs={1: Output("trigger", track=0), 3: Output("gate", track=0, steps=2.0)})
     gates: dict[int, float] = {}
-    crowmap.setup_lines(config, 120.0, gates)
+    mapping.setup_lines(config, 120.0, gates)
     assert gates == {3: pytest.approx(0.25)}
     wobble = [120.0 * (1 + 0.009 * (-1) ** k) for k in range(50)]  # ±0.9 % every hit
-    assert [line for t in wobble for line in crowmap.gate_lines(config, t, gates)] == []
+    assert [line for t in wobble for line in mapping.gate_lines(config, t, gates)] == []
     drift = [120.0 * 1.002 ** k for k in range(1, 11)]  # +0.2 % a hit: 2.0 % in all
-    assert len([line for t in drift for line in crowmap.gate_lines(config, t, gates)]) == 1
-    assert crowmap.gate_lines(config, 150.0, gates) == ["output[3].action=pulse(0.2,5,1)"]
-    assert crowmap.gate_lines(config, 150.5, gates) == []
+    assert len([line for t in drift for line in mapping.gate_lines(config, t, gates)]) == 1
+    assert mapping.gate_lines(config, 150.0, gates) == ["output[3].action=pulse(0.2,5,1)"]
+    assert mapping.gate_lines(config, 150.5, gates) == []
 
 
 def test_write_time():
-    assert crowmap.write_time(10.0, 0.08, 0.001) == pytest.approx(10.079)
+    assert mapping.write_time(10.0, 0.08, 0.001) == pytest.approx(10.079)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridtonic.crowwire import (
+from gridtonic.crow.wire import (
     MAX_CHUNK,
     MAX_LINE,
     Event,
@@ -40,7 +40,7 @@ def test_lines_split_on_crows_newlines():
 
 
 def test_an_overlong_line_is_dropped_whole_and_logged_once(caplog):
-    caplog.set_level(logging.WARNING, logger="gridtonic.crowwire")
+    caplog.set_level(logging.WARNING, logger="gridtonic.crow.wire")
     split = LineSplitter()
     assert split.feed(b"x" * (MAX_LINE + 1)) == []
     assert split.feed(b"x" * 1000) == []  # still the same line
@@ -52,7 +52,7 @@ def test_an_overlong_line_is_dropped_whole_and_logged_once(caplog):
 
 
 def test_overlong_lines_are_logged_at_a_falling_rate(caplog):
-    caplog.set_level(logging.WARNING, logger="gridtonic.crowwire")
+    caplog.set_level(logging.WARNING, logger="gridtonic.crow.wire")
     split = LineSplitter()
     for _ in range(100):
         split.feed(b"x" * (MAX_LINE + 1) + b"\n")

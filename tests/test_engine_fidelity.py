@@ -16,7 +16,7 @@ import json
 import pytest
 from enginekit import REFS, differences
 
-from gridtonic import nrt
+from gridtonic.sound import nrt
 
 
 def _voices() -> list[tuple[str, dict]]:

@@ -8,8 +8,9 @@ import pytest
 import soundfile as sf
 from enginekit import SR, hit
 
-from gridtonic import nrt, osc, synthdefs
-from gridtonic.params import defaults
+from gridtonic.core.params import defaults
+from gridtonic.io import osc
+from gridtonic.sound import nrt, synthdefs
 
 pytestmark = pytest.mark.nrt
 

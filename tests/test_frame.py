@@ -5,8 +5,8 @@ from hypothesis import strategies as st
 from test_gestures import L16
 from test_gestures import fresh as setup
 
-from gridtonic import frame, layout
-from gridtonic.frame import Status
+from gridtonic.core import frame, layout
+from gridtonic.core.frame import Status
 
 
 def at(f, x, y, w=16):

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridtonic import actions as a
-from gridtonic import layout
-from gridtonic.gestures import Gestures
-from gridtonic.layout import LayoutError
-from gridtonic.session import STEPS, default_session
+from gridtonic.core import actions as a
+from gridtonic.core import layout
+from gridtonic.core.gestures import Gestures
+from gridtonic.core.layout import LayoutError
+from gridtonic.core.session import STEPS, default_session
 
 L16 = layout.builtin(16, 8)
 ROOT = Path(__file__).resolve().parent.parent

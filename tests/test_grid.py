@@ -10,15 +10,19 @@ import pytest
 import trio
 from test_prior import groove, write_midi
 
-from gridtonic import analysis, frame, layout, osc, params, prior, serialosc, udp
+from gridtonic import analysis
 from gridtonic.app import Instrument
-from gridtonic.clock import InternalClock
-from gridtonic.grid import Grid, GridConfig
-from gridtonic.gridemulator import SHADES, EmulatedGrid, SerialOscEmulator, picture
-from gridtonic.sampler import Sampler
-from gridtonic.sequencer import Sequencer
-from gridtonic.session import default_session
-from gridtonic.surface import Surface
+from gridtonic.core import frame, layout, params
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Sequencer
+from gridtonic.core.session import default_session
+from gridtonic.core.surface import Surface
+from gridtonic.grid import serialosc, udp
+from gridtonic.grid.emulator import SHADES, EmulatedGrid, SerialOscEmulator, picture
+from gridtonic.grid.host import Grid, GridConfig
+from gridtonic.io import osc
+from gridtonic.prior import database
+from gridtonic.prior.sampler import Sampler
 
 L16 = layout.builtin(16, 8)
 
@@ -29,7 +33,7 @@ def sampler(tmp_path_factory) -> Sampler:
     groove(root / "a_beat.mid")
     write_midi(root / "b_four.mid", [(t * 120, 36, 100) for t in range(0, 64, 4)]
                + [(t * 120, 38, 100) for t in range(4, 64, 8)])
-    counts, _ = prior.build([prior.parse_source(str(root))], None, 1, None)
+    counts, _ = database.build([database.parse_source(str(root))], None, 1, None)
     return Sampler(counts)
 
 

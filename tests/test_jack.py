@@ -1,4 +1,4 @@
-"""gridtonic.jack against real jackd processes."""
+"""gridtonic.io.jack against real jackd processes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from gridtonic import jack
+from gridtonic.io import jack
 
 pytestmark = pytest.mark.realtime
 
@@ -28,7 +28,7 @@ async def test_ensure_jack_starts_and_stops_its_own_server(
     jack_server: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     name = f"{jack_server}-own"
-    caplog.set_level(logging.INFO, logger="gridtonic.jack")
+    caplog.set_level(logging.INFO, logger="gridtonic.io.jack")
     async with jack.ensure_jack(name):
         assert jack.running(name)
     assert not jack.running(name)

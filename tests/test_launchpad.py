@@ -9,16 +9,20 @@ import pytest
 import trio
 from test_grid import until
 
-from gridtonic import layout, lpmodels, lpsysex, midiports, sampler, udp
 from gridtonic.app import Instrument
-from gridtonic.clock import InternalClock
-from gridtonic.launchpad import LaunchpadConfig, Launchpads, builtin, listing
-from gridtonic.lpemulator import EmulatedLaunchpad
-from gridtonic.lpmodels import MINI_MK3, MK2, PRO_MK3, S, X
-from gridtonic.lpsysex import LIVE, PROGRAMMER
-from gridtonic.sequencer import Sequencer
-from gridtonic.session import default_session
-from gridtonic.surface import Surface
+from gridtonic.core import layout
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Sequencer
+from gridtonic.core.session import default_session
+from gridtonic.core.surface import Surface
+from gridtonic.grid import udp
+from gridtonic.io import midiports
+from gridtonic.launchpad import models, sysex
+from gridtonic.launchpad.emulator import EmulatedLaunchpad
+from gridtonic.launchpad.host import LaunchpadConfig, Launchpads, builtin, listing
+from gridtonic.launchpad.models import MINI_MK3, MK2, PRO_MK3, S, X
+from gridtonic.launchpad.sysex import LIVE, PROGRAMMER
+from gridtonic.prior import sampler
 
 L8 = builtin(1)
 
@@ -35,8 +39,8 @@ def quick_looks(jack_server, monkeypatch):
 
 def device_colour(model, rgb):
     if model.kind == "gen3":
-        return lpsysex.scale(rgb, 127)
-    return lpsysex.scale(rgb, 63) if model.kind == "mk2" else lpsysex.red_green(rgb)
+        return sysex.scale(rgb, 127)
+    return sysex.scale(rgb, 63) if model.kind == "mk2" else sysex.red_green(rgb)
 
 
 def shows(lp: EmulatedLaunchpad, surface: Surface, lps: Launchpads) -> bool:
@@ -46,9 +50,9 @@ def shows(lp: EmulatedLaunchpad, surface: Surface, lps: Launchpads) -> bool:
     if len(mine) != 1:
         return False
     lay = surface.gestures.layout
-    want = lpmodels.unit_colours(lp.model, mine[0], len(units), surface.frame(trio.current_time()), lay.width,
+    want = models.unit_colours(lp.model, mine[0], len(units), surface.frame(trio.current_time()), lay.width,
                                  layout.colours(lay))
-    return all(lp.colour(local) == device_colour(lp.model, want[i]) for local, i in lpmodels.leds(lp.model))
+    return all(lp.colour(local) == device_colour(lp.model, want[i]) for local, i in models.leds(lp.model))
 
 
 @asynccontextmanager
@@ -178,7 +182,7 @@ async def test_garbage_from_the_device_is_ignored():
     async with rig(lp) as (_, surface, lps):
         await until(lambda: len(lps.order) == 1 and shows(lp, surface, lps), "the first frame")
         for junk in ([0xF0, 0x01, 0x02], [0x90, 11], [0xA0, 11, 5], [0xF4], [0x85], [0x7F, 0x7F],
-                     [0xF0, 0x7E, 0x00, 0x06, 0x02, 0xF7], [*lpsysex.sysex(MINI_MK3, 0x0E, 0x01)],
+                     [0xF0, 0x7E, 0x00, 0x06, 0x02, 0xF7], [*sysex.sysex(MINI_MK3, 0x0E, 0x01)],
                      [0xB0, 5, 5], [0xB0, 99, 127], [0x90, 0, 127], [0x90, 99, 127], [0xF8], [0xFF],
                      [0xF0, *([0x55] * 5000), 0xF7], [0xC0, 3], [0xE0, 0, 64]):
             lp.send(junk)

@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridtonic import layout, lpmodels, lpsysex
-from gridtonic.layout import LayoutError
-from gridtonic.lpmodels import MINI, MINI_MK3, MK2, MODELS, PRO_MK3, Found, S, X
+from gridtonic.core import layout
+from gridtonic.core.layout import LayoutError
+from gridtonic.launchpad import models, sysex
+from gridtonic.launchpad.models import MINI, MINI_MK3, MK2, MODELS, PRO_MK3, Found, S, X
 
 H = [0xF0, 0x00, 0x20, 0x29, 0x02]  # Novation SysEx header before the device byte
 
@@ -25,46 +26,46 @@ H = [0xF0, 0x00, 0x20, 0x29, 0x02]  # Novation SysEx header before the device by
     ("Launchpad MK2:Launchpad MK2 MIDI 1 20:0", MK2),
     ("Launchpad S:Launchpad S MIDI 1", S),
     ("Launchpad Mini:Launchpad Mini MIDI 1", MINI),
-    ("Launchpad:Launchpad MIDI 1", lpmodels.ORIGINAL),
+    ("Launchpad:Launchpad MIDI 1", models.ORIGINAL),
     ("Launchpad Pro:Launchpad Pro MIDI 2", None),  # the Pro MK1 speaks another SysEx
     ("Launch Control XL", None),
     ("Launchkey MK3 49", None),
     ("gridtonic:out", None),
 ])
 def test_models_from_port_names(name, model):
-    assert lpmodels.from_name(name) is model
+    assert models.from_name(name) is model
 
 
 def test_models_from_inquiry_replies():
     def reply(a, b):
         return (0xF0, 0x7E, 0x00, 0x06, 0x02, 0x00, 0x20, 0x29, a, b, 0x00, 0x00, 0, 1, 2, 3, 0xF7)
 
-    assert lpmodels.from_inquiry(reply(0x03, 0x01)) is X
-    assert lpmodels.from_inquiry(reply(0x13, 0x01)) is MINI_MK3
-    assert lpmodels.from_inquiry(reply(0x69, 0x00)) is MK2
-    assert lpmodels.from_inquiry(reply(0x20, 0x00)) is S
-    assert lpmodels.from_inquiry(reply(0x7F, 0x7F)) is None
+    assert models.from_inquiry(reply(0x03, 0x01)) is X
+    assert models.from_inquiry(reply(0x13, 0x01)) is MINI_MK3
+    assert models.from_inquiry(reply(0x69, 0x00)) is MK2
+    assert models.from_inquiry(reply(0x20, 0x00)) is S
+    assert models.from_inquiry(reply(0x7F, 0x7F)) is None
     other = list(reply(0x03, 0x01))
     other[5:8] = [0x00, 0x20, 0x32]  # another manufacturer, same family bytes
-    assert lpmodels.from_inquiry(tuple(other)) is None
-    assert lpmodels.from_inquiry((0xF0, 0x7E, 0xF7)) is None
-    assert list(lpmodels.INQUIRY) == [0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7]
+    assert models.from_inquiry(tuple(other)) is None
+    assert models.from_inquiry((0xF0, 0x7E, 0xF7)) is None
+    assert list(models.INQUIRY) == [0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7]
 
 
 def test_the_interface_to_use():
     x = ["Launchpad X:LPX DAW In", "Launchpad X:LPX MIDI In"]
-    assert lpmodels.choose(x) == [(X, "Launchpad X:LPX MIDI In")]  # X and Mini: the second
+    assert models.choose(x) == [(X, "Launchpad X:LPX MIDI In")]  # X and Mini: the second
     mini = ["Launchpad Mini MK3 LPMiniMK3 DAW", "Launchpad Mini MK3 LPMiniMK3 MIDI"]
-    assert lpmodels.choose(mini) == [(MINI_MK3, mini[1])]
-    assert lpmodels.choose(x[:1]) == []  # its DAW ports showed first: not the interface to use
+    assert models.choose(mini) == [(MINI_MK3, mini[1])]
+    assert models.choose(x[:1]) == []  # its DAW ports showed first: not the interface to use
     cut = ["Launchpad Mini MK3:Launchpad Mini MK3 LPMiniMK3 DA 24:0",
            "Launchpad Mini MK3:Launchpad Mini MK3 LPMiniMK3 MI 24:1"]  # ALSA's 24-character cut
-    assert lpmodels.choose(cut) == [(MINI_MK3, cut[1])]
+    assert models.choose(cut) == [(MINI_MK3, cut[1])]
     pro = ["LPProMK3 MIDI", "LPProMK3 DIN", "LPProMK3 DAW"]
-    assert lpmodels.choose(pro) == [(PRO_MK3, "LPProMK3 MIDI")]  # Pro MK3: the first
+    assert models.choose(pro) == [(PRO_MK3, "LPProMK3 MIDI")]  # Pro MK3: the first
     numbered = ["Launchpad X 1", "Launchpad X 2", "Launchpad X 3", "Launchpad X 4", "system:midi"]
-    assert lpmodels.choose(numbered) == [(X, "Launchpad X 2"), (X, "Launchpad X 4")]  # a unit at a time
-    assert lpmodels.choose(["Launchpad S", "Launchpad MK2", "midi through"]) == [
+    assert models.choose(numbered) == [(X, "Launchpad X 2"), (X, "Launchpad X 4")]  # a unit at a time
+    assert models.choose(["Launchpad S", "Launchpad MK2", "midi through"]) == [
         (S, "Launchpad S"), (MK2, "Launchpad MK2")]
 
 
@@ -73,15 +74,15 @@ def test_inputs_pair_with_outputs_left_to_right():
            "B:Launchpad Mini MK3 LPMiniMK3 MIDI Out", "C:Launchpad X LPX MIDI Out"]
     outs = ["C:Launchpad X LPX MIDI In", "A:Launchpad X LPX MIDI In",
             "B:Launchpad Mini MK3 LPMiniMK3 MIDI In"]
-    found = lpmodels.pair(ins, outs)
+    found = models.pair(ins, outs)
     assert [(f.model, f.input[0], f.output[0]) for f in found] == [(X, "A", "C"), (MINI_MK3, "B", "B"),
                                                                     (X, "C", "A")]
     # named ones, in the order asked, model from the name when it tells
-    assert lpmodels.pair(ins, outs, ("b:", "a:launchpad x lpx midi")) == [
+    assert models.pair(ins, outs, ("b:", "a:launchpad x lpx midi")) == [
         Found(MINI_MK3, ins[2], outs[2]), Found(X, ins[1], outs[1])]
-    assert lpmodels.pair(["loop:out"], ["loop:in"], ("loop",)) == [Found(None, "loop:out", "loop:in")]
-    assert lpmodels.pair(ins[:1], ["A:Launchpad X LPX DAW In"], ("a:",)) == []  # only its DAW ports yet
-    assert lpmodels.pair(ins, [], ()) == []
+    assert models.pair(["loop:out"], ["loop:in"], ("loop",)) == [Found(None, "loop:out", "loop:in")]
+    assert models.pair(ins[:1], ["A:Launchpad X LPX DAW In"], ("a:",)) == []  # only its DAW ports yet
+    assert models.pair(ins, [], ()) == []
 
 
 # --- keys ------------------------------------------------------------------------------------------
@@ -110,76 +111,76 @@ def test_inputs_pair_with_outputs_left_to_right():
     (S, (0xB0, 0, 0), None),
 ])
 def test_keys(model, message, key):
-    assert lpmodels.key(model, message) == key
+    assert models.key(model, message) == key
 
 
 @given(st.sampled_from(MODELS), st.integers(0, 8), st.integers(0, 8), st.booleans())
 def test_every_key_reads_back_as_itself(model, x, y, down):
     if (x, y) == (8, 0):
         return
-    assert lpmodels.key(model, tuple(lpmodels.press(model, (x, y), down))) == ((x, y), down)
+    assert models.key(model, tuple(models.press(model, (x, y), down))) == ((x, y), down)
 
 
 def test_led_indices_and_units_side_by_side():
-    assert lpmodels.led(X, (0, 8)) == 11 and lpmodels.led(X, (7, 1)) == 88
-    assert lpmodels.led(X, (8, 0)) == 99 and lpmodels.led(PRO_MK3, (8, 0)) is None  # the logo
-    assert lpmodels.led(MK2, (3, 0)) == 107 and lpmodels.led(S, (8, 2)) == 24
-    assert len(lpmodels.leds(X)) == 81 and len(lpmodels.leds(MK2)) == 80
-    assert lpmodels.place(0, 1, (8, 3)) == (8, 3)
-    assert lpmodels.place(1, 2, (0, 1)) == (8, 1) and lpmodels.place(1, 2, (8, 1)) == (17, 1)
-    assert lpmodels.place(0, 2, (8, 1)) == (16, 1)
-    assert lpmodels.size(2) == (18, 9)
+    assert models.led(X, (0, 8)) == 11 and models.led(X, (7, 1)) == 88
+    assert models.led(X, (8, 0)) == 99 and models.led(PRO_MK3, (8, 0)) is None  # the logo
+    assert models.led(MK2, (3, 0)) == 107 and models.led(S, (8, 2)) == 24
+    assert len(models.leds(X)) == 81 and len(models.leds(MK2)) == 80
+    assert models.place(0, 1, (8, 3)) == (8, 3)
+    assert models.place(1, 2, (0, 1)) == (8, 1) and models.place(1, 2, (8, 1)) == (17, 1)
+    assert models.place(0, 2, (8, 1)) == (16, 1)
+    assert models.size(2) == (18, 9)
 
 
 # --- SysEx, byte for byte ----------------------------------------------------------------------------
 
 def test_gen3_programmer_mode_and_back():
-    static_off = [b for _, i in lpmodels.leds(X) for b in (0x00, i, 0x00)]  # kills flashing and pulsing
-    assert lpsysex.start(X) == [H + [0x0C, 0x0E, 0x01, 0xF7], H + [0x0C, 0x03, *static_off, 0xF7]]
-    assert lpsysex.start(MINI_MK3)[0] == H + [0x0D, 0x0E, 0x01, 0xF7]
-    assert lpsysex.start(PRO_MK3)[0] == H + [0x0E, 0x0E, 0x01, 0xF7]
-    assert len(lpsysex.start(PRO_MK3)[1]) == 8 + 3 * 80  # no logo LED
-    assert lpsysex.restore(X, None) == [H + [0x0C, 0x03, *static_off, 0xF7], H + [0x0C, 0x0E, 0x00, 0xF7]]
-    assert lpsysex.restore(X, 1)[-1] == H + [0x0C, 0x0E, 0x01, 0xF7]  # it was in programmer mode before
-    assert lpsysex.mode_query(MINI_MK3) == H + [0x0D, 0x0E, 0xF7]
-    assert lpsysex.mode_reply(MINI_MK3, tuple(H + [0x0D, 0x0E, 0x00, 0xF7])) == 0
-    assert lpsysex.mode_reply(MINI_MK3, tuple(H + [0x0C, 0x0E, 0x00, 0xF7])) is None  # another model's
-    assert lpsysex.mode_reply(MK2, tuple(H + [0x18, 0x0E, 0x00, 0xF7])) is None
+    static_off = [b for _, i in models.leds(X) for b in (0x00, i, 0x00)]  # kills flashing and pulsing
+    assert sysex.start(X) == [H + [0x0C, 0x0E, 0x01, 0xF7], H + [0x0C, 0x03, *static_off, 0xF7]]
+    assert sysex.start(MINI_MK3)[0] == H + [0x0D, 0x0E, 0x01, 0xF7]
+    assert sysex.start(PRO_MK3)[0] == H + [0x0E, 0x0E, 0x01, 0xF7]
+    assert len(sysex.start(PRO_MK3)[1]) == 8 + 3 * 80  # no logo LED
+    assert sysex.restore(X, None) == [H + [0x0C, 0x03, *static_off, 0xF7], H + [0x0C, 0x0E, 0x00, 0xF7]]
+    assert sysex.restore(X, 1)[-1] == H + [0x0C, 0x0E, 0x01, 0xF7]  # it was in programmer mode before
+    assert sysex.mode_query(MINI_MK3) == H + [0x0D, 0x0E, 0xF7]
+    assert sysex.mode_reply(MINI_MK3, tuple(H + [0x0D, 0x0E, 0x00, 0xF7])) == 0
+    assert sysex.mode_reply(MINI_MK3, tuple(H + [0x0C, 0x0E, 0x00, 0xF7])) is None  # another model's
+    assert sysex.mode_reply(MK2, tuple(H + [0x18, 0x0E, 0x00, 0xF7])) is None
 
 
 def test_gen3_rgb_leds_batched():
-    assert lpsysex.leds(X, [(11, (255, 0, 0)), (99, (0, 128, 255))]) == [
+    assert sysex.leds(X, [(11, (255, 0, 0)), (99, (0, 128, 255))]) == [
         H + [0x0C, 0x03, 0x03, 11, 127, 0, 0, 0x03, 99, 0, 64, 127, 0xF7]]
-    many = lpsysex.leds(PRO_MK3, [(i, (2, 4, 6)) for i in range(100)])
+    many = sysex.leds(PRO_MK3, [(i, (2, 4, 6)) for i in range(100)])
     assert [len(m) for m in many] == [8 + 81 * 5, 8 + 19 * 5]  # at most 81 specs a message
     assert many[1][:12] == H + [0x0E, 0x03, 0x03, 81, 1, 2, 3]
-    assert lpsysex.clear(X, [11, 12]) == [H + [0x0C, 0x03, 0x00, 11, 0x00, 0x00, 12, 0x00, 0xF7]]
+    assert sysex.clear(X, [11, 12]) == [H + [0x0C, 0x03, 0x00, 11, 0x00, 0x00, 12, 0x00, 0xF7]]
 
 
 def test_mk2_sysex():
-    assert lpsysex.leds(MK2, [(104, (255, 255, 255)), (11, (0, 127, 4))]) == [
+    assert sysex.leds(MK2, [(104, (255, 255, 255)), (11, (0, 127, 4))]) == [
         H + [0x18, 0x0B, 104, 63, 63, 63, 11, 0, 31, 1, 0xF7]]
-    assert [len(m) for m in lpsysex.leds(MK2, [(11, (1, 1, 1))] * 81)] == [8 + 80 * 4, 8 + 4]
-    assert lpsysex.clear(MK2, [11]) == [H + [0x18, 0x0E, 0x00, 0xF7]]
-    assert lpsysex.start(MK2) == [H + [0x18, 0x22, 0x00, 0xF7], H + [0x18, 0x0E, 0x00, 0xF7]]
-    assert lpsysex.restore(MK2, None) == [H + [0x18, 0x0E, 0x00, 0xF7], H + [0x18, 0x22, 0x00, 0xF7]]
+    assert [len(m) for m in sysex.leds(MK2, [(11, (1, 1, 1))] * 81)] == [8 + 80 * 4, 8 + 4]
+    assert sysex.clear(MK2, [11]) == [H + [0x18, 0x0E, 0x00, 0xF7]]
+    assert sysex.start(MK2) == [H + [0x18, 0x22, 0x00, 0xF7], H + [0x18, 0x0E, 0x00, 0xF7]]
+    assert sysex.restore(MK2, None) == [H + [0x18, 0x0E, 0x00, 0xF7], H + [0x18, 0x22, 0x00, 0xF7]]
 
 
 def test_s_and_mini_red_green_velocities():
-    assert lpsysex.start(S) == [[0xB0, 0, 0], [0xB0, 0, 1]]
-    assert lpsysex.restore(MINI, None) == [[0xB0, 0, 0]]
-    assert lpsysex.leds(S, [(0, (255, 0, 0)), (8, (0, 255, 0)), (104, (255, 255, 0)), (16, (0, 0, 0))]) == [
+    assert sysex.start(S) == [[0xB0, 0, 0], [0xB0, 0, 1]]
+    assert sysex.restore(MINI, None) == [[0xB0, 0, 0]]
+    assert sysex.leds(S, [(0, (255, 0, 0)), (8, (0, 255, 0)), (104, (255, 255, 0)), (16, (0, 0, 0))]) == [
         [0x90, 0, 0x0F], [0x90, 8, 0x3C], [0xB0, 104, 0x3F], [0x90, 16, 0x0C]]
-    assert lpsysex.red_green((0, 0, 255)) == (3, 3)  # blue stays visible, as amber
-    assert lpsysex.red_green((40, 0, 0)) == (0, 0)
-    assert lpsysex.red_green((100, 50, 0)) == (1, 0)
+    assert sysex.red_green((0, 0, 255)) == (3, 3)  # blue stays visible, as amber
+    assert sysex.red_green((40, 0, 0)) == (0, 0)
+    assert sysex.red_green((100, 50, 0)) == (1, 0)
 
 
 @given(st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)))
 def test_colour_conversions_stay_in_range(rgb):
-    assert all(0 <= c <= 127 for c in lpsysex.scale(rgb, 127))
-    assert all(0 <= c <= 63 for c in lpsysex.scale(rgb, 63))
-    red, green = lpsysex.red_green(rgb)
+    assert all(0 <= c <= 127 for c in sysex.scale(rgb, 127))
+    assert all(0 <= c <= 63 for c in sysex.scale(rgb, 63))
+    red, green = sysex.red_green(rgb)
     assert 0 <= red <= 3 and 0 <= green <= 3 and max(red, green) == (max(rgb) * 3 + 127) // 255
 
 
@@ -219,8 +220,8 @@ def test_unit_colours_split_a_frame():
     frame = [0] * (18 * 9)
     frame[1 * 18 + 8] = 15  # track 1, step 9: the right unit's top-left pad
     frame[1 * 18 + 16] = 4  # the left unit's side column, first button
-    left = lpmodels.unit_colours(X, 0, 2, tuple(frame), 18, table)
-    right = lpmodels.unit_colours(MINI_MK3, 1, 2, tuple(frame), 18, table)
+    left = models.unit_colours(X, 0, 2, tuple(frame), 18, table)
+    right = models.unit_colours(MINI_MK3, 1, 2, tuple(frame), 18, table)
     assert right[81] == (255, 255, 255) and left[81] == (0, 0, 0)
     assert left[89] == tuple(round(255 * 0.15) for _ in range(3))
     assert len(left) == len(right) == 81

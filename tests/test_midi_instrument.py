@@ -26,14 +26,17 @@ import pytest
 import soundfile as sf
 import trio
 
-from gridtonic import analysis, midicc, params, udp
+from gridtonic import analysis
 from gridtonic.app import Instrument
-from gridtonic.midi import MidiConfig
-from gridtonic.midiclock import DROPOUT
-from gridtonic.midiparse import CLOCK, CONTINUE, SONG_POSITION, START, STOP
-from gridtonic.midiports import POLL
-from gridtonic.render import pattern_session
-from gridtonic.sequencer import LOOKAHEAD, TICK
+from gridtonic.core import params
+from gridtonic.core.midiparse import CLOCK, CONTINUE, SONG_POSITION, START, STOP
+from gridtonic.core.sequencer import LOOKAHEAD, TICK
+from gridtonic.grid import udp
+from gridtonic.io.midiports import POLL
+from gridtonic.midi import cc
+from gridtonic.midi.clock import DROPOUT
+from gridtonic.midi.service import MidiConfig
+from gridtonic.sound.render import pattern_session
 
 pytestmark = pytest.mark.realtime
 
@@ -155,7 +158,7 @@ async def test_notes_and_a_learnt_cc_play_the_instrument(sender, jack_server, tm
     for track in session.tracks:
         track.patch_a = params.clean(analysis.CLICK)
     session_path = tmp_path / "live.json"
-    midi = MidiConfig(input="gt-sender", cc_file=midicc.path_for(session_path), learn=(("kick", "level"),))
+    midi = MidiConfig(input="gt-sender", cc_file=cc.path_for(session_path), learn=(("kick", "level"),))
     inst = Instrument(session, session_path, port=udp.free_port(), jack_server=jack_server, midi=midi)
     script = [(0.2, [0x99, 36, 127]), (0.45, [0x99, 36, 40]), (0.6, [0x99, 60, 127]),  # 60: no drum
               (0.7, [0xB9, 7, 100]), (0.95, [0x99, 36, 127]), (1.2, [0x99, 38, 127])]
@@ -177,7 +180,7 @@ async def test_notes_and_a_learnt_cc_play_the_instrument(sender, jack_server, tm
     assert np.all((lag > -2e-3) & (lag < JACK_PERIOD + POLL + 3e-3)), np.round(lag * 1e3, 2)
     full, soft, turned, snare = levels(path, found)
     assert soft / full == pytest.approx(1 - (1 - 40 / 127) / 2, rel=0.05)  # oscVel 100 %: -3.6 dB
-    level = midicc.cc_value("level", 100)  # -13.4 dB
+    level = cc.cc_value("level", 100)  # -13.4 dB
     assert session.tracks[0].patch_a["level"] == level
     assert turned / full == pytest.approx(10 ** (level / 20), rel=0.05)
     assert snare == pytest.approx(full, rel=0.05)  # the snare's patch untouched

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import trio
 
-from gridtonic import midiports
-from gridtonic.clock import InternalClock
-from gridtonic.midiclock import MidiClock
-from gridtonic.midiin import MidiIn, listen, recorded
-from gridtonic.midiout import MidiOut, NoteOut
-from gridtonic.render import pattern_session
-from gridtonic.sequencer import Sequencer
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Sequencer
+from gridtonic.io import midiports
+from gridtonic.midi.clock import MidiClock
+from gridtonic.midi.inport import MidiIn, listen, recorded
+from gridtonic.midi.outport import MidiOut, NoteOut
+from gridtonic.sound.render import pattern_session
 
 PERIOD = 256 / 48000
 
@@ -226,7 +226,7 @@ async def test_no_midi_system_and_a_port_gone_before_opening_are_retried(jack_se
         if port is not None:
             await midiports.release(port)
     assert [h.track for h in played] == [0]
-    warnings = [r.getMessage() for r in caplog.records if r.name == "gridtonic.midiports"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "gridtonic.io.midiports"]
     assert len(warnings) == 1 and "not yet" in warnings[0], warnings  # once until it is open
     assert failures == {"names": 0, "open": 0}
 

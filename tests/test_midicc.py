@@ -8,16 +8,18 @@ import math
 
 import pytest
 
-from gridtonic import midicc, midiports, params
 from gridtonic.cli import _parser as cli_parser
-from gridtonic.midi import MidiConfig, cc_map, config_from_args
-from gridtonic.midicc import CcMap, cc_value
-from gridtonic.midiclock import MidiClock
-from gridtonic.midiin import MidiIn
-from gridtonic.midiports import Stamps
-from gridtonic.render import pattern_session
-from gridtonic.sequencer import Sequencer
-from gridtonic.ticksim import jitter, master
+from gridtonic.core import params
+from gridtonic.core.sequencer import Sequencer
+from gridtonic.io import midiports
+from gridtonic.io.midiports import Stamps
+from gridtonic.midi import cc as midicc
+from gridtonic.midi.cc import CcMap, cc_value
+from gridtonic.midi.clock import MidiClock
+from gridtonic.midi.inport import MidiIn
+from gridtonic.midi.service import MidiConfig, cc_map, config_from_args
+from gridtonic.midi.ticksim import jitter, master
+from gridtonic.sound.render import pattern_session
 
 CC = 0xB0
 
@@ -191,7 +193,7 @@ def test_each_midi_flag_takes_effect_alone(tmp_path, flags, want):
 
 def test_following_and_sending_the_clock_is_one_line_error(tmp_path):
     """--clock midi --midi-clock-out dropped the clock out silently."""
-    from gridtonic.midi import MidiConfigError
+    from gridtonic.midi.service import MidiConfigError
 
     args = cli_parser().parse_args(["run", "--session", str(tmp_path / "s.json"), "--clock", "midi",
                                     "--midi-clock-out"])

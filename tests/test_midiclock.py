@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import trio
 
-from gridtonic.dll import Dll, coefficients
-from gridtonic.midiclock import PPQN, MidiClock
-from gridtonic.sequencer import Sequencer
-from gridtonic.session import Session, Track
-from gridtonic.ticksim import NornsClock, followed, jack, jitter, master, step_errors
+from gridtonic.core.dll import Dll, coefficients
+from gridtonic.core.sequencer import Sequencer
+from gridtonic.core.session import Session, Track
+from gridtonic.midi.clock import PPQN, MidiClock
+from gridtonic.midi.ticksim import NornsClock, followed, jack, jitter, master, step_errors
 
 MS = 1e-3
 
@@ -276,8 +276,8 @@ async def test_the_transport_key_while_following_stops_locally_and_never_starts(
     """Play on a surface whose clock is a MidiClock: no restart() to call (it ended the instrument
     with an AttributeError). Stopped, the key is one log line (the master starts playback); playing,
     it stops locally and the master's next Start or Continue plays again."""
-    from gridtonic import layout
-    from gridtonic.surface import Surface
+    from gridtonic.core import layout
+    from gridtonic.core.surface import Surface
 
     clock = MidiClock()
     session = Session(tracks=[Track(name="kick")])

@@ -6,15 +6,15 @@ import logging
 import pytest
 import trio
 
-from gridtonic import midimap
 from gridtonic.cli import _parser as cli_parser
-from gridtonic.clock import InternalClock
-from gridtonic.midi import config_from_args, serve
-from gridtonic.midiin import listen
-from gridtonic.midimap import MidiMap, NoteIn
-from gridtonic.midiout import NoteOut
-from gridtonic.render import pattern_session
-from gridtonic.sequencer import Sequencer
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Sequencer
+from gridtonic.midi import mapping
+from gridtonic.midi.inport import listen
+from gridtonic.midi.mapping import MidiMap, NoteIn
+from gridtonic.midi.outport import NoteOut
+from gridtonic.midi.service import config_from_args, serve
+from gridtonic.sound.render import pattern_session
 
 MAP = {"output": "gt-drums", "tracks": [
     {"out": {"channel": 2, "note": 60, "velocity": 90, "gate": 0.5}, "in": {"channel": 3, "notes": [60, 61]}},
@@ -24,7 +24,7 @@ MAP = {"output": "gt-drums", "tracks": [
 
 def test_fields_are_read_and_bad_ones_are_one_warning_each(caplog):
     with caplog.at_level(logging.WARNING):
-        m = midimap.from_dict(MAP, "midi.json")
+        m = mapping.from_dict(MAP, "midi.json")
     assert m.out[0] == NoteOut(channel=1, note=60, velocity=90, gate=0.5)
     assert m.into[0] == NoteIn((60, 61), 2)
     assert m.out[1] == NoteOut(channel=15, note=38)  # clamped channel 16, default note
@@ -32,14 +32,14 @@ def test_fields_are_read_and_bad_ones_are_one_warning_each(caplog):
     assert m.out[2:] == MidiMap().out[2:] and m.output == "gt-drums" and m.input is None
     assert len(caplog.records) == 4, caplog.text  # channel 17, note "x", notes [200], "colour"
     assert m.track_for(2, 61) == 0 and m.track_for(5, 61) is None and m.track_for(0, 38) == 1
-    assert midimap.from_dict(m.to_dict()) == m
+    assert mapping.from_dict(m.to_dict()) == m
 
 
 def test_a_broken_file_is_one_error_and_the_default(tmp_path, caplog):
     path = tmp_path / "midi.json"
     path.write_text("{nope")
-    assert midimap.load(path) == MidiMap() and "not valid JSON" in caplog.text
-    assert midimap.load(tmp_path / "none.json") == MidiMap()
+    assert mapping.load(path) == MidiMap() and "not valid JSON" in caplog.text
+    assert mapping.load(tmp_path / "none.json") == MidiMap()
 
 
 def test_run_reads_midi_json_beside_the_session(tmp_path):

@@ -5,13 +5,13 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridtonic import midiparse
-from gridtonic.midiclock import PPQN, SPP_TICKS, MidiClock
-from gridtonic.midiin import MidiIn
-from gridtonic.midiparse import CLOCK, CONTINUE, SONG_POSITION, Parser
-from gridtonic.render import pattern_session
-from gridtonic.sequencer import Sequencer
-from gridtonic.ticksim import jitter, master
+from gridtonic.core import midiparse
+from gridtonic.core.midiparse import CLOCK, CONTINUE, SONG_POSITION, Parser
+from gridtonic.core.sequencer import Sequencer
+from gridtonic.midi.clock import PPQN, SPP_TICKS, MidiClock
+from gridtonic.midi.inport import MidiIn
+from gridtonic.midi.ticksim import jitter, master
+from gridtonic.sound.render import pattern_session
 
 # any byte, with Song Position Pointers' status common enough to start (and cut short) many
 BYTES = st.one_of(st.integers(0, 255), st.just(SONG_POSITION))

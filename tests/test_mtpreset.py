@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gridtonic import params
-from gridtonic.mtpreset import PresetError, parse
+from gridtonic.core import params
+from gridtonic.presets.mtpreset import PresetError, parse
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEEDS = SHARED / "seed-presets"

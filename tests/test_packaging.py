@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gridtonic import layout, resources, synthdefs
+from gridtonic.core import layout, resources
+from gridtonic.sound import synthdefs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +48,7 @@ def test_the_wheel_carries_the_layouts_and_loads_them(installed, tmp_path):
     site, names = installed
     packaged = {n for n in names if n.startswith("gridtonic/layouts/")}
     assert packaged == {f"gridtonic/layouts/{p.name}" for p in (ROOT / "layouts").glob("*.toml")}
-    out = probe(site, "from gridtonic import layout; lay = layout.builtin(16, 16); "
+    out = probe(site, "from gridtonic.core import layout; lay = layout.builtin(16, 16); "
                       "print(layout.LAYOUT_DIR, lay.width, lay.height, *sorted(lay.lanes))", tmp_path)
     assert out == [str(site / "gridtonic" / "layouts"), "16", "16", "probability", "velocity"]
 
@@ -55,7 +56,7 @@ def test_the_wheel_carries_the_layouts_and_loads_them(installed, tmp_path):
 def test_the_wheel_carries_the_engine_and_builds_it_into_the_user_data_dir(installed, tmp_path):
     site, names = installed
     assert {"gridtonic/engine/supertonic.scd", "gridtonic/engine/build.scd"} <= names
-    out = probe(site, "from gridtonic import synthdefs; d = synthdefs.build(); "
+    out = probe(site, "from gridtonic.sound import synthdefs; d = synthdefs.build(); "
                       "print(synthdefs.ENGINE_DIR, d, len(list(d.glob('supertonic_*.scsyndef'))))", tmp_path)
     assert out[:2] == [str(site / "gridtonic" / "engine"), str(tmp_path / "data" / "synthdefs")]
     assert int(out[2]) == len(list(synthdefs.synthdef_dir().glob("supertonic_*.scsyndef"))) > 100

@@ -10,17 +10,21 @@ from pathlib import Path
 import pytest
 from enginekit import REFS, SHARED, differences
 
-from gridtonic import cli, nrt, params, presets, store
-from gridtonic.kit import default_kit
-from gridtonic.mtpreset import PresetError, parse
-from gridtonic.session import Session, Track, default_session
+from gridtonic import cli
+from gridtonic.core import params
+from gridtonic.core.kit import default_kit
+from gridtonic.core.session import Session, Track, default_session
+from gridtonic.io import store
+from gridtonic.presets import kits
+from gridtonic.presets.mtpreset import PresetError, parse
+from gridtonic.sound import nrt
 
 SEEDS = SHARED / "seed-presets"
 needs_seeds = pytest.mark.skipif(not (SEEDS / "default.mtpreset").exists(), reason=f"no seeds in {SEEDS}")
 
 
 def _preset(name: str):
-    return presets.read(SEEDS / name)
+    return kits.read(SEEDS / name)
 
 
 def test_default_kit_is_complete_and_in_range():
@@ -52,9 +56,9 @@ def test_morph_gives_a_the_midpoint_and_b():
 @needs_seeds
 def test_kit_by_drum_number_and_by_file_order():
     preset = _preset("default.mtpreset")
-    by_key = presets.assignment(preset, 5)
+    by_key = kits.assignment(preset, 5)
     assert [d.key for d in by_key] == [1, 2, 3, 4, 5]
-    by_file = presets.assignment(preset, 5, "file")
+    by_file = kits.assignment(preset, 5, "file")
     assert [d.key for d in by_file] == [1, 2, 3, 7, 4]  # the original's track 4 = drum "7"
 
 
@@ -63,7 +67,7 @@ def test_loading_a_kit_into_a_keeps_b_and_morphs_to_it():
     session = default_session()
     old_b = [dict(t.patch_b) for t in session.tracks]
     preset = _preset("microtonic.preset")
-    presets.load(session, preset, "a")
+    kits.load(session, preset, "a")
     assert len(session.tracks) == 8 and session.tracks[7].name == "KM CLP 01"
     for i, t in enumerate(session.tracks):
         drum = preset.drum(i + 1)
@@ -71,7 +75,7 @@ def test_loading_a_kit_into_a_keeps_b_and_morphs_to_it():
     assert [t.patch_b for t in session.tracks[:5]] == old_b
     assert session.tracks[2].pan == pytest.approx(-0.24)
     blue = _preset("blue.mtpreset")
-    presets.load(session, blue, "b")
+    kits.load(session, blue, "b")
     t = session.tracks[0]
     t.morph = 1.0
     assert t.patch() == blue.drum(1).patch
@@ -84,14 +88,14 @@ def test_loading_a_kit_into_a_keeps_b_and_morphs_to_it():
 def test_loading_one_track_and_a_single_drum():
     session = default_session()
     before = [dict(t.patch_a) for t in session.tracks]
-    presets.load(session, _preset("blue.mtpreset"), "both", track=1)
+    kits.load(session, _preset("blue.mtpreset"), "both", track=1)
     assert session.tracks[1].patch_a == session.tracks[1].patch_b == _preset("blue.mtpreset").drum(2).patch
     assert [t.patch_a for i, t in enumerate(session.tracks) if i != 1] == before[:1] + before[2:]
     drum = parse('MicrotonicDrumPatchV3: {\n OscWave: Saw\n OscFreq: 99 Hz\n}', "x.mtdrum")
-    presets.load(session, drum, "b", track=3)
+    kits.load(session, drum, "b", track=3)
     assert session.tracks[3].patch_b["oscFreq"] == 99 and session.tracks[3].patch_b["oscWave"] == 2
     with pytest.raises(PresetError, match="track 9"):
-        presets.load(session, drum, "a", track=8)
+        kits.load(session, drum, "a", track=8)
 
 
 GROOVE = """MicrotonicPresetV3: {
@@ -110,11 +114,11 @@ GROOVE = """MicrotonicPresetV3: {
 def test_a_kit_with_steps_brings_its_patterns_and_settings():
     preset = parse(GROOVE.replace("  ", "\n"), "groove.mtpreset")
     session = default_session()
-    presets.load(session, preset, "a")
+    kits.load(session, preset, "a")
     kick, snare = session.tracks[0], session.tracks[1]
     assert session.tempo == 96 and kick.swing == 60.0  # Microtonic 40 % -> 60 % (50 = straight)
     assert kick.pattern().startswith("x---x-------x---x---") and snare.pattern().startswith("----------x-")
-    assert kick.velocity[0] == 1.0 and kick.velocity[4] == presets.UNACCENTED
+    assert kick.velocity[0] == 1.0 and kick.velocity[4] == kits.UNACCENTED
     assert snare.mute and not kick.mute
     untouched = default_session().tracks[2]  # a track the kit has no drum for is left as it was
     assert session.tracks[2].pattern() == untouched.pattern()
@@ -125,23 +129,23 @@ def test_a_kit_with_steps_brings_its_patterns_and_settings():
 def test_a_kit_without_steps_keeps_the_session_patterns():
     session = default_session()
     patterns = [t.pattern() for t in session.tracks]
-    presets.load(session, _preset("tough.mtpreset"), "a")
+    kits.load(session, _preset("tough.mtpreset"), "a")
     assert [t.pattern() for t in session.tracks[:5]] == patterns
 
 
 @needs_seeds
 def test_preset_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("GRIDTONIC_DATA", str(tmp_path))
-    folder = presets.presets_dir()
+    folder = kits.presets_dir()
     folder.mkdir(parents=True)
     (folder / "Blue.mtpreset").write_bytes((SEEDS / "blue.mtpreset").read_bytes())
     (folder / ".hidden").write_text("x")
-    assert [p.name for p in presets.scan()] == ["Blue.mtpreset"]
-    assert presets.find("blue") == folder / "Blue.mtpreset"
+    assert [p.name for p in kits.scan()] == ["Blue.mtpreset"]
+    assert kits.find("blue") == folder / "Blue.mtpreset"
     with pytest.raises(PresetError, match="no preset 'nope'.*Blue.mtpreset"):
-        presets.find("nope")
+        kits.find("nope")
     session = default_session()
-    presets.session_with(session, "blue", "b")
+    kits.session_with(session, "blue", "b")
     assert session.tracks[0].patch_b == _preset("blue.mtpreset").drum(1).patch
 
 
@@ -185,7 +189,7 @@ def test_loaded_preset_drums_sound_like_the_original(key, preset, entry, engine_
     drums that load to the same patch are rendered once."""
     path = next(p for p in SEEDS.iterdir() if p.name.split(".")[0] == preset)
     session = Session(tracks=[Track("t")])
-    presets.load(session, presets.read(path), "a", order="file")
+    kits.load(session, kits.read(path), "a", order="file")
     patch = session.tracks[entry["index"] - 1].patch()
     cache_key = (tuple(sorted(patch.items())), entry["duration_s"])
     if cache_key not in _renders:

@@ -12,10 +12,11 @@ from pathlib import Path
 import mido
 import pytest
 
-from gridtonic import cli, prior
-from gridtonic.corpus import Stats, drummy_runs, read_midi
-from gridtonic.drums import CLASS_ID, class_of, decode, encode
-from gridtonic.prior import PriorError
+from gridtonic import cli
+from gridtonic.prior import database
+from gridtonic.prior.corpus import Stats, drummy_runs, read_midi
+from gridtonic.prior.database import PriorError
+from gridtonic.prior.drums import CLASS_ID, class_of, decode, encode
 
 TPB = 480
 STEP = TPB // 4
@@ -93,7 +94,7 @@ def test_builder_counts_a_tiny_midi_corpus_exactly(corpus: Path, tmp_path: Path)
         (SNARE, sn, HAT, hat, 2),
     ]
     assert rows(out, "adjacent") == [(KICK, k1, k2, 1), (SNARE, sn, sn, 1), (HAT, hat, hat, 1)]
-    about = prior.info(out)
+    about = database.info(out)
     (c,) = about["corpora"]
     assert (c["name"], c["licence"], c["files"], c["bars"]) == ("tiny", "MIT License", 1, 2)
     assert c["stats"]["skipped"] == {
@@ -101,14 +102,14 @@ def test_builder_counts_a_tiny_midi_corpus_exactly(corpus: Path, tmp_path: Path)
         "unreadable MIDI files": 1,
     }
     assert c["stats"]["unknown_notes"] == {"56": 1}
-    assert about["meta"]["builder"] == prior.BUILDER
+    assert about["meta"]["builder"] == database.BUILDER
 
 
 def test_same_corpus_gives_the_same_checksum(corpus: Path, tmp_path: Path) -> None:
     a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
     for out in (a, b):
         cli.main(["prior", "build", str(corpus), "-o", str(out)])
-    assert prior.checksum(a) == prior.checksum(b)
+    assert database.checksum(a) == database.checksum(b)
     assert a.read_bytes() == b.read_bytes()  # same SQLite, same page settings, no timestamps
 
 
@@ -128,10 +129,10 @@ def test_drummy_lines(tmp_path: Path) -> None:
     with gzip.open(path, "wt") as f:
         f.write(json.dumps(line) + "\n[1, 2]\n\n" + json.dumps({"ch": "x" * 32}) + "\n")
     out = tmp_path / "d.sqlite"
-    counts, corpora = prior.build([(path, 1)])
+    counts, corpora = database.build([(path, 1)])
     assert corpora[0].stats.skipped == {"bad pattern lines": 1, "bars without kick or snare": 2}
     assert corpora[0].stats.bars == 4
-    prior.write(out, counts, corpora, {})
+    database.write(out, counts, corpora, {})
     assert rows(out, "adjacent")[0] == (KICK, 4369, 4369, 1)
 
 
@@ -161,7 +162,7 @@ def test_damaged_prior_files_give_one_line(tmp_path: Path, content: bytes) -> No
     path = tmp_path / "bad.sqlite"
     path.write_bytes(content)
     with pytest.raises(PriorError, match="bad.sqlite"):
-        prior.read_counts(path)
+        database.read_counts(path)
 
 
 def test_other_sqlite_files_are_refused(tmp_path: Path) -> None:
@@ -170,9 +171,9 @@ def test_other_sqlite_files_are_refused(tmp_path: Path) -> None:
         con.execute("CREATE TABLE meta(key, value)")
         con.execute("INSERT INTO meta VALUES ('format', 'something else')")
     with pytest.raises(PriorError, match="not a gridtonic prior"):
-        prior.info(path)
+        database.info(path)
     with pytest.raises(PriorError, match="no such prior"):
-        prior.checksum(tmp_path / "missing.sqlite")
+        database.checksum(tmp_path / "missing.sqlite")
 
 
 def test_write_fsyncs_the_prior_and_its_folder_and_a_failed_write_keeps_the_old_one(
@@ -180,7 +181,7 @@ def test_write_fsyncs_the_prior_and_its_folder_and_a_failed_write_keeps_the_old_
     """The temp file and then the directory reach the disk (the rename alone did not survive a power
     loss); a write that fails leaves the old prior and no temp file."""
     out = tmp_path / "out" / "prior.sqlite"
-    counts, corpora = prior.build([(corpus, 1)])
+    counts, corpora = database.build([(corpus, 1)])
     synced: list[str] = []
     real_fsync, real_replace = os.fsync, os.replace
 
@@ -194,11 +195,11 @@ def test_write_fsyncs_the_prior_and_its_folder_and_a_failed_write_keeps_the_old_
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
-    prior.write(out, counts, corpora, {})
+    database.write(out, counts, corpora, {})
     tmp = Path(synced[0]).name
     assert tmp.startswith(".prior.sqlite.") and tmp.endswith(".tmp")
     assert synced == [synced[0], f"replace {tmp} -> prior.sqlite", str(out.parent)]
-    good = prior.checksum(out)
+    good = database.checksum(out)
     with pytest.raises(sqlite3.Error):
-        prior.write(out, prior.Counts(pattern=counts.pattern[:, :2]), corpora, {})  # a column short
-    assert prior.checksum(out) == good and [f.name for f in out.parent.iterdir()] == ["prior.sqlite"]
+        database.write(out, database.Counts(pattern=counts.pattern[:, :2]), corpora, {})  # a column short
+    assert database.checksum(out) == good and [f.name for f in out.parent.iterdir()] == ["prior.sqlite"]

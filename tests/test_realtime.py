@@ -15,10 +15,13 @@ import numpy as np
 import pytest
 import trio
 
-from gridtonic import analysis, params, synthdefs, udp
+from gridtonic import analysis
 from gridtonic.app import Instrument
-from gridtonic.render import pattern_session
-from gridtonic.scsynth import Scsynth
+from gridtonic.core import params
+from gridtonic.grid import udp
+from gridtonic.sound import synthdefs
+from gridtonic.sound.render import pattern_session
+from gridtonic.sound.scsynth import Scsynth
 
 pytestmark = pytest.mark.realtime
 

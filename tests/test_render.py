@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from gridtonic import analysis, nrt, params, store
-from gridtonic.render import pattern_session, render
-from gridtonic.session import SessionError
+from gridtonic import analysis
+from gridtonic.core import params
+from gridtonic.core.session import SessionError
+from gridtonic.io import store
+from gridtonic.sound import nrt
+from gridtonic.sound.render import pattern_session, render
 
 pytestmark = pytest.mark.nrt
 SR = 48000

@@ -11,11 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridtonic import cli, prior, prior_eval, sampler
-from gridtonic.drums import CLASS_ID, encode
-from gridtonic.prior import Counts
-from gridtonic.sampler import Sampler
-from gridtonic.session import Track
+from gridtonic import cli
+from gridtonic.core.session import Track
+from gridtonic.prior import database as prior
+from gridtonic.prior import evaluation, sampler
+from gridtonic.prior.database import Counts
+from gridtonic.prior.drums import CLASS_ID, encode
+from gridtonic.prior.sampler import Sampler
 
 GMD = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "groove-midi-dataset"
 KICK, SNARE = CLASS_ID["kick"], CLASS_ID["snare"]
@@ -150,7 +152,7 @@ async def test_load_in_a_thread_and_damaged_priors_turn_introspection_off(
 
 async def test_the_instrument_loads_the_prior_off_the_clock(tmp_path: Path) -> None:
     from gridtonic.app import Instrument
-    from gridtonic.session import default_session
+    from gridtonic.core.session import default_session
 
     inst = Instrument(default_session())
     assert inst.sampler is None
@@ -177,7 +179,7 @@ def test_out_of_range_temperature_warns_once_and_the_cli_refuses_it(
         capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
     """Clamping used to be silent: -1 played as 0.05 without a word."""
     s, t = tiny(), Track("snare")
-    with caplog.at_level(logging.WARNING, logger="gridtonic.sampler"):
+    with caplog.at_level(logging.WARNING, logger="gridtonic.prior.sampler"):
         s.generate("snare", FOUR, "kick", temperature=1.0, seed=1)
         s.track_from(t, Track("kick"), temperature=1.0, seed=1)
         assert caplog.records == []
@@ -207,9 +209,9 @@ def test_shipped_prior_beats_both_baselines_on_held_out_bars(shipped: Sampler) -
     """The README's claim, held in CI (about 5 s): on every relation of bench/prior_eval.py, the
     shipped prior beats unconditional frequencies and exact-match lookup in mean log-likelihood and
     top-5 on GMD validation bars, and answers every case."""
-    runs, _ = prior_eval.validation_runs(GMD)
-    results = prior_eval.evaluate(shipped, runs)
-    assert [r.label for r in results] == [label for label, *_ in prior_eval.TASKS]
+    runs, _ = evaluation.validation_runs(GMD)
+    results = evaluation.evaluate(shipped, runs)
+    assert [r.label for r in results] == [label for label, *_ in evaluation.TASKS]
     for r in results:
         assert r.cases > 1000, r
         assert r.model_coverage == 1.0, r

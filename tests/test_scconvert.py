@@ -13,12 +13,14 @@ import soundfile as sf
 import trio
 from enginekit import SHARED
 
-from gridtonic import nrt, presets, scconvert, synthdefs, udp
-from gridtonic.engine import Voices
-from gridtonic.mtpreset import parse
-from gridtonic.scsynth import Scsynth
-from gridtonic.sequencer import Hit
-from gridtonic.session import default_session
+from gridtonic.core.sequencer import Hit
+from gridtonic.core.session import default_session
+from gridtonic.grid import udp
+from gridtonic.presets import kits, scconvert
+from gridtonic.presets.mtpreset import parse
+from gridtonic.sound import nrt, synthdefs
+from gridtonic.sound.engine import Voices
+from gridtonic.sound.scsynth import Scsynth
 
 SEEDS = SHARED / "seed-presets"
 needs_seeds = pytest.mark.skipif(not (SEEDS / "default.mtpreset").exists(), reason=f"no seeds in {SEEDS}")
@@ -49,7 +51,7 @@ fork {
 
 @needs_seeds
 def test_each_drum_gets_its_def_and_saw_stays_saw():
-    preset = presets.read(SEEDS / "default.mtpreset")
+    preset = kits.read(SEEDS / "default.mtpreset")
     text = scconvert.scd(preset, "file")
     assert "// track 4: drum 7, LV HH HT" in text and "// track 5: drum 4, VT-808 CP" in text
     for d in preset.drums:
@@ -89,8 +91,8 @@ needs_sclang = pytest.mark.skipif(not shutil.which("sclang"), reason="sclang not
 @needs_sclang
 @pytest.mark.parametrize("name", ["default.mtpreset", "microtonic.preset"])
 def test_converted_file_renders_what_gridtonic_renders(name, engine_defs, tmp_path):
-    preset = presets.read(SEEDS / name)
-    drums = presets.assignment(preset, 8)
+    preset = kits.read(SEEDS / name)
+    drums = kits.assignment(preset, 8)
     hits = [(i * 0.25, i + 1, 1.0 - 0.08 * i) for i in range(8)]  # every drum, overlapping, velocities
     duration, seed = 2.5, 7
     sc = read(sclang_render(preset, hits, duration, seed, tmp_path))
@@ -114,8 +116,8 @@ def test_converted_chokes_cut_as_gridtonic_cuts(engine_defs, tmp_path):
     for i in hats:
         lines[i] = lines[i].replace('"Off"', '"1"')
     (tmp_path / "choked.mtpreset").write_text("".join(lines))
-    preset = presets.read(tmp_path / "choked.mtpreset")
-    assert [d.choke for d in presets.assignment(preset, 8)] == [None, None, 1, None, None, None, 1, None]
+    preset = kits.read(tmp_path / "choked.mtpreset")
+    assert [d.choke for d in kits.assignment(preset, 8)] == [None, None, 1, None, None, None, 1, None]
     hits = [(0.0, 3, 1.0), (0.06, 7, 0.9), (0.1, 1, 1.0), (0.15, 3, 0.8), (0.2, 2, 0.7), (0.24, 7, 1.0),
             (0.3, 7, 0.6)]  # each hat hit cuts the one before, whichever track; kick and snare ring on
     duration, seed = 1.5, 3
@@ -123,7 +125,7 @@ def test_converted_chokes_cut_as_gridtonic_cuts(engine_defs, tmp_path):
 
     def gridtonic_render(name: str, choke: bool) -> np.ndarray:
         session = default_session()
-        presets.load(session, preset, "a")
+        kits.load(session, preset, "a")
         for track in session.tracks:
             track.choke = track.choke if choke else None
         voices = Voices(session)
@@ -147,7 +149,7 @@ async def test_converted_file_plays_live_on_a_running_server(jack_server, engine
     server = Scsynth(port=udp.free_port(), synthdef_dir=engine_defs, client_name=f"gt-scd-{os.getpid()}",
                      on_end=ended.append)
     scd, driver = tmp_path / "kit.scd", tmp_path / "live.scd"
-    scd.write_text(scconvert.scd(presets.read(SEEDS / "default.mtpreset")))
+    scd.write_text(scconvert.scd(kits.read(SEEDS / "default.mtpreset")))
     driver.write_text(LIVE_DRIVER % {"limit": SCLANG_TIMEOUT_S - 10, "port": server.port})
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QTWEBENGINE_DISABLE_SANDBOX="1")
     async with trio.open_nursery() as n:

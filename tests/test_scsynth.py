@@ -1,4 +1,4 @@
-"""gridtonic.scsynth against a real scsynth on the session's jackd dummy server."""
+"""gridtonic.sound.scsynth against a real scsynth on the session's jackd dummy server."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import pytest
 import soundfile as sf
 import trio
 
-from gridtonic import osc, udp
 from gridtonic.analysis import onsets
-from gridtonic.scsynth import AR, KR, RECORDER, Scsynth, ScsynthError, synthdef
+from gridtonic.grid import udp
+from gridtonic.io import osc
+from gridtonic.sound.scsynth import AR, KR, RECORDER, Scsynth, ScsynthError, synthdef
 
 SR = 48000
 T = TypeVar("T")
@@ -159,7 +160,7 @@ async def test_releasing_a_voice_that_already_ended_is_not_a_warning(
 ) -> None:
     """A steal or choke is sent 80 ms ahead with its hit; the voice it releases may end first. The
     server's "Node not found" for that /n_set is expected, so it is a debug line, not a warning."""
-    caplog.set_level("DEBUG", logger="gridtonic.scsynth")
+    caplog.set_level("DEBUG", logger="gridtonic.sound.scsynth")
     server.send(osc.message("/n_set", 987654, "gate", 0.0))
     await server.sync()
     fails = [r for r in caplog.records if "/n_set" in r.getMessage()]
@@ -192,11 +193,11 @@ async def test_garbage_datagrams_are_ignored(server: Scsynth) -> None:
 async def test_drum_voice_plays(
     jack_server: str, without_xruns, nursery: trio.Nursery, tmp_path: Path
 ) -> None:
-    from gridtonic import synthdefs
+    from gridtonic.sound import synthdefs
 
     name = synthdefs.def_name({})
     if not (DRUM_DEFS / f"{name}.scsyndef").exists():
-        pytest.skip("no drum SynthDefs: python -m gridtonic.synthdefs build/synthdefs")
+        pytest.skip("no drum SynthDefs: python -m gridtonic.sound.synthdefs build/synthdefs")
     server = Scsynth(port=udp.free_port(), synthdef_dir=DRUM_DEFS, client_name=f"gridtonic-sc-{os.getpid()}")
     await nursery.start(server.run)
     assert (await server.status())["defs"] >= len(list(DRUM_DEFS.glob("*.scsyndef")))

@@ -3,9 +3,9 @@
 import pytest
 import trio
 
-from gridtonic.clock import InternalClock
-from gridtonic.sequencer import LOOKAHEAD, STEP_BEATS, Sequencer, chance, hits_between, step_beat
-from gridtonic.session import Session, Track
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import LOOKAHEAD, STEP_BEATS, Sequencer, chance, hits_between, step_beat
+from gridtonic.core.session import Session, Track
 
 
 def session_with(*patterns: str, tempo: float = 120.0) -> Session:
@@ -149,7 +149,7 @@ async def test_the_running_sequencer_plays_what_a_render_plays(autojump_clock):
         seq.start()
         await trio.sleep(4.0 - 0.1)  # two bars
         n.cancel_scope.cancel()
-    render = hits_between(s, InternalClock(120.0), 0.0, 8.0)  # what gridtonic.render schedules
+    render = hits_between(s, InternalClock(120.0), 0.0, 8.0)  # what gridtonic.sound.render schedules
     assert [(h.track, h.step) for h in got] == [(h.track, h.step) for h in render]
     assert 0 < len(render) < 48
 

@@ -10,8 +10,9 @@ import textwrap
 
 import pytest
 
-from gridtonic import params, store
-from gridtonic.session import Session, SessionError, Steps, Track, default_session
+from gridtonic.core import params
+from gridtonic.core.session import Session, SessionError, Steps, Track, default_session
+from gridtonic.io import store
 
 
 def test_round_trip():
@@ -127,8 +128,8 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):
 CHILD = textwrap.dedent("""
     import sys, time, trio
     from pathlib import Path
-    from gridtonic import store
-    from gridtonic.session import default_session
+    from gridtonic.io import store
+    from gridtonic.core.session import default_session
 
     async def main():
         s = default_session()

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 import trio
 
-from gridtonic import layout, store
-from gridtonic.clock import InternalClock
-from gridtonic.sequencer import Sequencer
-from gridtonic.session import default_session
-from gridtonic.surface import BURST, FLASH, FPS, Surface
+from gridtonic.core import layout
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Sequencer
+from gridtonic.core.session import default_session
+from gridtonic.core.surface import BURST, FLASH, FPS, Surface
+from gridtonic.io import store
 
 L16 = layout.builtin(16, 8)
 

@@ -3,14 +3,15 @@
 import pytest
 import trio
 
-from gridtonic import actions as a
-from gridtonic import layout, webproto
-from gridtonic.clock import InternalClock
-from gridtonic.launchpad import builtin as launchpad_layout
-from gridtonic.midiclock import MidiClock
-from gridtonic.sequencer import Sequencer
-from gridtonic.session import default_session
-from gridtonic.surface import Surface
+from gridtonic.core import actions as a
+from gridtonic.core import layout
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Sequencer
+from gridtonic.core.session import default_session
+from gridtonic.core.surface import Surface
+from gridtonic.launchpad.host import builtin as launchpad_layout
+from gridtonic.midi.clock import MidiClock
+from gridtonic.web import protocol
 
 LAYOUTS = [layout.builtin(16, 8), layout.builtin(8, 8), layout.builtin(16, 16), launchpad_layout(1),
            launchpad_layout(2)]
@@ -53,4 +54,4 @@ async def test_tap_while_following_midi_is_one_log_line(caplog, autojump_clock):
 
 
 def test_the_page_can_tap_too():
-    assert webproto.parse('{"type": "tap"}', default_session(), layout.builtin(16, 8)) == a.Tap()
+    assert protocol.parse('{"type": "tap"}', default_session(), layout.builtin(16, 8)) == a.Tap()

@@ -1,8 +1,9 @@
 """Voice allocation: limits per track and in total, choke groups, all as scsynth messages."""
 
-from gridtonic import osc, params
-from gridtonic.synthdefs import VOICE_GROUP
-from gridtonic.voices import Voicer
+from gridtonic.core import params
+from gridtonic.io import osc
+from gridtonic.sound.synthdefs import VOICE_GROUP
+from gridtonic.sound.voices import Voicer
 
 LONG = params.clean({"oscDcy": 2000, "nEnvDcy": 2000})
 

@@ -24,16 +24,21 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
-from gridtonic import grid, layout, midiports, osc, presets, sampler, store, udp, web
 from gridtonic.app import Instrument
-from gridtonic.grid import GridConfig
-from gridtonic.gridemulator import EmulatedGrid, SerialOscEmulator
-from gridtonic.launchpad import LaunchpadConfig
-from gridtonic.lpemulator import EmulatedLaunchpad
-from gridtonic.lpmodels import X
-from gridtonic.midi import MidiConfig
-from gridtonic.midiclock import MidiClock
-from gridtonic.session import Session, Steps, default_session
+from gridtonic.core import layout
+from gridtonic.core.session import Session, Steps, default_session
+from gridtonic.grid import host, udp
+from gridtonic.grid.emulator import EmulatedGrid, SerialOscEmulator
+from gridtonic.grid.host import GridConfig
+from gridtonic.io import midiports, osc, store
+from gridtonic.launchpad.emulator import EmulatedLaunchpad
+from gridtonic.launchpad.host import LaunchpadConfig
+from gridtonic.launchpad.models import X
+from gridtonic.midi.clock import MidiClock
+from gridtonic.midi.service import MidiConfig
+from gridtonic.presets import kits
+from gridtonic.prior import sampler
+from gridtonic.web import server as web
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 L16, L8 = layout.builtin(16, 8), layout.builtin(8, 8)
@@ -49,7 +54,7 @@ def heard(caplog) -> Callable[[str, float], bool]:
     def check(name: str, value: float) -> bool:
         arg = f'"{name}", {value:g}'
         return any('"/s_new"' in r.getMessage() and arg in r.getMessage()
-                   for r in caplog.records if r.name == "gridtonic.scsynth")
+                   for r in caplog.records if r.name == "gridtonic.sound.scsynth")
 
     return check
 
@@ -282,7 +287,7 @@ async def ask(ws, msg: dict) -> None:
 async def test_preset_morph_tempo_and_named_sessions_from_a_page(data):
     (data / "presets").mkdir()
     (data / "presets" / "Blue.mtpreset").write_bytes((SEEDS / "blue.mtpreset").read_bytes())
-    blue = presets.read(SEEDS / "blue.mtpreset")
+    blue = kits.read(SEEDS / "blue.mtpreset")
     async with rig(data) as (inst, url), trio.open_nursery() as n:
         s = inst.session
         ws = await ws_client(url, n)
@@ -371,7 +376,7 @@ async def test_the_page_has_a_surface_of_its_own(data):
         emu = SerialOscEmulator()
         port = await n.start(emu.run)
         small = await emu.plug(EmulatedGrid(id="m64", type="monome 64", width=8, height=8))
-        await n.start(grid.serve, inst.surface, GridConfig(serialosc_port=port))
+        await n.start(host.serve, inst.surface, GridConfig(serialosc_port=port))
         await until(lambda: inst.surface.gestures.layout.width == 8, "the grid's 8×8 layout")
         ws = await ws_client(url, n)
         assert (await next_of(ws, "state"))["layout"]["width"] == 16 and inst.page.gestures.layout.width == 16

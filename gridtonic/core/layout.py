@@ -1,0 +1,216 @@
+"""Surface layouts: where tracks, steps, lanes and function keys sit on a grid of keys.
+
+One layout file per controller shape (``layouts/*.toml``); the gesture machine and the LED renderer
+only ever ask the layout what a key means, so a Launchpad or a browser page reuses both by loading
+a layout of its own size. Layouts are checked at load: a bad file is one clear error, never a crash
+halfway through a performance.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gridtonic.core.palette import Levels, Palette
+from gridtonic.core.palette import parse as parse_palette
+from gridtonic.core.resources import PACKAGE, resource_dir
+from gridtonic.core.session import STEPS
+
+
+def layout_dir(package: Path) -> Path:
+    """The checkout's ``layouts/``, else the installed wheel's copy."""
+    return resource_dir("layouts", "grid16x8.toml", package)
+
+
+LAYOUT_DIR = layout_dir(PACKAGE)
+MODIFIERS = ("shift", "mute", "introspect", "clear", "generate")
+KEY_NAME = re.compile(r"^(play|page|shift|mute|introspect|clear|generate|page_[1-8]|slot_([1-9]|1[0-6]))$")
+LANE_KINDS = ("velocity", "probability")  # each names the Track list its faders set
+LAUNCHPAD_SIZES = ((9, 9), (18, 9))  # one Launchpad with its top row and side column; two side by side
+
+Key = tuple[int, int]
+
+
+class LayoutError(ValueError):
+    """A layout file that cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    width: int
+    height: int
+    track_rows: tuple[int, ...]  # y of track 0, 1, …
+    step_columns: tuple[int, int]  # x range [first, last) showing one page of steps
+    keys: dict[str, Key]  # function name → (x, y)
+    lanes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # kind → rows of faders for the
+                                                                      # selected track (top = 1.0)
+    palette: Palette = Palette()  # level → colour, for controllers with RGB keys
+
+    @property
+    def page_size(self) -> int:
+        return self.step_columns[1] - self.step_columns[0]
+
+    @property
+    def pages(self) -> int:
+        return STEPS // self.page_size
+
+    @property
+    def slots(self) -> int:
+        return sum(1 for k in self.keys if k.startswith("slot_"))
+
+    @property
+    def velocity_rows(self) -> tuple[int, ...]:
+        return self.lanes.get("velocity", ())
+
+    def lane_at(self, y: int) -> str | None:
+        """The kind of lane on row ``y``, if any."""
+        return next((kind for kind, rows in self.lanes.items() if y in rows), None)
+
+    def function_at(self, x: int, y: int) -> str | None:
+        return self._functions.get((x, y))
+
+    def track_at(self, y: int) -> int | None:
+        return self._tracks.get(y)
+
+    def step_at(self, x: int, page: int) -> int | None:
+        """Step index (0–31) under column ``x`` on ``page``, or None off the step area."""
+        first, last = self.step_columns
+        return page * self.page_size + x - first if first <= x < last else None
+
+    def column_of(self, step: int) -> tuple[int, int]:
+        """(page, x) where ``step`` is shown."""
+        page, offset = divmod(step, self.page_size)
+        return page, self.step_columns[0] + offset
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_functions", {xy: k for k, xy in self.keys.items()})
+        object.__setattr__(self, "_tracks", {y: i for i, y in enumerate(self.track_rows)})
+
+
+def _ints(value: Any, n: int, where: str) -> tuple[int, ...]:
+    if not (isinstance(value, list) and len(value) == n and all(type(v) is int for v in value)):
+        raise LayoutError(f"{where} must be a list of {n} integers, not {value!r}")
+    return tuple(value)
+
+
+def from_dict(d: dict[str, Any], where: str) -> Layout:
+    """A checked Layout from parsed TOML; raises LayoutError naming ``where`` and the field."""
+    known = {"name", "size", "tracks", "keys", "lanes", "palette"}
+    if unknown := sorted(d.keys() - known):
+        raise LayoutError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    w, h = _ints(d.get("size"), 2, f"{where}: size")
+    if not (w in (8, 16) and h in (8, 16) or (w, h) in LAUNCHPAD_SIZES):
+        raise LayoutError(f"{where}: size {w}x{h} is not a grid size (8 or 16 each way) "
+                          f"or a Launchpad's (9x9, 18x9)")
+    used: dict[Key, str] = {}
+
+    def claim(xy: Key, what: str) -> None:
+        x, y = xy
+        if not (0 <= x < w and 0 <= y < h):
+            raise LayoutError(f"{where}: {what} at ({x}, {y}) is outside the {w}x{h} grid")
+        if xy in used:
+            raise LayoutError(f"{where}: {what} at ({x}, {y}) overlaps {used[xy]}")
+        used[xy] = what
+
+    tracks = d.get("tracks")
+    if not isinstance(tracks, dict):
+        raise LayoutError(f"{where}: a [tracks] table with rows and columns is required")
+    rows = tracks.get("rows")
+    if not (isinstance(rows, list) and rows and all(type(r) is int for r in rows)):
+        raise LayoutError(f"{where}: tracks.rows must be a non-empty list of row numbers")
+    first, last = _ints(tracks.get("columns"), 2, f"{where}: tracks.columns")
+    if last <= first or STEPS % (last - first):
+        raise LayoutError(f"{where}: tracks.columns [{first}, {last}) must hold a whole divisor of "
+                          f"{STEPS} steps (8, 16 or 32)")
+    for i, y in enumerate(rows):
+        for x in range(first, last):
+            claim((x, y), f"track {i + 1}'s row")
+
+    lane_rows: dict[str, tuple[int, ...]] = {}
+    lanes = d.get("lanes", [])
+    if not isinstance(lanes, list):
+        raise LayoutError(f"{where}: lanes must be a list of tables ([[lanes]])")
+    for n, lane in enumerate(lanes):
+        kind = lane.get("kind") if isinstance(lane, dict) else None
+        if kind not in LANE_KINDS:
+            kinds = ", ".join(LANE_KINDS)
+            raise LayoutError(f"{where}: lanes[{n}].kind must be one of {kinds}, not {kind!r}")
+        if kind in lane_rows:
+            raise LayoutError(f"{where}: lanes[{n}] is a second {kind} lane (one of each kind)")
+        faders = lane.get("rows")
+        if not (isinstance(faders, list) and len(faders) >= 2 and all(type(r) is int for r in faders)):
+            raise LayoutError(f"{where}: lanes[{n}].rows must list at least 2 row numbers")
+        for y in faders:
+            for x in range(first, last):
+                claim((x, y), f"the {kind} lane")
+        lane_rows[kind] = tuple(faders)
+
+    keys = d.get("keys", {})
+    if not isinstance(keys, dict):
+        raise LayoutError(f"{where}: [keys] must be a table of name = [x, y]")
+    out: dict[str, Key] = {}
+    pages = STEPS // (last - first)
+    for name, xy in keys.items():
+        if not KEY_NAME.match(name):
+            raise LayoutError(f"{where}: unknown key {name!r} (play, page, page_N, shift, mute, introspect, "
+                              f"clear, generate, slot_N)")
+        if name.startswith("page_") and int(name[5:]) > pages:
+            raise LayoutError(f"{where}: key {name} but the step area only has {pages} page(s)")
+        x, y = _ints(xy, 2, f"{where}: keys.{name}")
+        claim((x, y), f"key {name}")
+        out[name] = (x, y)
+    slots = sorted(int(k[5:]) for k in out if k.startswith("slot_"))
+    if slots != list(range(1, len(slots) + 1)):
+        raise LayoutError(f"{where}: slot keys must be numbered 1…N without gaps, not {slots}")
+    try:
+        colours = parse_palette(d.get("palette", {}))
+    except ValueError as e:
+        raise LayoutError(f"{where}: {e}") from None
+    name = d.get("name", where)
+    return Layout(str(name), w, h, tuple(rows), (first, last), out, lane_rows, colours)
+
+
+def load(path: Path) -> Layout:
+    """The layout in ``path``; LayoutError (one line) when it cannot be read or used."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise LayoutError(f"{path}: cannot read layout ({e.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise LayoutError(f"{path}: not valid TOML ({e})") from None
+    return from_dict(data, str(path))
+
+
+def builtin(width: int, height: int) -> Layout:
+    """The layout shipped for a ``width``×``height`` grid; for another size (a 128 turned to 8×16)
+    the largest shipped one that fits on it, so every key it uses exists; 16×8 when none fits."""
+    path = LAYOUT_DIR / f"grid{width}x{height}.toml"
+    if not path.exists():
+        fits = [(w * h, p) for p in LAYOUT_DIR.glob("grid*x*.toml")
+                if (m := re.fullmatch(r"grid(\d+)x(\d+)\.toml", p.name))
+                and (w := int(m[1])) <= width and (h := int(m[2])) <= height]
+        path = max(fits)[1] if fits else LAYOUT_DIR / "grid16x8.toml"
+    return load(path)
+
+
+def colours(lay: Layout) -> tuple[Levels, ...]:
+    """Per key of ``lay`` (row-major), the colour of each level."""
+    pal = lay.palette
+    plain = pal.levels(pal.keys)
+    table = [plain] * (lay.width * lay.height)
+    first, last = lay.step_columns
+    for track, y in enumerate(lay.track_rows):
+        row = pal.levels(pal.tracks[track % len(pal.tracks)], playhead=True)
+        for x in range(first, last):
+            table[y * lay.width + x] = row
+    lane = pal.levels(pal.lanes, playhead=True)
+    for y in lay.velocity_rows:
+        for x in range(first, last):
+            table[y * lay.width + x] = lane
+    for name, (x, y) in lay.keys.items():
+        table[y * lay.width + x] = pal.levels(pal.function(name))
+    return tuple(table)

@@ -1,0 +1,259 @@
+"""The surface: one controller's keys → gestures → actions on the session, and LED frames back.
+
+Device-independent: the monome grid, a Launchpad or a browser page each feed ``key(x, y, down)``
+and run ``show(send)``, which calls ``send(frame)`` with a new frame whenever the picture changes
+(at most ``FPS`` a second, nothing while it stays the same; a key's frame is never held back
+behind the playhead's). What the session cannot do by itself
+runs here: the transport, the prior sampler (in a worker thread, never on the key path; the row
+flashes when its steps arrive) and pattern slots (a recall while playing waits for the bar line).
+The slots themselves live in the session, so autosave keeps them across restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Protocol
+
+import trio
+
+from gridtonic.core import actions as a
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.frame import Frame, Status, render
+from gridtonic.core.gestures import Gestures
+from gridtonic.core.layout import Layout
+from gridtonic.core.sequencer import LOOKAHEAD, STEP_BEATS, TICK, Sequencer
+from gridtonic.core.session import STEPS, Session, Steps, Track
+
+log = logging.getLogger(__name__)
+
+FPS = 60.0
+BURST = 2.0  # frames the cap lets out back to back: a key's frame right after the clock's
+FLASH = 0.3  # s a freshly generated row stays lit
+IDLE_POLL = 0.1  # s between looks at the session for changes made elsewhere (other surfaces, presets)
+BAR_BEATS = 4.0
+HALF = STEPS // 2
+
+
+class Proposal(Protocol):
+    steps: list[bool]
+    how: str
+
+
+class Sampler(Protocol):
+    """What the surface needs of the prior sampler (``gridtonic.prior.sampler.Sampler``)."""
+
+    def track_from(self, target: Track, basis: Track) -> Proposal: ...
+
+    def second_half(self, track: Track) -> Proposal: ...
+
+
+def _copy(t: Track) -> Track:
+    """A track the sampler may read in its thread while keys keep editing the real one."""
+    return Track(name=t.name, steps=list(t.steps), velocity=list(t.velocity))
+
+
+class Surface:
+    def __init__(self, layout: Layout, session: Session, sequencer: Sequencer, *,
+                 sampler: Sampler | None = None, latency: float = 0.0):
+        self.gestures = Gestures(layout, session)
+        self.session = session
+        self.sequencer = sequencer
+        self.sampler = sampler
+        self.latency = latency  # the playhead shows the step being heard, not the one being scheduled
+        self._slot_keys(layout)
+        self.active_slot: int | None = None
+        self.queued_slot: int | None = None
+        self.pending: set[int] = set()
+        self.flashes: dict[int, float] = {}  # track → trio time its flash ends
+        self._changed = trio.Event()
+        self._queue_changed = trio.Event()
+        self._jobs_in, self._jobs = trio.open_memory_channel[a.Introspect | a.Generate](32)
+
+    def use_layout(self, layout: Layout) -> None:
+        """Switch to another layout (a grid of another size was plugged in); slots are kept."""
+        self.gestures = Gestures(layout, self.session)
+        self._slot_keys(layout)
+        self._touch()
+
+    def _slot_keys(self, layout: Layout) -> None:
+        """Room in the session for a slot under each of ``layout``'s slot keys (saved ones are kept)."""
+        self.session.slots.extend([None] * (layout.slots - len(self.session.slots)))
+
+    # -- input -----------------------------------------------------------------------------
+
+    def key(self, x: int, y: int, down: bool) -> None:
+        """One key event from the controller; returns at once (the sampler runs elsewhere)."""
+        for act in self.gestures.key(x, y, down):
+            self.perform(act)
+        self._touch()
+
+    def perform(self, act: a.Action) -> None:
+        if a.apply(self.session, act):
+            return
+        match act:
+            case a.Transport():
+                if self.sequencer.playing:  # a local stop works while following too (Elektron-like)
+                    self.sequencer.stop()
+                    self.queued_slot = None
+                elif not isinstance(self.sequencer.clock, InternalClock):
+                    log.info("following MIDI clock: the master starts playback (Start or Continue)")
+                else:
+                    self.sequencer.start()
+            case a.Tap():
+                clock = self.sequencer.clock
+                if isinstance(clock, InternalClock):
+                    clock.tap(trio.current_time())
+                    self.session.tempo = clock.tempo
+                else:
+                    log.info("following MIDI clock: tap tempo ignored (the master sets the tempo)")
+            case a.Introspect(_, track) | a.Generate(track):
+                if self.sampler is None:
+                    log.warning("no prior loaded: introspection is off")
+                elif track not in self.pending:
+                    try:
+                        self._jobs_in.send_nowait(act)
+                        self.pending.add(track)
+                    except trio.WouldBlock:
+                        log.warning("sampler busy: %s dropped", act)
+            case a.SaveSlot(slot):
+                self.session.slots[slot] = tuple(Steps.of(t) for t in self.session.tracks)
+                self.active_slot = slot
+            case a.RecallSlot(slot):
+                if self.session.slots[slot] is None:
+                    return
+                if self.sequencer.playing:
+                    self.queued_slot = slot
+                    self._queue_changed.set()
+                else:
+                    self._recall(slot)
+
+    def _recall(self, slot: int) -> None:
+        saved = self.session.slots[slot]
+        if saved is not None:
+            for t, steps in zip(self.session.tracks, saved, strict=False):
+                steps.restore(t)
+            self.active_slot = slot
+        self.queued_slot = None
+        self._touch()
+
+    def _touch(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    def changed(self) -> None:
+        """Redraw now: the session was edited from outside the keys (a browser page, a preset)."""
+        self._touch()
+
+    # -- output ----------------------------------------------------------------------------
+
+    def playhead(self, now: float) -> int | None:
+        if not self.sequencer.playing:
+            return None
+        beat = max(0.0, self.sequencer.clock.beat_at(now - self.latency))
+        return math.floor(beat / STEP_BEATS) % STEPS
+
+    def status(self, now: float) -> Status:
+        step = self.playhead(now)
+        return Status(
+            playhead=step,
+            flashing=frozenset(t for t, end in self.flashes.items() if end > now),
+            pending=frozenset(self.pending),
+            slots=tuple(s is not None for s in self.session.slots),
+            active_slot=self.active_slot,
+            queued_slot=self.queued_slot,
+            blink=step is not None and step % 2 == 0,
+        )
+
+    def frame(self, now: float) -> Frame:
+        return render(self.gestures, self.status(now))
+
+    def next_change(self, now: float) -> float | None:
+        """When the frame changes by itself next (playhead, end of a flash), if it does."""
+        times = [end for end in self.flashes.values() if end > now]
+        if self.sequencer.playing:
+            clock = self.sequencer.clock
+            beat = max(0.0, clock.beat_at(now - self.latency))
+            times.append(clock.time_at((math.floor(beat / STEP_BEATS) + 1) * STEP_BEATS) + self.latency)
+        return min(times, default=None)
+
+    async def show(self, send: Callable[[Frame], None], fps: float = FPS) -> None:
+        """Call ``send`` with each new frame (the first at once) until cancelled.
+
+        The cap is a bucket of ``BURST`` frames refilled at ``fps``: a frame made by a key (or any
+        edit) goes out as soon as one frame is in it, one made by the clock (playhead, a flash
+        ending) waits until the bucket is full. So a key pressed just after a playhead frame is lit
+        at once instead of up to 1/fps later, the playhead yields at most 1/fps to a key, and the
+        rate stays ``fps`` over any stretch longer than a couple of frames.
+        """
+        last: Frame | None = None
+        tokens, filled = BURST, trio.current_time()
+        while True:
+            changed = self._changed
+            now = trio.current_time()
+            tokens, filled = min(BURST, tokens + (now - filled) * fps), now
+            frame = self.frame(now)
+            if frame != last:
+                send(frame)
+                last = frame
+                tokens -= 1.0
+            nxt = self.next_change(now)
+            clock = now + IDLE_POLL if nxt is None else max(min(nxt, now + IDLE_POLL), now + 1.0 / fps)
+            with trio.move_on_at(clock):  # not before 1/fps: a step boundary rounded to now must not spin
+                await changed.wait()
+            while (short := (1.0 if changed.is_set() else BURST) - tokens
+                   - (trio.current_time() - filled) * fps) > 1e-6:
+                with trio.move_on_after(short / fps):  # a key meanwhile needs only one frame
+                    await (trio.sleep_forever() if changed.is_set() else changed.wait())
+
+    # -- the tasks behind it -----------------------------------------------------------------
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The sampler worker and the bar-line queue; runs until cancelled."""
+        async with trio.open_nursery() as n:
+            n.start_soon(self._sample)
+            n.start_soon(self._bar_line)
+            task_status.started()
+
+    async def _sample(self) -> None:
+        async for act in self._jobs:
+            track = act.track if isinstance(act, a.Generate) else act.target
+            tracks = self.session.tracks
+            try:
+                if isinstance(act, a.Generate):
+                    p = await trio.to_thread.run_sync(self.sampler.second_half, _copy(tracks[track]))
+                    edit = a.SetPattern(track, HALF, tuple(p.steps[HALF:]))
+                else:
+                    p = await trio.to_thread.run_sync(
+                        self.sampler.track_from, _copy(tracks[track]), _copy(tracks[act.basis]))
+                    edit = a.SetPattern(track, 0, tuple(p.steps))
+            except Exception:  # a sampler bug must not silence the instrument
+                log.exception("sampler failed on %s", act)
+            else:  # the session may have shrunk meanwhile (a page loaded another): look again
+                if a.apply(self.session, edit):
+                    self.flashes[track] = trio.current_time() + FLASH
+                    log.info("%s: %s", self.session.tracks[track].name, p.how)
+                else:
+                    log.info("track %d went away while the sampler ran: its steps are dropped", track + 1)
+            self.pending.discard(track)
+            self._touch()
+
+    async def _bar_line(self) -> None:
+        """Recall a queued slot just before the sequencer hands out the next bar's first hits."""
+        while True:
+            wake = self._queue_changed
+            if self.queued_slot is None or not self.sequencer.playing:
+                self.queued_slot = None
+                await wake.wait()
+                self._queue_changed = trio.Event()
+                continue
+            clock = self.sequencer.clock
+            beat = clock.beat_at(trio.current_time() + LOOKAHEAD + TICK)
+            deadline = clock.time_at((math.floor(beat / BAR_BEATS) + 1) * BAR_BEATS) - LOOKAHEAD - TICK / 2
+            with trio.move_on_at(deadline):
+                await wake.wait()
+                self._queue_changed = trio.Event()
+                continue
+            if self.queued_slot is not None and self.sequencer.playing:
+                self._recall(self.queued_slot)

@@ -1,0 +1,321 @@
+"""A serialosc daemon and grid devices over real UDP, for tests and for playing without hardware.
+
+It speaks the protocol serialoscd speaks: ``/serialosc/list`` and one-shot ``/serialosc/notify`` on
+the discovery port, one UDP port per device answering ``/sys/*`` and taking the varibright and
+on/off LED messages. Keys are injected with ``press``; ``leds`` reads back what the grid shows, and
+``on_led`` sees every LED message as it arrives (the latency benchmark's probe). ``/sys/rotation``
+turns the app's picture on the device as serialosc (libmonome) does: ``press`` and ``leds`` are the
+physical keys, the app sees rotated coordinates and, at 90 and 270, width and height swapped.
+``gridtonic grid-emulator`` runs one in the terminal for playing without a grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import trio
+
+from gridtonic.grid import udp
+from gridtonic.io import osc
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmulatedGrid:
+    id: str = "m0000001"
+    type: str = "monome 128"
+    width: int = 16
+    height: int = 8
+    prefix: str = "/monome"
+    app: tuple[str, int] = ("127.0.0.1", 8000)
+    rotation: int = 0
+    leds: list[int] = field(default_factory=list)
+    led_messages: int = 0
+    on_led: Callable[[str], None] = lambda address: None
+    port: int = 0
+    _sock: socket.socket | None = None
+
+    def __post_init__(self) -> None:
+        self.leds = [0] * (self.width * self.height)
+
+    def level(self, x: int, y: int) -> int:
+        return self.leds[y * self.width + x]
+
+    def rows(self) -> list[list[int]]:
+        return [self.leds[y * self.width:(y + 1) * self.width] for y in range(self.height)]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Width and height as the app sees them (``/sys/size``)."""
+        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
+
+    def physical(self, x: int, y: int) -> tuple[int, int]:
+        """The physical key under the app's (x, y)."""
+        w, h = self.size
+        match self.rotation:
+            case 90:
+                return y, w - 1 - x
+            case 180:
+                return w - 1 - x, h - 1 - y
+            case 270:
+                return h - 1 - y, x
+        return x, y
+
+    def seen(self, x: int, y: int) -> tuple[int, int]:
+        """The app's coordinates of physical key (x, y) (``physical`` inverted)."""
+        w, h = self.size
+        match self.rotation:
+            case 90:
+                return w - 1 - y, x
+            case 180:
+                return w - 1 - x, h - 1 - y
+            case 270:
+                return y, h - 1 - x
+        return x, y
+
+    def view(self) -> tuple[int, ...]:
+        """The LEDs in the app's coordinates, row by row (what it painted, unrotated)."""
+        w, h = self.size
+        return tuple(self.level(*self.physical(x, y)) for y in range(h) for x in range(w))
+
+    def press(self, x: int, y: int, down: bool) -> None:
+        """A key event on physical key (x, y), sent to the app the way the grid would send it."""
+        self.send(self.prefix + "/grid/key", *self.seen(x, y), int(down))
+
+    def send(self, address: str, *args: osc.OscArg) -> None:
+        """Any message to the app from this device's port (tests send malformed ones)."""
+        if self._sock is not None:
+            udp.send(self._sock, osc.message(address, *args), self.app)
+
+    def _set(self, x: int, y: int, level: int) -> None:
+        """LED (x, y) in the app's coordinates."""
+        w, h = self.size
+        if 0 <= x < w and 0 <= y < h:
+            px, py = self.physical(x, y)
+            self.leds[py * self.width + px] = min(max(int(level), 0), 15)
+
+    def _bits(self, x0: int, y: int, masks: list[int]) -> None:
+        for i, m in enumerate(masks):
+            for b in range(8):
+                self._set(x0 + 8 * i + b, y, 15 if int(m) >> b & 1 else 0)
+
+    async def run(self, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        with udp.bind("127.0.0.1", self.port) as sock:
+            self._sock = sock
+            self.port = sock.getsockname()[1]
+            task_status.started(self.port)
+            try:
+                while True:
+                    data, _ = await udp.receive(sock)
+                    try:
+                        self.handle(*osc.parse(data))
+                    except (ValueError, TypeError, IndexError) as e:
+                        log.warning("grid %s ignored a bad message: %s", self.id, e)
+            finally:
+                self._sock = None
+
+    def _info(self, host: str, port: int) -> None:
+        for address, *args in (("/sys/id", self.id), ("/sys/size", *self.size),
+                               ("/sys/host", self.app[0]), ("/sys/port", self.app[1]),
+                               ("/sys/prefix", self.prefix), ("/sys/rotation", self.rotation)):
+            udp.send(self._sock, osc.message(address, *args), (host, port))
+
+    def handle(self, address: str, args: list) -> None:
+        if address.startswith("/sys/"):
+            self._sys(address, args)
+            return
+        if not address.startswith(self.prefix + "/grid/led/"):
+            log.debug("grid %s ignored %s", self.id, address)
+            return
+        cmd = address[len(self.prefix) + len("/grid/led/"):]
+        self.led_messages += 1
+        a = [int(v) for v in args]
+        if cmd == "level/map":
+            for i, v in enumerate(a[2:66]):
+                self._set(a[0] + i % 8, a[1] + i // 8, v)
+        elif cmd == "level/set":
+            self._set(a[0], a[1], a[2])
+        elif cmd in ("level/all", "all"):
+            self.leds = [min(max(a[0] if cmd == "level/all" else 15 * a[0], 0), 15)] * len(self.leds)
+        elif cmd == "level/row":
+            for i, v in enumerate(a[2:]):
+                self._set(a[0] + i, a[1], v)
+        elif cmd == "level/col":
+            for i, v in enumerate(a[2:]):
+                self._set(a[0], a[1] + i, v)
+        elif cmd == "set":
+            self._set(a[0], a[1], 15 * a[2])
+        elif cmd == "map":
+            for r, m in enumerate(a[2:10]):
+                self._bits(a[0], a[1] + r, [m])
+        elif cmd == "row":
+            self._bits(a[0], a[1], a[2:])
+        elif cmd == "col":
+            for i, m in enumerate(a[2:]):
+                for b in range(8):
+                    self._set(a[0], a[1] + 8 * i + b, 15 if m >> b & 1 else 0)
+        elif cmd != "intensity":
+            self.led_messages -= 1
+            log.debug("grid %s ignored %s", self.id, address)
+            return
+        self.on_led(cmd)
+
+    def _sys(self, address: str, args: list) -> None:
+        if address == "/sys/port":
+            self.app = (self.app[0], int(args[0]))
+        elif address == "/sys/host":
+            self.app = (str(args[0]), self.app[1])
+        elif address == "/sys/prefix":
+            self.prefix = str(args[0])
+        elif address == "/sys/rotation":
+            if int(args[0]) in (0, 90, 180, 270):  # serialosc ignores other angles
+                self.rotation = int(args[0])
+        elif address == "/sys/info":
+            if len(args) >= 2:
+                self._info(str(args[0]), int(args[1]))
+            elif len(args) == 1:
+                self._info("127.0.0.1", int(args[0]))
+            else:
+                self._info(*self.app)
+
+
+class SerialOscEmulator:
+    """serialoscd: devices plugged and unplugged at will, discovery on ``port`` (0: any free one)."""
+
+    def __init__(self, port: int = 0):
+        self.port = port
+        self.grids: dict[str, EmulatedGrid] = {}
+        self._scopes: dict[str, trio.CancelScope] = {}
+        self._notify: set[tuple[str, int]] = set()
+        self._sock: socket.socket | None = None
+        self._nursery: trio.Nursery | None = None
+        self._closed = trio.Event()
+
+    async def stop(self) -> None:
+        """Exit like a killed serialoscd: nobody is told; returns once every port is closed (so a
+        new one can take the discovery port) and ``run`` has returned."""
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+            await self._closed.wait()
+
+    async def run(self, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        self._closed = trio.Event()
+        try:
+            with udp.bind("127.0.0.1", self.port) as sock:
+                self._sock = sock
+                self.port = sock.getsockname()[1]
+                async with trio.open_nursery() as n:
+                    self._nursery = n
+                    task_status.started(self.port)
+                    while True:
+                        data, _ = await udp.receive(sock)
+                        try:
+                            self.handle(*osc.parse(data))
+                        except (ValueError, TypeError, IndexError) as e:
+                            log.warning("serialosc emulator ignored a bad message: %s", e)
+        finally:
+            self._closed.set()
+
+    def handle(self, address: str, args: list) -> None:
+        if address == "/serialosc/list":
+            for g in self.grids.values():
+                udp.send(self._sock, osc.message("/serialosc/device", g.id, g.type, g.port),
+                         (str(args[0]), int(args[1])))
+        elif address == "/serialosc/notify":
+            self._notify.add((str(args[0]), int(args[1])))
+
+    def _announce(self, address: str, grid: EmulatedGrid) -> None:
+        targets, self._notify = self._notify, set()  # one-shot, as serialoscd does
+        for target in targets:
+            udp.send(self._sock, osc.message(address, grid.id, grid.type, grid.port), target)
+
+    async def plug(self, grid: EmulatedGrid) -> EmulatedGrid:
+        """Connect ``grid`` (it gets its own port) and tell whoever asked to be notified."""
+        assert self._nursery is not None, "run() first"
+        grid.leds = [0] * (grid.width * grid.height)  # a grid powers up dark
+        scope = trio.CancelScope()
+
+        async def device(task_status: trio.TaskStatus[int]) -> None:
+            with scope:
+                await grid.run(task_status)
+
+        await self._nursery.start(device)
+        self.grids[grid.id] = grid
+        self._scopes[grid.id] = scope
+        self._announce("/serialosc/add", grid)
+        return grid
+
+    def unplug(self, id: str) -> EmulatedGrid:
+        """Disconnect grid ``id``: its port closes and the notified hear ``/serialosc/remove``."""
+        grid = self.grids.pop(id)
+        self._scopes.pop(id).cancel()
+        self._announce("/serialosc/remove", grid)
+        grid.port = 0  # a replug gets a fresh port, as a real re-enumeration may
+        return grid
+
+
+SHADES = " .:-=+*#%@"
+
+
+def picture(grid: EmulatedGrid) -> str:
+    """The grid's LEDs as text, one character a key (brighter, denser)."""
+    return "\n".join("".join(SHADES[v * 9 // 15] for v in row) for row in grid.rows())
+
+
+async def _console(emu: SerialOscEmulator, grid: EmulatedGrid) -> None:
+    """Show the LEDs as they change; stdin lines ``x y`` tap a key, ``u`` unplugs, ``p`` plugs."""
+    async def show() -> None:
+        last = ""
+        while True:
+            now = picture(grid)
+            if now != last:
+                print(f"\x1b[H\x1b[2J{grid.id} on port {grid.port}\n{now}\n> x y | u | p", flush=True)
+                last = now
+            await trio.sleep(0.05)
+
+    async with trio.open_nursery() as n:
+        n.start_soon(show)
+        stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+        buffer = b""
+        while data := await stdin.receive_some():
+            buffer += data
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                words = line.decode(errors="replace").split()
+                if words == ["u"] and grid.id in emu.grids:
+                    emu.unplug(grid.id)
+                elif words == ["p"] and grid.id not in emu.grids:
+                    await emu.plug(grid)
+                elif len(words) == 2 and all(w.isdigit() for w in words):
+                    grid.press(int(words[0]), int(words[1]), True)
+                    grid.press(int(words[0]), int(words[1]), False)
+        n.cancel_scope.cancel()
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("grid-emulator", help="serialosc with one grid, in the terminal (no hardware)")
+    p.add_argument("--port", type=int, default=12002, help="discovery port (default %(default)s)")
+    p.add_argument("--size", choices=("16x8", "8x8", "16x16"), default="16x8")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    w, h = (int(v) for v in args.size.split("x"))
+
+    async def main() -> None:
+        async with trio.open_nursery() as n:
+            emu = SerialOscEmulator(args.port)
+            await n.start(emu.run)
+            grid = await emu.plug(EmulatedGrid(width=w, height=h, type=f"monome {w * h}"))
+            await _console(emu, grid)
+            n.cancel_scope.cancel()
+
+    trio.run(main)
+    return 0

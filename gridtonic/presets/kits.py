@@ -1,0 +1,278 @@
+"""Microtonic presets as kits: which drum goes to which track, loading into patch A/B, the preset folder,
+and the ``gridtonic preset`` commands (show, list, load, convert).
+
+Drums go to tracks by their number in Microtonic (drum "1" to track 1 ...), whatever their order in
+the file; ``order="file"`` is the original supertonic's assignment (the n-th block to track n), which
+keeps sessions made with it sounding the same. Loading a whole kit into A also takes what belongs to
+the kit: pan, choke groups, mutes, swing, tempo and the active pattern when it holds steps. Loading
+into B only replaces the sound that the morph moves towards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import textwrap
+from pathlib import Path
+
+from gridtonic.core import params
+from gridtonic.core.session import MAX_TRACKS, STEPS, Session, Track
+from gridtonic.io import store
+from gridtonic.presets.mtpreset import Drum, Preset, PresetError, is_hit, parse
+from gridtonic.sound import synthdefs
+
+log = logging.getLogger(__name__)
+
+ORDERS = ("key", "file")
+SLOTS = ("a", "b", "both")
+MAX_BYTES = 1 << 22
+UNACCENTED = 0.7  # velocity of steps without an accent, in a pattern that has accents
+SUFFIXES = (".mtpreset", ".mtdrum", ".preset", ".mtdp", "")
+
+
+def presets_dir() -> Path:
+    """Where ``--preset NAME`` looks: ``presets/`` in the user data dir."""
+    return store.data_dir() / "presets"
+
+
+def read(path: Path) -> Preset:
+    """Parse the file at ``path``; PresetError (one line naming the file) when it cannot be used."""
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise PresetError(f"{path}: larger than {MAX_BYTES >> 20} MB, not a Microtonic preset")
+        data = path.read_bytes()
+    except OSError as e:
+        raise PresetError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")  # presets saved on Windows
+    return parse(text, str(path), name=path.stem)
+
+
+def scan(directory: Path | None = None) -> list[Path]:
+    """Preset files in ``directory`` (default presets_dir()), by name; hidden files skipped."""
+    d = presets_dir() if directory is None else directory
+    try:
+        files = [p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")]
+    except OSError:
+        return []
+    return sorted((p for p in files if p.suffix.lower() in SUFFIXES), key=lambda p: p.name.lower())
+
+
+def find(name: str, directory: Path | None = None) -> Path:
+    """A path as given, else a file in the preset folder by name, with or without its extension."""
+    given = Path(name).expanduser()
+    if given.is_file():
+        return given
+    d = presets_dir() if directory is None else directory
+    found = [p for p in scan(d) if name.lower() in (p.name.lower(), p.stem.lower())]
+    if not found:
+        names = ", ".join(p.name for p in scan(d)) or "none"
+        raise PresetError(f"no preset {name!r} (not a file; presets in {d}: {names})")
+    return found[0]
+
+
+def assignment(preset: Preset, tracks: int, order: str = "key") -> list[Drum | None]:
+    """The drum for each of ``tracks`` tracks (None: the kit has no drum for it)."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}")
+    if order == "file" or preset.single:
+        drums: list[Drum | None] = list(preset.drums)
+    else:
+        drums = [preset.drum(k) for k in range(1, MAX_TRACKS + 1)]
+    return (drums + [None] * tracks)[:tracks]
+
+
+def load(session: Session, preset: Preset, slot: str = "a", track: int | None = None,
+         order: str = "key") -> None:
+    """Put ``preset``'s drums into patch A, B or both of every track, or of ``track`` (0-based) only.
+
+    A single drum (.mtdrum) goes to ``track`` (or track 1). Loading a whole kit into A adds tracks
+    for the kit's drums when the session has fewer (up to 8) and takes the kit's settings."""
+    if slot not in SLOTS:
+        raise ValueError(f"slot must be one of {SLOTS}")
+    if track is not None and not 0 <= track < len(session.tracks):
+        raise PresetError(f"track {track + 1}: the session has tracks 1..{len(session.tracks)}")
+    into_a = slot in ("a", "both")
+    whole_kit = track is None and not preset.single
+    if whole_kit and into_a:  # new tracks are named after their drums
+        kit = assignment(preset, MAX_TRACKS, order)
+        wanted = max((i + 1 for i, d in enumerate(kit) if d), default=0)
+        for d in kit[len(session.tracks):wanted]:
+            session.tracks.append(Track(name=d.name[:32] if d else f"track {len(session.tracks) + 1}"))
+    drums = assignment(preset, len(session.tracks), order)
+    targets = [track if track is not None else 0] if not whole_kit else range(len(session.tracks))
+    for i in targets:
+        drum = preset.drums[0] if preset.single else drums[i]
+        if drum is None:
+            log.info("%s has no drum for track %d; track left as it was", preset.name, i + 1)
+            continue
+        t = session.tracks[i]
+        if slot in ("a", "both"):
+            t.patch_a = dict(drum.patch)
+            t.pan, t.choke = drum.pan, drum.choke
+        if slot in ("b", "both"):
+            t.patch_b = dict(drum.patch)
+    if whole_kit and into_a:
+        _kit_settings(session, preset, drums)
+
+
+def _kit_settings(session: Session, preset: Preset, drums: list[Drum | None]) -> None:
+    """Tempo, swing, mutes and (when they hold steps) patterns of the kit's drums."""
+    if preset.tempo is not None:
+        session.tempo = min(max(preset.tempo, 20.0), 300.0)
+    swing = 50.0 + min(max(preset.swing, 0.0), 100.0) / 4  # Microtonic 0..100 % -> 50 (straight)..75 %
+    steps = chain(preset)
+    if any(is_hit(c) for trig, _ in steps.values() for c in trig) and preset.step_rate != "1/16":
+        log.info("%s: step rate %s played as 16ths", preset.name, preset.step_rate)
+    for t, drum in zip(session.tracks, drums, strict=True):
+        t.swing = swing
+        if drum is None:
+            continue
+        if drum.key <= len(preset.mutes):
+            t.mute = preset.mutes[drum.key - 1]
+        if any(is_hit(c) for trig, _ in steps.values() for c in trig):
+            trig, acc = steps.get(drum.key, ("-", ""))
+            t.set_pattern(trig)
+            accented = [is_hit(c) for c in acc] or [True]
+            if not any(accented):
+                accented = [True]
+            t.velocity = [1.0 if accented[i % len(accented)] else UNACCENTED for i in range(STEPS)]
+
+
+def chain(preset: Preset) -> dict[int, tuple[str, str]]:
+    """Per drum key, (triggers, accents) of the active pattern, followed by the patterns it is
+    chained to, up to 32 steps; each pattern cut or padded to its Length."""
+    out: dict[int, tuple[str, str]] = {}
+    name = preset.active
+    total = 0
+    seen = set()
+    while name in preset.patterns and name not in seen and total < STEPS:
+        seen.add(name)
+        p = preset.patterns[name]
+        for key in set(p.triggers) | set(out):
+            trig, acc = out.get(key, ("-" * total, "-" * total))
+            out[key] = (trig + p.triggers.get(key, "")[: p.length].ljust(p.length, "-"),
+                        acc + p.accents.get(key, "")[: p.length].ljust(p.length, "-"))
+        total += p.length
+        if not p.chained:
+            break
+        name = chr(ord(name) + 1)
+    return {k: (t[:STEPS], a[:STEPS]) for k, (t, a) in out.items()}
+
+
+def session_with(session: Session, name: str, slot: str = "a", order: str = "key") -> Preset:
+    """Load the preset called ``name`` (a file or a name in the preset folder) into ``session``."""
+    preset = read(find(name))
+    load(session, preset, slot, order=order)
+    log.info("preset %s loaded into patch %s", preset.name, slot.upper())
+    return preset
+
+
+# ---------------------------------------------------------------------------------------- commands
+def table(preset: Preset, order: str = "key") -> str:
+    """The kit as text: one column per track, one row per parameter in Microtonic's units."""
+    drums = [d for d in assignment(preset, MAX_TRACKS, order) if d is not None]
+    width = 11
+
+    def row(label: str, cells: list[str]) -> str:
+        return f"{label:<10}" + "".join(f"{c[: width - 1]:>{width}}" for c in cells)
+
+    def fmt(p: params.Param, v: float) -> str:
+        if p.discrete:
+            return p.choices[int(v)]
+        return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
+
+    lines = [f"{preset.name}: {len(drums)} drum{'s' * (len(drums) != 1)}, drums by "
+             + ("file order" if order == "file" else "number"),
+             row("track", [str(i + 1) for i in range(len(drums))]),
+             row("drum", [str(d.key) for d in drums])]
+    names = [textwrap.wrap(d.name, width - 1) or [""] for d in drums]
+    for n in range(max((len(w) for w in names), default=0)):
+        lines.append(row("" if n else "name", [w[n] if n < len(w) else "" for w in names]))
+    for p in params.PARAMS:
+        lines.append(row(f"{p.name}" + (f" {p.unit}" if p.unit and len(p.name) + len(p.unit) < 10 else ""),
+                         [fmt(p, d.patch[p.name]) for d in drums]))
+    lines.append(row("pan", [f"{d.pan:+.2f}" for d in drums]))
+    lines.append(row("choke", [str(d.choke or "-") for d in drums]))
+    lines.append(row("def", [synthdefs.def_name(d.patch).removeprefix("supertonic_") for d in drums]))
+    steps = chain(preset)
+    if any(is_hit(c) for t, _ in steps.values() for c in t):
+        lines.append(f"pattern {preset.active}:")
+        lines += [f"  {d.key}  {steps.get(d.key, ('-', ''))[0]}" for d in drums]
+    return "\n".join(lines)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("preset", help="Microtonic presets: show, list, load into a session, convert to .scd")
+    cmds = p.add_subparsers(dest="preset_command", required=True)
+    order = argparse.ArgumentParser(add_help=False)
+    order.add_argument("--file-order", action="store_true",
+                       help="drums to tracks in file order, as the original supertonic did "
+                            "(default: by drum number)")
+
+    show = cmds.add_parser("show", parents=[order], help="print a preset's kit as a table")
+    show.add_argument("preset", help="a file, or a name in the preset folder")
+    show.set_defaults(func=_show)
+
+    cmds.add_parser("list", help=f"presets in the preset folder ({presets_dir()})").set_defaults(func=_list)
+
+    ld = cmds.add_parser("load", parents=[order], help="load a preset into a saved session's patch A or B")
+    ld.add_argument("preset", help="a file, or a name in the preset folder")
+    ld.add_argument("--slot", choices=SLOTS, default="a", help="patch A, B or both (default a)")
+    ld.add_argument("--track", type=int, help="only this track (1-based; a .mtdrum: track 1 by default)")
+    ld.add_argument("--session", type=Path, help=f"session file (default {store.default_path()})")
+    ld.set_defaults(func=_load)
+
+    conv = cmds.add_parser("convert", parents=[order], help="write a SuperCollider file that plays the kit")
+    conv.add_argument("preset", help="a file, or a name in the preset folder")
+    conv.add_argument("-o", "--output", type=Path, help="the .scd to write (default: ./<preset name>.scd)")
+    conv.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    conv.set_defaults(func=_convert)
+
+
+def _order(args: argparse.Namespace) -> str:
+    return "file" if args.file_order else "key"
+
+
+def _show(args: argparse.Namespace) -> int:
+    print(table(read(find(args.preset)), _order(args)))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    files = scan()
+    if not files:
+        print(f"no presets in {presets_dir()} (copy .mtpreset files there)")
+    for path in files:
+        try:
+            preset = read(path)
+            print(f"{path.name:<32} {', '.join(d.name for d in preset.drums)}")
+        except PresetError as e:
+            print(f"{path.name:<32} unusable: {e}")
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    path = args.session or store.default_path()
+    session = store.open_session(path)
+    preset = read(find(args.preset))
+    track = None if args.track is None else args.track - 1
+    load(session, preset, args.slot, track, _order(args))
+    store.save(session, path)
+    print(f"gridtonic: {preset.name} loaded into patch {args.slot.upper()} of "
+          f"{'track ' + str(args.track) if track is not None else 'every track'} in {path}")
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from gridtonic.presets import scconvert
+
+    preset = read(find(args.preset))
+    out = args.output or Path(f"{Path(args.preset).stem}.scd")
+    if out.exists() and not args.force:
+        raise PresetError(f"{out} exists; use --force to overwrite it or -o to write elsewhere")
+    store.save_text(scconvert.scd(preset, _order(args)), out)
+    print(f"gridtonic: wrote {out} ({len(preset.drums)} drums)")
+    return 0

@@ -1,0 +1,55 @@
+"""The engine bridge: sequencer hits become time-stamped scsynth bundles.
+
+Each hit is sent as one bundle stamped at its ideal time plus a fixed ``latency``: scsynth then
+starts the voice on the exact sample (``OffsetOut``), whatever the network or the Python loop did
+in between. The same :class:`Voices` turns hits into messages for offline renders.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import trio
+
+from gridtonic.core.sequencer import Hit
+from gridtonic.core.session import Session
+from gridtonic.io import osc
+from gridtonic.sound.voices import Voicer
+
+DEFAULT_LATENCY = 0.08  # s between a hit's ideal time and its bundle's time tag
+
+
+class Sender(Protocol):
+    def send(self, packet: bytes) -> None: ...
+
+
+class Voices:
+    """A session's hits → scsynth messages, with its tracks' pan, choke and voice limits."""
+
+    def __init__(self, session: Session, max_voices: int = 24):
+        self.session = session
+        self.voicer = Voicer(max_voices=max_voices)
+
+    def messages(self, hit: Hit, at: float | None = None) -> list[bytes]:
+        track = self.session.tracks[hit.track]
+        return self.voicer.hit(
+            hit.time if at is None else at, hit.track, track.patch(), hit.velocity, track.pan,
+            track.choke, track.max_voices,
+        )
+
+
+class Engine:
+    """Sends hits to a running scsynth (anything with ``send``)."""
+
+    def __init__(self, session: Session, server: Sender, latency: float = DEFAULT_LATENCY):
+        self.voices = Voices(session)
+        self.server = server
+        self.latency = latency
+
+    def play(self, hit: Hit) -> None:
+        unix = hit.time + (time.time() - trio.current_time()) + self.latency
+        self.server.send(osc.bundle(osc.unix_timetag(unix), self.voices.messages(hit)))
+
+    def ended(self, node: int) -> None:
+        self.voices.voicer.ended(node)

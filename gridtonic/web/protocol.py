@@ -1,0 +1,245 @@
+"""The browser page's protocol, pure: JSON text in → a checked command, instrument state → JSON view.
+
+Every message from a page is outside input: ``parse`` either returns a command whose every field is
+in range (parameter values through ``params``' own table, so the page and the grid can never set
+what the engine would not accept) or raises ``BadMessage`` with one line for that page; nothing is
+applied before a message has been checked whole. Plain session edits apply here (``apply``); the web
+module runs the rest (keys through the surface, presets and session files off the trio thread).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from gridtonic.core import actions as a
+from gridtonic.core import params
+from gridtonic.core.frame import Frame
+from gridtonic.core.layout import Layout
+from gridtonic.core.session import Session
+
+MAX_MESSAGE = 4096  # characters: every valid message is far shorter
+NAME = re.compile(r"^[\w .()+&'-]{1,64}$")  # preset and session names: no paths, no dots at the start
+HEX = "0123456789abcdef"
+
+
+class BadMessage(ValueError):
+    """A page's message that cannot be used; the text goes back to that page only."""
+
+
+@dataclass(frozen=True)
+class Key:
+    x: int
+    y: int
+    down: bool
+
+
+@dataclass(frozen=True)
+class SetParam:
+    track: int
+    slot: str  # "a" or "b"
+    name: str
+    value: float
+
+
+@dataclass(frozen=True)
+class SetMorph:
+    track: int
+    value: float
+
+
+@dataclass(frozen=True)
+class Select:
+    track: int
+
+
+@dataclass(frozen=True)
+class Tempo:
+    bpm: float
+
+
+@dataclass(frozen=True)
+class LoadPreset:
+    name: str
+    slot: str  # "a", "b" or "both"
+    track: int | None  # None: the whole kit
+
+
+@dataclass(frozen=True)
+class SessionFile:
+    save: bool  # else load
+    name: str | None  # None: the running session's own file
+
+
+@dataclass(frozen=True)
+class Release:
+    """Let go of every key this page holds (a page that lost focus or the pointer)."""
+
+
+# the grid's own actions where a page asks the same thing (the surface runs them)
+Command = (Key | SetParam | SetMorph | Select | Tempo | LoadPreset | SessionFile | Release | a.ToggleMute
+           | a.Introspect | a.Generate | a.Transport | a.Tap)
+
+
+class _Fields:
+    """Typed access to one message's fields, each failure naming the field."""
+
+    def __init__(self, msg: dict[str, Any]):
+        self.msg = msg
+
+    def int(self, key: str, lo: int, hi: int) -> int:
+        v = self.msg.get(key)
+        if type(v) is not int or not lo <= v <= hi:
+            raise BadMessage(f"{key} must be an integer in {lo}..{hi}, not {v!r}")
+        return v
+
+    def number(self, key: str, lo: float, hi: float) -> float:
+        v = self.msg.get(key)
+        if type(v) not in (int, float) or not math.isfinite(v) or not lo <= v <= hi:
+            raise BadMessage(f"{key} must be a number in {lo:g}..{hi:g}, not {v!r}")
+        return float(v)
+
+    def bool(self, key: str) -> bool:
+        v = self.msg.get(key)
+        if type(v) is not bool:
+            raise BadMessage(f"{key} must be true or false, not {v!r}")
+        return v
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        v = self.msg.get(key)
+        if v not in choices:
+            raise BadMessage(f"{key} must be one of {', '.join(choices)}, not {v!r}")
+        return v
+
+    def name(self, key: str, optional: bool = False) -> str | None:
+        v = self.msg.get(key)
+        if v is None and optional:
+            return None
+        if not isinstance(v, str) or not NAME.match(v) or v.startswith("."):
+            raise BadMessage(f"{key} must be a plain name (letters, digits, space, -_.()+&'), not {v!r}")
+        return v
+
+
+def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command:
+    """The command in one WebSocket message; BadMessage (one line) when it is not a valid one."""
+    if not isinstance(text, str):
+        raise BadMessage("messages must be JSON text")
+    if len(text) > MAX_MESSAGE:
+        raise BadMessage(f"message longer than {MAX_MESSAGE} characters")
+    try:
+        msg = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise BadMessage(f"not JSON ({e})") from None
+    if not isinstance(msg, dict):
+        raise BadMessage("a message must be a JSON object with a \"type\"")
+    f = _Fields(msg)
+    last = len(session.tracks) - 1
+    match msg.get("type"):
+        case "key":
+            return Key(f.int("x", 0, layout.width - 1), f.int("y", 0, layout.height - 1), f.bool("down"))
+        case "param":
+            track, slot = f.int("track", 0, last), f.choice("slot", ("a", "b"))
+            name = f.choice("name", tuple(params.BY_NAME))
+            p = params.BY_NAME[name]
+            value = f.number("value", p.minimum, p.maximum)
+            if p.discrete and value != round(value):
+                raise BadMessage(f"{name} takes a whole number (0 = {p.choices[0]}), not {value:g}")
+            return SetParam(track, slot, name, value)
+        case "morph":
+            return SetMorph(f.int("track", 0, last), f.number("value", 0.0, 1.0))
+        case "select":
+            return Select(f.int("track", 0, last))
+        case "mute":
+            return a.ToggleMute(f.int("track", 0, last))
+        case "introspect":
+            basis, target = f.int("basis", 0, last), f.int("target", 0, last)
+            if basis == target:
+                raise BadMessage("introspect: the basis and the target must be different tracks")
+            return a.Introspect(basis, target)
+        case "generate":
+            return a.Generate(f.int("track", 0, last))
+        case "transport":
+            return a.Transport()
+        case "tap":
+            return a.Tap()
+        case "tempo":
+            return Tempo(f.number("bpm", 20.0, 300.0))
+        case "preset":
+            track = None if msg.get("track") is None else f.int("track", 0, last)
+            return LoadPreset(f.name("name") or "", f.choice("slot", ("a", "b", "both")), track)
+        case "save" | "load" as kind:
+            return SessionFile(kind == "save", f.name("name", optional=True))
+        case "release":
+            return Release()
+        case other:
+            raise BadMessage(f"unknown message type {other!r}")
+
+
+def load_session(session: Session, loaded: Session, tempo: bool) -> None:
+    """Make ``session`` the ``loaded`` one in place (the sequencer, engine and surfaces hold it):
+    tracks, slots and seed together, the tempo too unless ``tempo`` is False (a MIDI master sets
+    it). Slots keep the room the surfaces' layouts made for their keys."""
+    session.tracks[:] = loaded.tracks
+    session.slots[:] = loaded.slots + [None] * (len(session.slots) - len(loaded.slots))
+    session.seed = loaded.seed
+    if tempo:
+        session.tempo = loaded.tempo
+
+
+def apply(session: Session, cmd: Command) -> bool:
+    """Make a plain session edit (parameters, morph); False for commands that are not one."""
+    match cmd:
+        case SetParam(track, slot, name, value):
+            t = session.tracks[track]
+            (t.patch_a if slot == "a" else t.patch_b)[name] = value
+        case SetMorph(track, value):
+            session.tracks[track].morph = value
+        case _:
+            return False
+    return True
+
+
+# -- state → JSON ----------------------------------------------------------------------------------
+
+PARAM_TABLE = [
+    {"name": p.name, "min": p.minimum, "max": p.maximum, "default": p.default, "unit": p.unit,
+     "choices": list(p.choices), "exp": p.exponential}
+    for p in params.PARAMS
+]
+
+
+def layout_view(lay: Layout) -> dict[str, Any]:
+    """What the page needs to draw and label the virtual grid."""
+    return {"name": lay.name, "width": lay.width, "height": lay.height, "rows": list(lay.track_rows),
+            "columns": list(lay.step_columns), "keys": {k: list(xy) for k, xy in lay.keys.items()},
+            "lanes": {kind: list(rows) for kind, rows in lay.lanes.items()}}
+
+
+def session_view(session: Session) -> list[dict[str, Any]]:
+    return [{"name": t.name, "pattern": t.pattern(), "velocity": [round(v, 3) for v in t.velocity],
+             "probability": [round(p, 3) for p in t.probability], "mute": t.mute, "morph": t.morph,
+             "a": t.patch_a, "b": t.patch_b} for t in session.tracks]
+
+
+def slots_view(session: Session, active: int | None, queued: int | None) -> list[str]:
+    """Each pattern slot as the slot keys show it: "active", "queued", "filled" or "empty"."""
+    return ["queued" if i == queued else "active" if i == active else "empty" if s is None else "filled"
+            for i, s in enumerate(session.slots)]
+
+
+def frame_message(frame: Frame, playhead: int | None, page: int) -> str:
+    """One LED frame as one hex digit a key (0–15), with the playhead for the screen's cursor."""
+    return json.dumps({"type": "frame", "levels": "".join(HEX[v] for v in frame), "playhead": playhead,
+                       "page": page})
+
+
+def error_message(text: str) -> str:
+    return json.dumps({"type": "error", "message": text})
+
+
+def note_message(text: str) -> str:
+    """Something the page asked for was done, but not all of it as asked (not an error)."""
+    return json.dumps({"type": "note", "message": text})
