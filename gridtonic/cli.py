@@ -24,8 +24,8 @@ from gridtonic.sound import engine
 
 log = logging.getLogger("gridtonic")
 
-FEATURES: tuple[str, ...] = (  # modules with add_commands(subparsers), e.g. "gridtonic.presets.kits"
-    "gridtonic.presets.kits",
+FEATURES: tuple[str, ...] = (  # modules with add_commands(subparsers), e.g. "gridtonic.presets.commands"
+    "gridtonic.presets.commands",
     "gridtonic.prior.commands",
     "gridtonic.grid.emulator",
     "gridtonic.crow.commands",
