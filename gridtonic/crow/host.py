@@ -1,6 +1,6 @@
 """The crow host: finds crow on USB serial, says hello, and plays the mapping in time with the audio.
 
-Thin I/O around :mod:`crowmap` (what to send) and :mod:`crowwire` (how bytes look). Like druid it
+Thin I/O around :mod:`mapping` (what to send) and :mod:`wire` (how bytes look). Like druid it
 finds crow by USB id and product (or a configured port), checks it with ``^^i`` → ``^^identity``, runs
 ``crow.reset()`` and defines the outputs' actions on every connect, and reconnects when crow comes
 back. Blocking serial calls run in ``trio.to_thread``. crow has no time-stamped messages, so each

@@ -2,7 +2,7 @@
 
 Thin glue around the pure parts: keys go into the page's own 16×8 ``Surface`` (the grid's layout,
 gestures and LED frames, but its own held keys and page, shared by every open page); other messages
-are checked by ``webproto.parse`` and applied on the trio thread, so a page edit reaches the engine
+are checked by ``protocol.parse`` and applied on the trio thread, so a page edit reaches the engine
 on its next hit. Every open page gets every frame and
 state change, so they stay in sync. Served by hypercorn's trio worker: HTTP and WebSocket on one
 port inside the instrument's nursery, no thread, no framework (the app is one small ASGI callable).
