@@ -5,13 +5,15 @@ rule would name crow), so unplugging is closing the master and plugging back is 
 the same name. A trio task in the caller's nursery serves it: one ``trio.to_thread`` call runs the
 blocking read loop, so each line is stamped as it is read, not when the trio loop (busy with the
 host under test) gets round to it. Times are ``time.perf_counter()`` (CLOCK_MONOTONIC, the clock
-trio's default clock runs on, up to a constant offset). As a process for the bench:
-``python tests/crowemu.py LINK RECORD.tsv`` records until SIGTERM.
+trio's default clock runs on, up to a constant offset). Every Lua line also runs through :class:`II`,
+crow's own Just Friends addressing, so a test can assert which unit each command reaches on real
+crow. As a process for the bench: ``python tests/crowemu.py LINK RECORD.tsv`` records until SIGTERM.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import sys
@@ -25,6 +27,33 @@ import trio
 IDENTITY = b"^^identity('0x00000000000000000000')\n\r"
 VERSION = b"^^version('v4.0.4')\n\r"
 POLL = 0.05  # s the read loop waits before looking whether crow was unplugged
+JF_ADDRESSES = (0x70, 0x75)  # crow lua/ii/jf.lua: unit 1, unit 2
+_JF_CALL = re.compile(r"ii\.jf((?:\[\d+\])*)\.(\w+)\(([^()]*)\)")
+
+
+@dataclass
+class II:
+    """What crow puts on the ii bus for ``ii.jf`` calls, as ``lib/l_ii_mod.c`` does it: the one
+    ``ii.jf`` table holds a current address (unit 1's at power-on); ``ii.jf[n]`` sets it to unit
+    n's and returns the same table, so it stays set for every later ``ii.jf.cmd()`` until another
+    ``ii.jf[m]``; ``crow.reset()`` leaves it alone, and crow (powered by the case) keeps it across
+    USB unplugs. Each call is sent to the current address. Indices other than 1 and 2 are not
+    modelled (gridtonic never sends them)."""
+
+    address: int = JF_ADDRESSES[0]
+    sent: list[tuple[int, str, tuple[float, ...]]] = field(default_factory=list)  # (address, cmd, args)
+
+    def run(self, line: str) -> None:
+        for m in _JF_CALL.finditer(line):
+            for index in re.findall(r"\[(\d+)\]", m[1]):
+                assert int(index) in (1, 2), f"ii.jf[{index}] is not modelled"
+                self.address = JF_ADDRESSES[int(index) - 1]
+            args = tuple(float(a) for a in m[3].split(",") if a.strip())
+            self.sent.append((self.address, m[2], args))
+
+    def to(self, address: int) -> list[tuple[str, tuple[float, ...]]]:
+        """The commands that reached the unit at ``address``, in order."""
+        return [(cmd, args) for a, cmd, args in self.sent if a == address]
 
 
 @dataclass
@@ -32,6 +61,7 @@ class CrowEmulator:
     link: Path
     nursery: trio.Nursery  # where the serving task runs
     lines: list[tuple[float, str]] = field(default_factory=list)  # (perf_counter, line) as received
+    ii: II = field(default_factory=II)  # crow's ii state: outlives unplugging, like crow's
     _master: int | None = None  # the plugged pty's master; None: unplugged
 
     def plug(self) -> None:
@@ -86,6 +116,8 @@ class CrowEmulator:
                     if not line:
                         continue
                     self.lines.append((now, line))
+                    if not line.startswith("^^"):
+                        self.ii.run(line)
                     if "^^i" in line:
                         os.write(master, IDENTITY)
                     if "^^v" in line:

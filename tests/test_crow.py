@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from crowemu import CrowEmulator
+from crowemu import JF_ADDRESSES, CrowEmulator
 from serial.tools.list_ports_common import ListPortInfo
 from test_sequencer import session_with
 
@@ -142,20 +142,23 @@ async def test_mapping_on_connect_and_per_hit(emu: CrowEmulator):
         "output[1].action=pulse(0.01,5,1)",
         "output[2].action=ar(0.005,0.25,dyn{lev=8},'log')",
         "output[3].action=pulse(0.125,5,1)",  # 1 step at 120 BPM
-        "ii.jf.mode(1)",
+        "ii.jf[1].mode(1)",
         "ii.jf[2].mode(1)",
         "output[1]()",
         "output[3]()",
         "output[2].dyn.lev=4",
         "output[2]()",
-        "ii.jf.play_voice(2,-1,2.5)",
+        "ii.jf[1].play_voice(2,-1,2.5)",
         "ii.jf[2].play_voice(3,0,2.5)",
         "output[1].volts=0",
         "output[2].volts=0",
         "output[3].volts=0",
-        "ii.jf.mode(0)",
+        "ii.jf[1].mode(0)",
         "ii.jf[2].mode(0)",
     ]
+    unit1, unit2 = JF_ADDRESSES  # what crow's ii addressing puts on the bus for each unit
+    assert emu.ii.to(unit1) == [("mode", (1,)), ("play_voice", (2, -1, 2.5)), ("mode", (0,))]
+    assert emu.ii.to(unit2) == [("mode", (1,)), ("play_voice", (3, 0, 2.5)), ("mode", (0,))]
 
 
 async def test_triggers_line_up_with_the_sequencer(emu: CrowEmulator):

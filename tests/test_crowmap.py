@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from crowemu import II, JF_ADDRESSES
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ from gridtonic.crow import mapping
 from gridtonic.crow.mapping import CrowConfig, CrowConfigError, Output, Voice
 
 NUM = r"-?\d+(\.\d+)?(e[-+]\d+)?"
-JF = r"ii\.jf(\[2\])?"
+JF = r"ii\.jf\[[12]\]"  # always a unit index: plain ii.jf goes wherever crow last pointed it
 # Every line gridtonic may send, as a grammar: numbers and fixed words only.
 LUA = re.compile(
     rf"crow\.reset\(\)|output\[[1-4]\]\(\)|output\[[1-4]\]\.volts=0|output\[[1-4]\]\.dyn\.lev={NUM}"
@@ -116,8 +117,55 @@ def test_envelope_level_is_sent_only_when_it_changes():
 def test_vtrigger_keeps_jf_in_its_own_mode():
     config = CrowConfig(voices=(Voice(track=0, voice=1),), jf_command="vtrigger")
     assert mapping.setup_lines(config, 120.0) == ["crow.reset()"]
-    assert mapping.hit_lines(config, Hit(0.0, 0.0, 0, 0, 0.5), {}) == ["ii.jf.vtrigger(1,2.5)"]
+    assert mapping.hit_lines(config, Hit(0.0, 0.0, 0, 0, 0.5), {}) == ["ii.jf[1].vtrigger(1,2.5)"]
     assert mapping.exit_lines(config) == []
+
+
+UNIT1, UNIT2 = JF_ADDRESSES
+
+
+def jf_session(config: CrowConfig) -> list[str]:
+    """Every line a connect, a hit on track 1, one on track 2 and the goodbye send."""
+    return (mapping.setup_lines(config, 120.0) + mapping.hit_lines(config, Hit(0.0, 0.0, 0, 0, 1.0), {})
+            + mapping.hit_lines(config, Hit(0.0, 0.0, 0, 1, 0.5), {}) + mapping.exit_lines(config))
+
+
+def on_crow(lines: list[str], ii: II | None = None) -> II:
+    """The lines run by crow's ii addressing (lib/l_ii_mod.c, modelled in crowemu.II)."""
+    ii = ii or II()
+    for line in lines:
+        ii.run(line)
+    return ii
+
+
+TWO_UNITS = CrowConfig(voices=(Voice(track=0, voice=1, unit=1, pitch=-1.0), Voice(track=1, voice=3, unit=2)))
+
+
+def test_two_just_friends_each_get_their_own_commands_on_crow():
+    ii = on_crow(jf_session(TWO_UNITS))
+    assert ii.to(UNIT1) == [("mode", (1,)), ("play_voice", (1, -1, 5)), ("mode", (0,))]
+    assert ii.to(UNIT2) == [("mode", (1,)), ("play_voice", (3, 0, 2.5)), ("mode", (0,))]
+
+
+def test_plain_ii_jf_lines_would_send_unit_1s_commands_to_unit_2():
+    """The lines gridtonic sent before (plain ``ii.jf`` for unit 1), run by the same model of crow:
+    after the first ``ii.jf[2]`` unit 1's hit and goodbye reach unit 2, and unit 1 stays in
+    synthesis mode when gridtonic exits."""
+    old = [line.replace("ii.jf[1].", "ii.jf.") for line in jf_session(TWO_UNITS)]
+    ii = on_crow(old)
+    assert ii.to(UNIT1) == [("mode", (1,))]
+    assert ii.to(UNIT2) == [("mode", (1,)), ("play_voice", (1, -1, 5)), ("play_voice", (3, 0, 2.5)),
+                            ("mode", (0,)), ("mode", (0,))]
+
+
+def test_one_just_friends_is_reached_whatever_crow_was_pointed_at():
+    """crow keeps ``ii.jf``'s address through ``crow.reset()`` and USB reconnects: a crow left on
+    unit 2 (by an earlier two-unit session or a user script) still plays unit 1."""
+    config = CrowConfig(voices=(Voice(track=0, voice=2),))
+    ii = on_crow(jf_session(config), II(address=UNIT2))
+    assert [a for a, _, _ in ii.sent] == [UNIT1] * 3
+    assert on_crow([line.replace("ii.jf[1].", "ii.jf.") for line in jf_session(config)],
+                   II(address=UNIT2)).to(UNIT1) == []
 
 
 @given(st.lists(st.floats(0, 64), min_size=2, max_size=8).map(sorted),

@@ -9,6 +9,11 @@ Like norns and foulplay, each output's ASL action is defined once when crow conn
 envelope's level follows the step's velocity through an ASL dynamic (``dyn{lev=...}``), updated
 only when it changes; a gate's length in steps is re-defined only when the tempo moves it by more
 than GATE_TOLERANCE (a MIDI clock's measured tempo wobbles on every tick).
+
+Just Friends units are always addressed explicitly, ``ii.jf[1]`` or ``ii.jf[2]``: on crow
+(``lib/l_ii_mod.c``) indexing ``ii.jf[n]`` re-addresses the one ``ii.jf`` table for good, so after
+any ``ii.jf[2]`` (a second unit, an earlier session, a user script; ``crow.reset()`` keeps it) a
+plain ``ii.jf.x`` goes to unit 2.
 """
 
 from __future__ import annotations
@@ -210,7 +215,7 @@ def _n(x: float) -> str:
 
 
 def _jf(unit: int) -> str:
-    return "ii.jf" if unit == 1 else f"ii.jf[{unit}]"
+    return f"ii.jf[{unit}]"
 
 
 def gate_seconds(steps: float, tempo: float) -> float:
