@@ -24,7 +24,7 @@ from pathlib import Path
 
 import trio
 
-IDENTITY = b"^^identity('0x00000000000000000000')\n\r"
+IDENTITY = b"^^identity('0x002f00433438510b32383439')\n\r"  # crow: '0x%08x%08x%08x' of the STM32's 96-bit UID
 VERSION = b"^^version('v4.0.4')\n\r"
 POLL = 0.05  # s the read loop waits before looking whether crow was unplugged
 JF_ADDRESSES = (0x70, 0x75)  # crow lua/ii/jf.lua: unit 1, unit 2

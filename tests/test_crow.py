@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import statistics
 import time
 import tty
@@ -61,7 +62,7 @@ def trio_offset() -> float:
 async def test_hello_reads_identity_version_and_latency(emu: CrowEmulator):
     port, hi = await trio.to_thread.run_sync(crow.connect, str(emu.link))
     port.close()
-    assert hi.identity == "0x00000000000000000000"
+    assert re.fullmatch(r"0x[0-9a-f]{24}", hi.identity)  # crow's 96-bit UID as three %08x words
     assert hi.version == "v4.0.4"
     assert 0 < hi.latency < 0.05  # a pty round trip is well under 50 ms even on a busy machine
 
