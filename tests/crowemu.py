@@ -25,7 +25,6 @@ from pathlib import Path
 import trio
 
 IDENTITY = b"^^identity('0x002f00433438510b32383439')\n\r"  # crow: '0x%08x%08x%08x' of the STM32's 96-bit UID
-VERSION = b"^^version('v4.0.4')\n\r"
 POLL = 0.05  # s the read loop waits before looking whether crow was unplugged
 JF_ADDRESSES = (0x70, 0x75)  # crow lua/ii/jf.lua: unit 1, unit 2
 _JF_CALL = re.compile(r"ii\.jf((?:\[\d+\])*)\.(\w+)\(([^()]*)\)")
@@ -61,6 +60,7 @@ class CrowEmulator:
     link: Path
     nursery: trio.Nursery  # where the serving task runs
     lines: list[tuple[float, str]] = field(default_factory=list)  # (perf_counter, line) as received
+    version: str = "v4.0.4"  # what ^^v answers
     ii: II = field(default_factory=II)  # crow's ii state: outlives unplugging, like crow's
     _master: int | None = None  # the plugged pty's master; None: unplugged
 
@@ -121,7 +121,7 @@ class CrowEmulator:
                     if "^^i" in line:
                         os.write(master, IDENTITY)
                     if "^^v" in line:
-                        os.write(master, VERSION)
+                        os.write(master, f"^^version('{self.version}')\n\r".encode())
         finally:
             os.close(master)
             os.close(slave)

@@ -162,6 +162,34 @@ async def test_mapping_on_connect_and_per_hit(emu: CrowEmulator):
     assert emu.ii.to(unit2) == [("mode", (1,)), ("play_voice", (3, 0, 2.5)), ("mode", (0,))]
 
 
+async def test_old_firmware_gets_pulses_for_envelopes_with_one_warning(emu: CrowEmulator, caplog):
+    """crow before v3.0 has no ASL ``dyn``: the envelope output is defined and played as a pulse,
+    no line names ``dyn``, and one warning says so, however often crow reconnects; a v3+ crow
+    plugged in later gets the envelope."""
+    caplog.set_level(logging.WARNING, logger="gridtonic.crow.host")
+    emu.version = "v2.1.0"
+    seq = Sequencer(session_with("x"), InternalClock())
+    host = crow.Crow(CrowConfig(port=str(emu.link), outputs={2: Output("envelope", track=0, level=8.0)}), seq)
+    async with playing(host):
+        for version in ("v2.1.0", "v4.0.5"):
+            host.play(Hit(trio.current_time(), 0.0, 0, 0, 0.5))
+            await wait_for(lambda: "output[2]()" in emu.commands(), "the hit")
+            old = emu.commands()
+            emu.unplug()
+            await wait_for(lambda: not host.connected, "the host to notice")
+            emu.lines.clear()
+            emu.version = version
+            emu.plug()
+            await wait_for(lambda: len(emu.commands()) >= 2, "the next set-up")
+        new = emu.commands()
+    assert old[:3] == ["crow.reset()", "output[2].action=pulse(0.255,8,1)", "output[2]()"]
+    assert not any("dyn" in line for line in old)
+    assert new[:2] == ["crow.reset()", "output[2].action=ar(0.005,0.25,dyn{lev=8},'log')"]
+    assert [r.getMessage() for r in caplog.records if "dyn" in r.getMessage()] == [
+        "crow: firmware v2.1.0: envelopes need ASL's dyn (crow v3.0 or later), so envelope outputs play as "
+        "pulses of attack + release at their full level; update crow for envelopes"]
+
+
 async def test_triggers_line_up_with_the_sequencer(emu: CrowEmulator):
     """Each trigger reaches crow at its hit's ideal time + the engine latency (− serial latency,
     which a pty makes tiny). Tolerance: median error under 3 ms, every trigger within 20 ms:

@@ -121,6 +121,23 @@ def test_vtrigger_keeps_jf_in_its_own_mode():
     assert mapping.exit_lines(config) == []
 
 
+@pytest.mark.parametrize(("version", "dyn"), [
+    ("v4.0.5", True), ("v3.0.0", True), ("v3.1.2-4-g1a2b3c4", True), ("v2.1.0", False), ("v1.0.3", False),
+    ("?", False), ("blackbird-0.4", False)])
+def test_envelopes_play_as_pulses_on_firmware_without_dyn(version, dyn):
+    """crow's ASL has ``dyn`` from v3.0: on older (or unreadable) firmware an envelope output is a
+    pulse at its level, as long as the envelope, and no line names ``dyn``."""
+    config = CrowConfig(outputs={1: Output("trigger", track=0), 2: Output("envelope", track=0, level=8.0,
+                                                                        attack=0.01, release=0.3)})
+    played = mapping.for_firmware(config, version)
+    lines = mapping.setup_lines(played, 120.0) + mapping.hit_lines(played, Hit(0.0, 0.0, 0, 0, 0.5), {})
+    assert (played == config) is dyn
+    assert any("dyn" in line for line in lines) is dyn
+    if not dyn:
+        assert "output[2].action=pulse(0.31,8,1)" in lines
+        assert played.outputs[1] == config.outputs[1]
+
+
 UNIT1, UNIT2 = JF_ADDRESSES
 
 

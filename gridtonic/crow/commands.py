@@ -72,6 +72,8 @@ def _crow(args: argparse.Namespace) -> int:
         port.close()
         print(f"crow: {hello.version} {hello.identity} on {path}, "
               f"serial latency {hello.latency * 1e3:.2f} ms (half the median ^^v round trip)")
+        if mapping.for_firmware(config, hello.version) != config:
+            print(f"crow: {host.fallback_note(hello.version)}")
         if config.serial_latency is not None:
             print(f"crow: configured serial latency {config.serial_latency * 1e3:.2f} ms used")
         return 0

@@ -54,6 +54,13 @@ class Hello:
     latency: float  # s, half the median ^^v round trip
 
 
+def fallback_note(version: str) -> str:
+    """Why envelope outputs play as pulses on this crow (for a log line and ``gridtonic crow status``)."""
+    what = f"firmware {version}" if mapping.firmware(version) else f"unreadable firmware version {version!r}"
+    return (f"{what}: envelopes need ASL's dyn (crow v3.0 or later), so envelope outputs play as "
+            "pulses of attack + release at their full level; update crow for envelopes")
+
+
 def find_ports(configured: str | None = None) -> list[str]:
     """Where crow may be: the configured port if it exists, else USB 0483:5740 ports, crow first.
 
@@ -177,6 +184,8 @@ class Crow:
 
     def __init__(self, config: CrowConfig, sequencer: Sequencer, latency: float = DEFAULT_LATENCY):
         self.config = config
+        self._config = config  # what the connected crow's firmware can play (see mapping.for_firmware)
+        self._fallback_told = False  # the "no dyn: envelopes as pulses" warning, given once
         self.sequencer = sequencer
         self.latency = latency
         self.hello: Hello | None = None  # set while connected
@@ -201,9 +210,9 @@ class Crow:
         """Sink: queue the hit's lines for its write time (dropped while crow is away)."""
         if self._port is None:
             return
-        self.schedule.push(self._at(hit.time), mapping.gate_lines(self.config, self.sequencer.clock.tempo,
+        self.schedule.push(self._at(hit.time), mapping.gate_lines(self._config, self.sequencer.clock.tempo,
                                                                   self._gates))
-        self.schedule.push(self._at(hit.time), mapping.hit_lines(self.config, hit, self._levels))
+        self.schedule.push(self._at(hit.time), mapping.hit_lines(self._config, hit, self._levels))
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Find, connect, play; on unplug wait for crow to come back. Runs until cancelled."""
@@ -241,10 +250,14 @@ class Crow:
                                else min(hi.latency, self.latency))
         log.info("crow: %s %s on %s, serial latency %.2f ms", hi.version, hi.identity, path,
                  self.serial_latency * 1e3)
+        self._config = mapping.for_firmware(self.config, hi.version)
+        if self._config != self.config and not self._fallback_told:
+            log.warning("crow: %s", fallback_note(hi.version))
+            self._fallback_told = True
         self._levels.clear()
         self.schedule.clear()
         try:
-            await self._send(port, mapping.setup_lines(self.config, self.sequencer.clock.tempo, self._gates))
+            await self._send(port, mapping.setup_lines(self._config, self.sequencer.clock.tempo, self._gates))
             self._port = port
             async with trio.open_nursery() as n:
                 n.start_soon(self._reader, port, n.cancel_scope)
@@ -256,7 +269,7 @@ class Crow:
             self.hello = None
             with trio.CancelScope(shield=True), trio.move_on_after(0.5):
                 try:  # goodbye: outputs to 0 V, JF to its own mode (fails quietly if crow is gone)
-                    await self._send(port, mapping.exit_lines(self.config))
+                    await self._send(port, mapping.exit_lines(self._config))
                 except OSError:
                     pass
             port.close()

@@ -7,8 +7,9 @@ line is built from the checked numbers alone: no text from the file ever reaches
 Like norns and foulplay, each output's ASL action is defined once when crow connects
 (``output[n].action = pulse(...)``) and a hit only sends ``output[n]()``, a dozen bytes. An
 envelope's level follows the step's velocity through an ASL dynamic (``dyn{lev=...}``), updated
-only when it changes; a gate's length in steps is re-defined only when the tempo moves it by more
-than GATE_TOLERANCE (a MIDI clock's measured tempo wobbles on every tick).
+only when it changes (``dyn`` exists from crow 3.0; older firmware gets pulses instead); a
+gate's length in steps is re-defined only when the tempo moves it by more than GATE_TOLERANCE (a
+MIDI clock's measured tempo wobbles on every tick).
 
 Just Friends units are always addressed explicitly, ``ii.jf[1]`` or ``ii.jf[2]``: on crow
 (``lib/l_ii_mod.c``) indexing ``ii.jf[n]`` re-addresses the one ``ii.jf`` table for good, so after
@@ -21,8 +22,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ BEATS_PER_BAR = 4
 KINDS = ("trigger", "gate", "envelope", "clock", "reset")
 JF_COMMANDS = ("play_voice", "vtrigger")
 GATE_TOLERANCE = 0.01  # relative: a gate is re-defined when its length moves by more than 1 %
+DYN_SINCE = (3, 0)  # crow firmware whose ASL has dyn{}, which envelope levels need
 
 
 class CrowConfigError(ValueError):
@@ -231,6 +234,23 @@ def action_line(n: int, out: Output, tempo: float) -> str:
     else:
         asl = f"pulse({_n(out.time)},{_n(out.level)},1)"
     return f"output[{n}].action={asl}"
+
+
+def firmware(version: str) -> tuple[int, int] | None:
+    """(major, minor) of crow's ``^^version`` text (``v4.0.5``, ``v3.0.1-2-g1a2b``); None if unreadable."""
+    m = re.match(r"v(\d+)\.(\d+)", version.strip())
+    return (int(m[1]), int(m[2])) if m else None
+
+
+def for_firmware(config: CrowConfig, version: str) -> CrowConfig:
+    """The mapping crow ``version`` can play. Before 3.0 ASL has no ``dyn``, so there (and when the
+    version cannot be read) an envelope plays as a pulse at its level, as long as attack + release."""
+    fw = firmware(version)
+    if fw is not None and fw >= DYN_SINCE:
+        return config
+    return replace(config, outputs={
+        n: replace(o, kind="trigger", time=o.attack + o.release) if o.kind == "envelope" else o
+        for n, o in config.outputs.items()})
 
 
 def _units(config: CrowConfig) -> list[int]:
