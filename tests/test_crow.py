@@ -280,6 +280,33 @@ async def test_bad_bytes_from_crow_are_logged_and_ignored(emu: CrowEmulator, cap
     assert sum(m.startswith("crow: dropped a line over 4096 bytes") for m in messages) == 1
 
 
+async def test_lua_errors_are_logged_as_errors_once_each(emu: CrowEmulator, caplog):
+    """crow v4 answers a Lua line that fails with ``repl:1: …`` (``lua: …`` from its own Lua): an
+    error, logged once per distinct text however often it comes (an error every hit must not flood
+    the log); a print that merely mentions an error is info."""
+    caplog.set_level(logging.DEBUG, logger="gridtonic.crow.host")
+    seq = Sequencer(session_with("x"), InternalClock())
+    host = crow.Crow(CrowConfig(port=str(emu.link), outputs={1: Output("trigger", track=0)}), seq)
+    repl = b"repl:1: attempt to call a nil value (field 'play_voice')\n\r"
+    async with playing(host):
+        emu.emit(repl * 50 + b"lua: lib/asl.lua:40: bad argument\n\rerror count 0\n\r")
+        emu.emit(repl + b"^^ready()\n\r")
+        await wait_for(lambda: any("ready" in r.message for r in caplog.records), "the last line")
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert errors == ["crow Lua error: repl:1: attempt to call a nil value (field 'play_voice')",
+                      "crow Lua error: lua: lib/asl.lua:40: bad argument"]
+    assert all(r.levelno == logging.ERROR for r in caplog.records if r.levelno >= logging.WARNING)
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO][-1] == "crow: error count 0"
+    caplog.clear()
+    async with playing(host):  # a new connection: at most ERRORS_SHOWN distinct errors logged
+        emu.emit(b"".join(b"repl:1: error %d\n\r" % i for i in range(crow.ERRORS_SHOWN + 8)))
+        emu.emit(b"^^ready()\n\r")
+        await wait_for(lambda: any("ready" in r.message for r in caplog.records), "the last line")
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert errors == [f"crow Lua error: repl:1: error {i}" for i in range(crow.ERRORS_SHOWN)] + [
+        f"crow: {crow.ERRORS_SHOWN} different errors; more are logged at debug level only"]
+
+
 async def test_no_crow_never_stops_the_music(tmp_path: Path, caplog, autojump_clock):
     """Without crow the sequencer hands out every hit and the engine's sink, called after crow's,
     receives each one (4 s of trio's virtual time); crow's sink queues nothing and says so once."""

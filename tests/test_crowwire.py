@@ -15,6 +15,7 @@ from gridtonic.crow.wire import (
     LineSplitter,
     WireError,
     frames,
+    is_error,
     parse_event,
     split_line,
 )
@@ -80,6 +81,16 @@ def test_events():
     assert parse_event("pub('a,b', true, nil)") == Event("pub", ("a,b", True, None))
     assert parse_event("ready()") == Event("ready", ())
     assert split_line("hi ^^ready()^^change(1,1)") == ("hi", ["ready()", "change(1,1)"])
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("repl:1: attempt to call a nil value (field 'play_voice')", True),  # crow v4, a line from the host
+    ("lua: lib/asl.lua:12: bad argument", True),  # crow v4, from crow's own Lua
+    ("\\lua: [string \"eval\"]:1: attempt to call a nil value", True),  # older firmware
+    ("!chunk too long!", True),
+    ("error count 0", False), ("hello", False), ("", False)])
+def test_crows_error_lines(text, error):
+    assert is_error(text) is error
 
 
 @pytest.mark.parametrize("text", ["change(1,", "(((", "stream(1,2", "pub('x)", "x(1,{2)", "x(os.exit)",

@@ -41,6 +41,7 @@ RETRY = 1.0  # s between looks for crow while it is away
 COALESCE = 0.0005  # s: lines due this close together go in one write
 EARLY = 0.003  # s: wake this early and finish the wait in the writer thread (trio's timeouts are ms-coarse)
 LATE = 0.02  # s: a line this late is dropped (a late trigger is a wrong beat)
+ERRORS_SHOWN = 32  # distinct crow error lines logged per connection; repeats and the rest go to debug
 
 
 class CrowError(Exception):
@@ -194,6 +195,7 @@ class Crow:
         self._port: serial.Serial | None = None
         self._levels: dict[int, float] = {}
         self._gates: dict[int, float] = {}  # s: each gate's length as defined on crow
+        self._errors: set[str] = set()  # error lines crow sent on this connection, each logged once
         self._pulse_from: float | None = None  # beat from which clock/reset pulses are due; None: stopped
         sequencer.sinks.append(self.play)
         sequencer.listeners.append(self.transport)
@@ -255,6 +257,7 @@ class Crow:
             log.warning("crow: %s", fallback_note(hi.version))
             self._fallback_told = True
         self._levels.clear()
+        self._errors.clear()
         self.schedule.clear()
         try:
             await self._send(port, mapping.setup_lines(self._config, self.sequencer.clock.tempo, self._gates))
@@ -292,8 +295,8 @@ class Crow:
 
     def _heard(self, line: str) -> None:
         text, events = wire.split_line(line)
-        if text.startswith("\\") or "error" in text.lower():
-            log.warning("crow Lua error: %s", text[:200])
+        if wire.is_error(text):
+            self._error(text[:200])
         elif text:
             log.info("crow: %s", text[:200])
         for e in events:
@@ -303,6 +306,17 @@ class Crow:
                 log.warning("crow: ignored %s", err)
                 continue
             log.debug("crow event %s%r", event.name, event.args)
+
+    def _error(self, text: str) -> None:
+        """An error line from crow (a line gridtonic sent failed): logged as an error once per
+        distinct text and connection, so an error every hit cannot flood the log."""
+        if text in self._errors or len(self._errors) >= ERRORS_SHOWN:
+            log.debug("crow Lua error: %s", text)
+            return
+        self._errors.add(text)
+        log.error("crow Lua error: %s", text)
+        if len(self._errors) == ERRORS_SHOWN:
+            log.error("crow: %d different errors; more are logged at debug level only", ERRORS_SHOWN)
 
     def transport(self, beat: float | None) -> None:
         """Sequencer listener: clock and reset pulses run from the start beat, stop with the transport."""

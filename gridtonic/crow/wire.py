@@ -16,6 +16,9 @@ from dataclasses import dataclass
 PACKET = 64  # USB full-speed bulk packet: a write of a multiple of it stalls without a ZLP
 MAX_CHUNK = 1024  # bytes per write, well under crow's 2048-byte receive buffer
 MAX_LINE = 4096  # a longer run without a newline is garbage, dropped
+# How crow's error lines start: v4's Lua errors (``repl:1: …``, ``lua: …``), older firmware's
+# leading backslash, and crow's own complaints (``!chunk too long!``).
+ERROR_STARTS = ("repl:", "lua:", "\\", "!")
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,11 @@ class LineSplitter:
         if self.dropped_lines & (self.dropped_lines - 1) == 0:  # a power of two
             log.warning("crow: dropped a line over %d bytes starting %r (%d such lines so far)",
                         MAX_LINE, raw[:20], self.dropped_lines)
+
+
+def is_error(text: str) -> bool:
+    """Whether printed text from crow (see :func:`split_line`) is one of crow's error lines."""
+    return text.startswith(ERROR_STARTS)
 
 
 def split_line(line: str) -> tuple[str, list[str]]:
