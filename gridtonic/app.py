@@ -195,8 +195,8 @@ async def _stop_on_signal(scope: trio.CancelScope) -> None:
             return
 
 
-def devices(midi_api: str = "jack") -> int:
-    """Print what the audio side needs and whether it is there."""
+def devices(midi_api: str = midiports.AUTO) -> int:
+    """Print what the audio side needs and whether it is there, and which MIDI system and why."""
     defs = synthdefs.synthdef_dir()
     jack_up = jack.running()
     rows = [
@@ -206,11 +206,17 @@ def devices(midi_api: str = "jack") -> int:
         ("scsynth", shutil.which("scsynth") or "missing: apt-get install supercollider-server"),
         ("SynthDefs", str(defs) if any(defs.glob("*.scsyndef")) else f"not built in {defs}: make setup"),
     ]
-    if jack_up or midi_api != "jack":  # JACK's MIDI ports need JACK; without it libjack only complains
-        rows += midiports.listing(midi_api)
-        rows += launchpad.listing(midi_api)
+    try:
+        api, why = midiports.resolve(midi_api)
+    except midiports.MidiPortError as e:  # a status listing: the reason is its MIDI row
+        rows.append(("MIDI API", str(e)))
     else:
-        rows.append(("MIDI", "listed while a JACK server runs"))
+        rows.append(("MIDI API", f"{api} ({why})"))
+        if jack_up or api != "jack":  # JACK's MIDI ports need JACK; without it libjack only complains
+            rows += midiports.listing(api)
+            rows += launchpad.listing(api)
+        else:
+            rows.append(("MIDI", "listed while a JACK server runs"))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")

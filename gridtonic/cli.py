@@ -18,7 +18,7 @@ from pathlib import Path
 from gridtonic import __version__, grid, launchpad, midi, web
 from gridtonic.core.errors import UserError
 from gridtonic.core.session import SessionError
-from gridtonic.io import store
+from gridtonic.io import midiports, store
 from gridtonic.presets.mtpreset import PresetError
 from gridtonic.sound import engine
 
@@ -63,8 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     render.set_defaults(func=_render)
 
     devices = sub.add_parser("devices", help="audio status: JACK, scsynth, SynthDefs, MIDI ports")
-    devices.add_argument("--midi-api", choices=("alsa", "jack"), default="jack",
-                         help="MIDI system to list (default jack; alsa on a desktop)")
+    midiports.add_api_option(devices)
     devices.set_defaults(func=_devices)
     for name in FEATURES:
         importlib.import_module(name).add_commands(sub)
@@ -92,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from gridtonic import app
 
+    args.midi_api, why = midiports.resolve(args.midi_api)  # MIDI, clock, notes and Launchpads all use it
+    log.info("MIDI: %s (%s)", args.midi_api, why)
     return app.main(args)
 
 

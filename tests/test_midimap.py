@@ -52,8 +52,8 @@ def test_run_reads_midi_json_beside_the_session(tmp_path):
 async def test_a_configured_note_and_channel_arrive_on_a_real_port(jack_server, tmp_path):
     (tmp_path / "midi.json").write_text(json.dumps({"tracks": [
         {"out": {"channel": 2, "note": 60, "velocity": 90, "gate": 0.25}}]}))
-    config = config_from_args(cli_parser().parse_args(
-        ["run", "--session", str(tmp_path / "s.json"), "--midi-notes-out"]))
+    config = config_from_args(cli_parser().parse_args(  # JACK, as the listener, also beside a sequencer
+        ["run", "--session", str(tmp_path / "s.json"), "--midi-notes-out", "--midi-api", "jack"]))
     seq = Sequencer(pattern_session("kick:x---"), InternalClock(120))
     received = []
     async with trio.open_nursery() as n:

@@ -1,8 +1,10 @@
-"""MIDI ports: listing, choosing by name, and keeping one open across unplugging.
+"""MIDI ports: which MIDI system, listing, choosing by name, and keeping one open across unplugging.
 
-Ports are JACK MIDI by default (gridtonic runs JACK anyway, and ALSA sequencer is missing in
-containers); ``alsa`` is there for desktops. A port is chosen by case-insensitive substring, or
-``virtual`` makes gridtonic's own port for others to connect to. Inputs and outputs are
+The MIDI system is chosen once (:func:`choose_api`): the ALSA sequencer wherever Linux has one
+(``/dev/snd/seq``: where USB MIDI devices show up, and what mido, rtmidi and norns default to),
+JACK MIDI otherwise (containers and CI have no sequencer; gridtonic runs JACK anyway). A port is
+chosen by case-insensitive substring, or ``virtual`` makes gridtonic's own port for others to
+connect to. Inputs and outputs are
 python-rtmidi ports: the parser needs the raw bytes (mido's callback drops messages with real-time
 bytes inside), and every JACK client and port is opened and closed here, one change at a time
 (:func:`change`), which mido's ports do back to back.
@@ -15,7 +17,8 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Any, TypeVar
 
 import rtmidi
@@ -26,6 +29,9 @@ from gridtonic.io import jack
 log = logging.getLogger(__name__)
 
 APIS = {"jack": rtmidi.API_UNIX_JACK, "alsa": rtmidi.API_LINUX_ALSA}
+AUTO = "auto"
+API_CHOICES = (*sorted(APIS), AUTO)
+SEQUENCER = Path("/dev/snd/seq")  # the ALSA sequencer's device: there only where Linux has one
 CLIENT = "gridtonic"
 VIRTUAL = "virtual"
 WATCH = 1.0  # s between looks for a port that went away or came back
@@ -61,6 +67,43 @@ def change(step: Callable[[], T]) -> T:
 
 class MidiPortError(RuntimeError):
     """No MIDI system to talk to (JACK not running, ALSA sequencer missing)."""
+
+
+def choose_api(requested: str, seq_exists: bool, compiled: Collection[str]) -> tuple[str, str]:
+    """The MIDI system to use and why, from ``--midi-api`` (alsa, jack or auto), whether the ALSA
+    sequencer is there and the systems python-rtmidi was built with. Launchpads, clock and notes
+    all use the one answer. A choice that cannot work is a ``MidiPortError`` (one line), never a
+    silent fallback: rtmidi asked for a system it lacks opens its default one instead."""
+    if requested == AUTO:
+        if seq_exists and "alsa" in compiled:
+            return "alsa", f"auto: {SEQUENCER} exists, the ALSA sequencer where USB MIDI devices show up"
+        why = f"no ALSA sequencer, {SEQUENCER} is missing"
+        if seq_exists:
+            why = "python-rtmidi was built without ALSA"
+        if "jack" not in compiled:
+            raise MidiPortError(f"--midi-api auto: {why}; python-rtmidi has no JACK MIDI either")
+        return "jack", f"auto: {why}"
+    if requested not in APIS:
+        raise MidiPortError(f"--midi-api {requested!r}: one of {', '.join(API_CHOICES)}")
+    if requested not in compiled:
+        raise MidiPortError(f"--midi-api {requested}: python-rtmidi was built without it")
+    if requested == "alsa" and not seq_exists:
+        raise MidiPortError(f"--midi-api alsa: no ALSA sequencer ({SEQUENCER} is missing: "
+                            "sudo modprobe snd-seq, or --midi-api jack)")
+    return requested, f"--midi-api {requested}"
+
+
+def add_api_option(parser: Any) -> None:
+    """``--midi-api``, on ``gridtonic run`` and ``gridtonic devices`` alike (a parser or a group)."""
+    parser.add_argument("--midi-api", choices=API_CHOICES, default=AUTO,
+                        help=f"MIDI system for ports, clock, notes and Launchpads (default auto: ALSA "
+                        f"when {SEQUENCER} exists, else JACK)")
+
+
+def resolve(requested: str) -> tuple[str, str]:
+    """:func:`choose_api` on this machine."""
+    built = set(rtmidi.get_compiled_api())
+    return choose_api(requested, SEQUENCER.exists(), [name for name, api in APIS.items() if api in built])
 
 
 def find(pattern: str, names: list[str]) -> str | None:

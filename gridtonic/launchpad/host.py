@@ -41,7 +41,7 @@ T = TypeVar("T")
 class LaunchpadConfig:
     want: tuple[str, ...] = ()  # port name parts, left to right; (): every Launchpad found
     layout: Path | None = None  # None: the built-in layout for one or two Launchpads
-    api: str = "jack"
+    api: str = "jack"  # the MIDI system, as --midi-api resolves (midiports.resolve)
 
 
 def builtin(units: int) -> layout.Layout:
@@ -271,4 +271,5 @@ def config_from_args(args: argparse.Namespace) -> LaunchpadConfig | None:
         return None
     if args.launchpad_layout is not None:
         layout.load(args.launchpad_layout)  # a bad file stops here with one line, before anything starts
-    return LaunchpadConfig(tuple(args.launchpad), args.launchpad_layout, getattr(args, "midi_api", "jack"))
+    api = midiports.resolve(getattr(args, "midi_api", midiports.AUTO))[0]  # the one MIDI and clock use
+    return LaunchpadConfig(tuple(args.launchpad), args.launchpad_layout, api)

@@ -11,8 +11,8 @@ from pathlib import Path
 import trio
 
 from gridtonic.core.sequencer import Hit, Sequencer
-from gridtonic.io import store
-from gridtonic.io.midiports import APIS, VIRTUAL
+from gridtonic.io import midiports, store
+from gridtonic.io.midiports import VIRTUAL
 from gridtonic.midi import cc as midicc
 from gridtonic.midi import mapping as midimap
 from gridtonic.midi.clock import MidiClock
@@ -31,7 +31,7 @@ class MidiConfig:
     clock_out: bool = False
     notes_out: bool = False  # tracks → notes (``mapping``: midi.json, else General MIDI on channel 10)
     record: bool = False  # notes in are written into the pattern, quantised to 16ths
-    api: str = "jack"
+    api: str = "jack"  # the MIDI system, as --midi-api resolves (midiports.resolve)
     cc_file: Path | None = None  # CC map loaded at start and saved when learning binds; None: none
     learn: tuple[tuple[str, str], ...] = ()  # (track, parameter) bound in turn to the next CCs moved
     mapping: MidiMap = MidiMap()  # per-track notes out and in, and port names
@@ -46,7 +46,7 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     g.add_argument("--midi-clock-out", action="store_true", help="send the internal clock (master)")
     g.add_argument("--midi-notes-out", action="store_true", help="send each track's hits as notes")
     g.add_argument("--midi-record", action="store_true", help="record notes in into the pattern")
-    g.add_argument("--midi-api", choices=sorted(APIS), default="jack", help="MIDI system (default jack)")
+    midiports.add_api_option(g)
     g.add_argument("--cc-learn", metavar="TRACK:PARAM", action="append", type=midicc.learn_target, default=[],
                    help="bind the next CC moved to this parameter (track by number or name; repeat for "
                    "more, one knob each); kept in <session>.cc.json")
@@ -76,7 +76,7 @@ def config_from_args(args: argparse.Namespace) -> MidiConfig | None:
         follow=follow, input=args.midi_in or (mapping.input or VIRTUAL if wants_in else None),
         output=args.midi_out or (mapping.output or VIRTUAL if sends else None),
         clock_out=args.midi_clock_out, notes_out=args.midi_notes_out,
-        record=args.midi_record, api=args.midi_api,
+        record=args.midi_record, api=midiports.resolve(args.midi_api)[0],
         cc_file=midicc.path_for(session), learn=tuple(args.cc_learn), mapping=mapping,
     )
 
