@@ -20,7 +20,7 @@ from gridtonic.io import midiports
 from gridtonic.launchpad import models, sysex
 from gridtonic.launchpad.emulator import EmulatedLaunchpad
 from gridtonic.launchpad.host import LaunchpadConfig, Launchpads, builtin, listing
-from gridtonic.launchpad.models import MINI_MK3, MK2, PRO_MK3, S, X
+from gridtonic.launchpad.models import MINI_MK3, MK2, MODELS, PRO_MK3, S, X
 from gridtonic.launchpad.sysex import LIVE, PROGRAMMER
 from gridtonic.prior import sampler
 
@@ -137,6 +137,19 @@ async def test_two_side_by_side_are_a_16x8_and_follow_unplugging():
         await until(lambda: len(lps.order) == 2 and shows(left, surface, lps) and shows(right, surface, lps),
                     "16x8 again")
         assert right.mode == PROGRAMMER and clean(left) and clean(right)
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if m.kind == "gen3"], ids=lambda m: m.name)
+async def test_every_led_is_cleared_on_attach_and_on_exit(model):
+    """The Pro MK3's LEDs no layout reaches (Shift, logo, left column, the rows below the pads) kept
+    what another program had left on them, flashing, through the whole set and after it."""
+    red = (127, 0, 0)
+    lp = EmulatedLaunchpad(model, lit=red)  # plugged in with every LED it has lit and flashing
+    async with rig(lp) as (_, surface, lps):
+        await until(lambda: len(lps.order) == 1 and shows(lp, surface, lps), "the first frame")
+        assert {lp.leds[i] for i in model.others} <= {(0, 0, 0)} and not lp.moving  # cleared on attach
+        lp.leds, lp.moving = dict.fromkeys(models.every_led(model), red), set(models.every_led(model))
+    assert set(lp.leds) == set(models.every_led(model)) and restored(lp) and not lp.moving  # and on exit
 
 
 async def test_mk2_and_s_draw_in_their_own_messages():

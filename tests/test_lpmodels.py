@@ -139,13 +139,28 @@ def test_gen3_programmer_mode_and_back():
     assert sysex.start(X) == [H + [0x0C, 0x0E, 0x01, 0xF7], H + [0x0C, 0x03, *static_off, 0xF7]]
     assert sysex.start(MINI_MK3)[0] == H + [0x0D, 0x0E, 0x01, 0xF7]
     assert sysex.start(PRO_MK3)[0] == H + [0x0E, 0x0E, 0x01, 0xF7]
-    assert len(sysex.start(PRO_MK3)[1]) == 8 + 3 * 80  # no logo LED
     assert sysex.restore(X, None) == [H + [0x0C, 0x03, *static_off, 0xF7], H + [0x0C, 0x0E, 0x00, 0xF7]]
     assert sysex.restore(X, 1)[-1] == H + [0x0C, 0x0E, 0x01, 0xF7]  # it was in programmer mode before
     assert sysex.mode_query(MINI_MK3) == H + [0x0D, 0x0E, 0xF7]
     assert sysex.mode_reply(MINI_MK3, tuple(H + [0x0D, 0x0E, 0x00, 0xF7])) == 0
     assert sysex.mode_reply(MINI_MK3, tuple(H + [0x0C, 0x0E, 0x00, 0xF7])) is None  # another model's
     assert sysex.mode_reply(MK2, tuple(H + [0x18, 0x0E, 0x00, 0xF7])) is None
+
+
+def test_the_pro_mk3_clears_every_led_it_has():
+    """Its 26 LEDs outside the 9×9 keys (Shift, logo, left column, the two rows below the pads) were
+    never cleared: what another program left on them stayed lit, flashing, through a whole set."""
+    assert sorted(models.every_led(PRO_MK3)) == [*range(1, 9), *range(10, 100), *range(101, 109)]
+    assert [i for _, i in models.leds(PRO_MK3)][:9] == [*range(91, 99), 81]  # drawn: the 9×9 keys only
+    keys = [b for _, i in models.leds(PRO_MK3) for b in (0x00, i, 0x00)]  # 80 keys, static off
+    first = H + [0x0E, 0x03, *keys, 0x00, 90, 0x00, 0xF7]  # 81 specs, the most a message holds
+    rest = [99, 80, 70, 60, 50, 40, 30, 20, 10, 101, 102, 103, 104, 105, 106, 107, 108,  # logo, left,
+            1, 2, 3, 4, 5, 6, 7, 8]  # then the two rows below the pads
+    second = H + [0x0E, 0x03, *(b for i in rest for b in (0x00, i, 0x00)), 0xF7]
+    assert sysex.start(PRO_MK3) == [H + [0x0E, 0x0E, 0x01, 0xF7], first, second]  # on attach
+    assert sysex.restore(PRO_MK3, None) == [first, second, H + [0x0E, 0x0E, 0x00, 0xF7]]  # on exit
+    for m in MODELS:  # the others' keys are all their LEDs
+        assert m is PRO_MK3 or models.every_led(m) == tuple(i for _, i in models.leds(m))
 
 
 def test_gen3_rgb_leds_batched():

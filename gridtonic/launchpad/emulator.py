@@ -5,7 +5,9 @@ It shows the ports the model shows (an X: "LPX DAW" and "LPX MIDI", each an In a
 the interface the model is played on it speaks the model's messages: answers the device inquiry and
 the gen-3 mode read-back, takes programmer mode, lights LEDs from SysEx (RGB, static, flashing and
 pulsing specs; MK2's RGB and all-LEDs) or from notes and CCs (palette colours on channel 1, flashing
-on 2, pulsing on 3; S/Mini red/green velocities). ``press`` plays a key, ``colour`` reads an LED.
+on 2, pulsing on 3; S/Mini red/green velocities). ``press`` plays a key, ``colour`` reads an LED;
+``lit`` plugs it in with every LED it has lit and flashing (``models.every_led``: also those no
+layout reaches), as another program may leave it.
 What arrives on the other interfaces is kept in ``elsewhere``; plain notes and CCs on a model that
 takes SysEx are counted in ``notes``.
 """
@@ -40,6 +42,7 @@ class EmulatedLaunchpad:
     model: Model = models.X
     client: str = ""  # JACK client name; default: the model's name
     mode: int = LIVE  # gen-3: 0 Live, 1 programmer; MK2: its layout; S: 1 once in the X-Y layout
+    lit: Colour | None = None  # every LED's colour when plugged in (flashing); None: all dark
     leds: dict[int, Colour] = field(default_factory=dict)  # LED index → colour ((0,) * n when off)
     moving: set[int] = field(default_factory=set)  # LEDs flashing or pulsing
     notes: int = 0  # note and CC messages received on a model that takes SysEx for its LEDs
@@ -76,8 +79,9 @@ class EmulatedLaunchpad:
             self._out.send_message(data)
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Plugged in: the ports exist (the LEDs start dark, in Live mode) until cancelled or unplugged."""
-        self.leds, self.moving, self.mode = {}, set(), LIVE
+        """Plugged in: the ports exist (Live mode, the LEDs dark or ``lit``) until cancelled or unplugged."""
+        self.leds = dict.fromkeys(models.every_led(self.model), self.lit) if self.lit else {}
+        self.moving, self.mode = set(self.leds), LIVE
         ports: list[midiports.Port] = []
         inputs: list[tuple[str, midiports.Port, midiports.Stamps]] = []  # polled, as gridtonic's are
         client = self.client or self.model.name

@@ -34,16 +34,20 @@ class Model:
     interface: str | None = None  # lower-case name part of the USB MIDI interface to use ("lpx midi")
     position: int = 0  # that interface's index among the unit's ports, when names do not tell
     interfaces: int = 1  # USB MIDI interfaces a unit shows
+    others: tuple[int, ...] = ()  # LED indices outside the 9×9 keys: never drawn, cleared (``every_led``)
 
 
 # Most specific names first ("launchpad mini mk3" before "launchpad mini", "pro mk3" before "pro").
 # Inquiry families: X 03 01, Mini MK3 13 01, MK2 69 00, S 20 00 from Novation's references;
-# Pro MK3 23 01 and Mini MK2 36 00 are unverified.
+# Pro MK3 23 01 and Mini MK2 36 00 are unverified. The Pro MK3's LEDs beyond the 9×9 (its
+# programmer reference's layout, as launchpad.py draws it): Shift 90 and the logo 99 at either end
+# of the top row, the left column 80…10, the two rows below the pads 101–108 and 1–8.
+PRO_MK3_OTHERS = (90, 99, *range(80, 0, -10), *range(101, 109), *range(1, 9))
 X = Model("Launchpad X", "gen3", 0x0C, (0x03, 0x01), ("launchpad x", "lpx"), "lpx midi", 1, 2)
 MINI_MK3 = Model("Launchpad Mini MK3", "gen3", 0x0D, (0x13, 0x01), ("launchpad mini mk3", "lpminimk3"),
                  "lpminimk3 midi", 1, 2)
 PRO_MK3 = Model("Launchpad Pro MK3", "gen3", 0x0E, (0x23, 0x01), ("launchpad pro mk3", "lppromk3"),
-                "lppromk3 midi", 0, 3)
+                "lppromk3 midi", 0, 3, PRO_MK3_OTHERS)
 MK2 = Model("Launchpad MK2", "mk2", 0x18, (0x69, 0x00), ("launchpad mk2",))
 S = Model("Launchpad S", "s", None, (0x20, 0x00), ("launchpad s",))
 MINI = Model("Launchpad Mini", "s", None, (0x36, 0x00), ("launchpad mini",))
@@ -210,6 +214,12 @@ def leds(model: Model) -> tuple[tuple[Local, int], ...]:
     """Every (key, LED index) of the model, row by row."""
     out = ((xy, led(model, xy)) for xy in ((x, y) for y in range(UNIT) for x in range(UNIT)))
     return tuple((xy, i) for xy, i in out if i is not None)
+
+
+def every_led(model: Model) -> tuple[int, ...]:
+    """Every LED index the device has: its keys' (``leds``), then the ones no layout reaches, which
+    another program may have left lit and gridtonic clears on attach and on exit."""
+    return (*(i for _, i in leds(model)), *model.others)
 
 
 # -- several units as one surface ----------------------------------------------------------------

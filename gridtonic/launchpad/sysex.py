@@ -80,9 +80,9 @@ def clear(model: Model, indices: Iterable[int]) -> list[Message]:
 
 def start(model: Model) -> list[Message]:
     """Into the mode where pads send 11–88 and LEDs take SysEx (programmer mode, MK2 session
-    layout, S X-Y layout), every LED off."""
+    layout, S X-Y layout), every LED off (also those no layout reaches: ``models.every_led``)."""
     if model.kind == "gen3":
-        return [sysex(model, GEN3_MODE, PROGRAMMER), *clear(model, (i for _, i in models.leds(model)))]
+        return [sysex(model, GEN3_MODE, PROGRAMMER), *clear(model, models.every_led(model))]
     if model.kind == "mk2":
         return [sysex(model, MK2_LAYOUT, 0), *clear(model, ())]
     return [S_RESET, S_XY_LAYOUT]
@@ -102,11 +102,11 @@ def mode_reply(model: Model, message: tuple[int, ...]) -> int | None:
 
 
 def restore(model: Model, previous: int | None) -> list[Message]:
-    """Our LEDs off and back to the mode the device was in before (gen-3; Live when unknown); MK2
+    """Every LED off and back to the mode the device was in before (gen-3; Live when unknown); MK2
     and S to their power-on layout."""
     if model.kind == "gen3":
         back = LIVE if previous is None else previous
-        return [*clear(model, (i for _, i in models.leds(model))), sysex(model, GEN3_MODE, back)]
+        return [*clear(model, models.every_led(model)), sysex(model, GEN3_MODE, back)]
     if model.kind == "mk2":
         return [*clear(model, ()), sysex(model, MK2_LAYOUT, 0)]
     return [S_RESET]
