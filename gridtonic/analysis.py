@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -10,6 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soundfile as sf
 import trio
+
+from gridtonic.io import osc
+from gridtonic.sound import scsynth, synthdefs
 
 if TYPE_CHECKING:
     from gridtonic.app import Instrument
@@ -91,3 +95,17 @@ def latencies(ms: Sequence[float]) -> str:
     a = np.asarray(ms, dtype=float)
     return (f"n={len(a)}, p50 {np.percentile(a, 50):.2f} ms, p99 {np.percentile(a, 99):.2f} ms, "
             f"max {a.max():.2f} ms")
+
+
+async def sound_back(port: int) -> float:
+    """When scsynth on ``port`` plays again (after a restart, say): the trio time of the first voice
+    it starts once it answers /status. Runs until then; cancel it to give up."""
+    while not await scsynth.answers(port, timeout=0.05):
+        pass
+    with trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        await sock.bind(("127.0.0.1", 0))
+        await sock.sendto(osc.message("/notify", 1), ("127.0.0.1", port))
+        while True:  # /done, then node events: /n_go node parent prev next is-group
+            address, args = osc.parse(await sock.recv(65536))
+            if address == "/n_go" and args[1] == synthdefs.VOICE_GROUP and args[4] == 0:
+                return trio.current_time()

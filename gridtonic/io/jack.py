@@ -13,8 +13,11 @@ import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import IO
 
 import trio
+
+from gridtonic.io import child
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,9 @@ def before_stop(close: Callable[[], None]) -> None:
 async def ensure_jack(
     server_name: str | None = None, rate: int = 48000, period: int = 256, timeout: float = 10.0
 ) -> AsyncIterator[None]:
-    """Make sure a JACK server runs inside the block; stop it afterwards only if we started it."""
+    """Make sure a JACK server runs inside the block. One we start is started again whenever it
+    dies (its clients, scsynth first, reconnect on their own) and stopped afterwards; one that was
+    already running is left alone."""
     if len(_server(server_name)) > MAX_NAME:
         raise JackError(f"JACK server name {_server(server_name)!r} is too long (max {MAX_NAME} characters)")
     if await trio.to_thread.run_sync(running, server_name):
@@ -84,27 +89,66 @@ async def ensure_jack(
     cmd = command(server_name, rate, period)
     if "dummy" in cmd:
         log.info("no sound card found, running JACK with the dummy backend - silent output")
-    # A file, not a pipe: no reader task has to outlive this block, and jackd never blocks on it.
+    # A file, not a pipe: no reader task is needed, and jackd never blocks on it.
     with tempfile.TemporaryFile() as output:
-        proc = await trio.lowlevel.open_process(cmd, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            deadline = trio.current_time() + timeout
-            while not await trio.to_thread.run_sync(running, server_name):
-                if proc.poll() is not None or trio.current_time() > deadline:
-                    output.seek(0)
-                    last = " / ".join(output.read().decode(errors="replace").split("\n")[-4:])
-                    raise JackError(f"jackd did not start ({' '.join(cmd)}): {last}")
-                await trio.sleep(0.05)
-            log.debug("jackd started (pid %d): %s", proc.pid, " ".join(cmd))
-            yield
-        finally:
-            for close in _before_stop:
-                close()
-            with trio.CancelScope(shield=True):
-                await _stop(proc)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(_keep, cmd, server_name, timeout, output)
+            try:
+                yield
+            finally:
+                nursery.cancel_scope.cancel()
 
 
-async def _stop(proc: trio.Process, grace: float = 3.0) -> None:
+async def _keep(cmd: list[str], server_name: str | None, timeout: float, output: IO[bytes],
+                task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run jackd until cancelled, starting it again each time it dies."""
+    proc = await _start(cmd, server_name, timeout, output)
+    task_status.started()
+    try:
+        while True:
+            await proc.wait()
+            log.warning("jackd (pid %d) exited with %s; starting it again", proc.pid, proc.returncode)
+            proc = await _start(cmd, server_name, timeout, output)
+    finally:
+        for close in _before_stop:
+            close()
+        with trio.CancelScope(shield=True):
+            await _stop(proc)
+            if proc.returncode != 0:
+                await _free_slot(cmd, server_name, timeout, output)
+
+
+async def _free_slot(cmd: list[str], server_name: str | None, timeout: float, output: IO[bytes]) -> None:
+    """jackd2 frees its slot in the shared server registry (8 slots) only when it exits cleanly,
+    and gives a dead server's slot back only to a server of the same name. A jackd restarted after
+    a crash sometimes dies of SIGPIPE while stopping (a notification to a client gone with the
+    crash), so one more of that name is started and stopped: fresh, without clients, it exits clean."""
+    try:
+        await _stop(await _start(cmd, server_name, timeout, output))
+    except JackError as e:
+        log.warning("could not free JACK server %r's registry slot: %s", _server(server_name), e)
+
+
+async def _start(cmd: list[str], server_name: str | None, timeout: float, output: IO[bytes]) -> child.Child:
+    """jackd, once it accepts clients; JackError with its last lines if it never does."""
+    proc = child.spawn(cmd, output)
+    try:
+        deadline = trio.current_time() + timeout
+        while not await trio.to_thread.run_sync(running, server_name):
+            if proc.poll() is not None or trio.current_time() > deadline:
+                output.seek(0)
+                last = " / ".join(output.read().decode(errors="replace").split("\n")[-4:])
+                raise JackError(f"jackd did not start ({' '.join(cmd)}): {last}")
+            await trio.sleep(0.05)
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await _stop(proc)
+        raise
+    log.debug("jackd started (pid %d): %s", proc.pid, " ".join(cmd))
+    return proc
+
+
+async def _stop(proc: child.Child, grace: float = 3.0) -> None:
     """SIGTERM lets jackd remove its sockets and shared memory; SIGKILL if it hangs."""
     if proc.returncode is not None:
         return

@@ -14,13 +14,12 @@ import os
 import shutil
 import socket
 import struct
-import subprocess
 from collections import deque
 from collections.abc import Callable, Sequence
 
 import trio
 
-from gridtonic.io import osc
+from gridtonic.io import child, osc
 from gridtonic.sound import synthdefs
 
 log = logging.getLogger(__name__)
@@ -155,11 +154,8 @@ class Scsynth:
 
     async def _serve_once(self, nursery: trio.Nursery, task_status: trio.TaskStatus[None]) -> None:
         """One scsynth process from start to exit; raises ScsynthError if it never came up."""
-        _check_port_free(self.port)
-        env = {**os.environ, "JACK_NO_START_SERVER": "1"}
-        proc = await trio.lowlevel.open_process(
-            self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
-        )
+        await _check_port_free(self.port)
+        proc = child.spawn(self.command(), env={**os.environ, "JACK_NO_START_SERVER": "1"})
         self.pid = proc.pid
         output = _Output()
         try:
@@ -179,7 +175,7 @@ class Scsynth:
             with trio.CancelScope(shield=True):
                 await self._stop(proc)
 
-    async def _handshake(self, proc: trio.Process, output: _Output) -> None:
+    async def _handshake(self, proc: child.Child, output: _Output) -> None:
         with trio.move_on_after(self.boot_timeout) as scope:
             while proc.poll() is None:
                 with trio.move_on_after(0.1):
@@ -201,7 +197,7 @@ class Scsynth:
             self._send_raw(message)
         await self._sync()
 
-    async def _stop(self, proc: trio.Process, grace: float = 2.0) -> None:
+    async def _stop(self, proc: child.Child, grace: float = 2.0) -> None:
         """Ask politely with /quit, then SIGTERM, then SIGKILL; always by this process's PID."""
         if proc.returncode is None:
             self._send_raw(osc.message("/quit"))
@@ -325,16 +321,34 @@ class Scsynth:
                 pass  # already answered
 
 
-def _check_port_free(port: int) -> None:
+async def _check_port_free(port: int) -> None:
+    """One line naming the port when something holds it, left alone: a scsynth there may be
+    another program's (or one left over from an earlier run), and is not ours to stop."""
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         probe.bind(("127.0.0.1", port))
     except OSError:
+        holder = "a scsynth gridtonic did not start" if await answers(port) else "another program"
         raise ScsynthError(
-            f"UDP port {port} is already in use (another scsynth?); choose another port"
+            f"UDP port {port} is already in use by {holder}; choose another port with --port"
         ) from None
     finally:
         probe.close()
+
+
+async def answers(port: int, timeout: float = 0.5) -> bool:
+    """Whether a scsynth on ``port`` replies to /status within ``timeout`` seconds."""
+    with trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        await sock.bind(("127.0.0.1", 0))
+        await sock.sendto(osc.message("/status"), ("127.0.0.1", port))
+        with trio.move_on_after(timeout):
+            while True:
+                try:
+                    if osc.parse(await sock.recv(65536))[0] == "/status.reply":
+                        return True
+                except (OSError, ValueError):  # nothing listens there, or not OSC
+                    return False
+    return False
 
 
 class _Output:
@@ -344,7 +358,7 @@ class _Output:
         self.lines: deque[str] = deque(maxlen=8)
         self.done = trio.Event()
 
-    async def read(self, proc: trio.Process) -> None:
+    async def read(self, proc: child.Child) -> None:
         assert proc.stdout is not None
         buf = b""
         try:
