@@ -6,18 +6,30 @@ event loop bridged into trio would sit on the key → LED path for no gain. One 
 127.0.0.1 unless configured) talks to serialoscd and to the device: serialosc answers discovery
 there and the device sends keys and ``/sys`` replies there after ``/sys/host`` and ``/sys/port``.
 
-Hot-plug: ``/serialosc/notify`` is one-shot, so it is re-armed after every add/remove. The first
-grid found wins unless ``want`` names one; when it is unplugged the next one found takes over.
-A restarted serialoscd announces nothing and the device comes back on a new port with its settings
-lost, so while a grid is in use it is asked ``/sys/info`` and serialosc ``/serialosc/list`` every
-``RETRY`` s: the same id on a new port, a reply showing our port, prefix or rotation gone, or
-``SILENT`` rounds without a word from the device all redo the handshake (the grid repaints).
-Nothing here raises on bad input: malformed or unexpected datagrams are dropped with a log line.
+Hot-plug: serialoscd keeps ``/serialosc/notify`` registrations in a list, in memory only, and
+empties it after each notification it sends, so one registration is kept outstanding: sent again
+after every add/remove, and again after the daemon may have lost it (it stopped answering
+``/serialosc/version`` for ``SILENT`` rounds; a device started pointed at us, ``/sys/connect``; the
+grid in use went silent, turned up on another port or forgot our settings) — never on a timer,
+which stacked one a second. A registration made while the old one was still there yields the next
+notification twice: the copy (the same message within ``DUPLICATE`` s) is ignored, so there is
+never more than one extra, and it is gone after one notification.
+
+The first grid found wins unless ``want`` names one; when it is unplugged the next one found takes
+over. A device process says ``/sys/disconnect`` when its grid goes away and ``/sys/connect`` when
+it starts already pointed at us (serialosc-device saves the app's host, port, prefix and rotation
+when its grid goes away, so a replug or a restarted daemon brings it back on the same port, dark):
+the first lets the grid go, the second redoes the handshake so the whole frame is painted again.
+While a grid is in use it is asked ``/sys/info`` and serialosc ``/serialosc/list`` every ``RETRY``
+s: the same id on a new port, a reply showing our port, prefix or rotation gone, or ``SILENT``
+rounds without a word from the device also redo it. Nothing here raises on bad input: malformed or
+unexpected datagrams are dropped with a log line.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +45,7 @@ DEFAULT_PORT = 12002
 PREFIX = "/gridtonic"
 RETRY = 1.0  # s between discovery attempts, and between pings of the grid in use
 SILENT = 3  # pings without any answer before the grid counts as gone
+DUPLICATE = 0.1  # s within which the same notification again is a second registration's copy
 
 
 @dataclass
@@ -43,6 +56,7 @@ class Device:
     width: int = 0
     height: int = 0
     rotation: int = 0
+    confirmed: bool = False  # an info reply showed our port: the handshake took
 
     @property
     def ready(self) -> bool:
@@ -63,6 +77,9 @@ class SerialOsc:
         self._sock: socket.socket | None = None
         self._dropped = 0
         self._heard = 0.0  # trio time the device last sent anything
+        self._daemon = 0.0  # trio time serialoscd last answered
+        self._armed = False  # a /serialosc/notify is outstanding
+        self._note: tuple[str, tuple, float] = ("", (), -math.inf)  # the last notification, when
 
     @property
     def local_port(self) -> int:
@@ -82,9 +99,14 @@ class SerialOsc:
         self.send("/grid/led/level/map", x_off, y_off, *levels)
 
     def _discover(self) -> None:
-        local = self.local_port
-        self._send(self.port, "/serialosc/list", "127.0.0.1", local)
-        self._send(self.port, "/serialosc/notify", "127.0.0.1", local)
+        self._send(self.port, "/serialosc/list", "127.0.0.1", self.local_port)
+        self._arm()
+
+    def _arm(self, again: bool = False) -> None:
+        """Keep one notify registration outstanding (``again``: the last one was used or lost)."""
+        if again or not self._armed:
+            self._armed = True
+            self._send(self.port, "/serialosc/notify", "127.0.0.1", self.local_port)
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Find a grid and keep one connected until cancelled; reports started once listening."""
@@ -92,6 +114,7 @@ class SerialOsc:
             self._sock = sock
             try:
                 async with trio.open_nursery() as n:
+                    self._discover()  # registered for notifications before anyone hears we started
                     n.start_soon(self._rediscover)
                     task_status.started()
                     while True:
@@ -103,15 +126,21 @@ class SerialOsc:
     async def _rediscover(self) -> None:
         """Ask serialosc for grids until one is ready (serialoscd may start after us), then keep
         checking that the one in use still answers on the port we know, with our settings."""
+        self._daemon = trio.current_time()
         while True:
-            dev = self.device
-            if dev is not None and trio.current_time() - self._heard > SILENT * RETRY:
+            now, dev = trio.current_time(), self.device
+            if dev is not None and now - self._heard > SILENT * RETRY:
                 log.warning("grid %s stopped answering: looking for it again", dev.id)
                 self._lose(dev)
+                self._armed = False  # a daemon restart ends devices silently and forgets us
                 dev = None
+            if now - self._daemon > SILENT * RETRY:
+                self._armed = False  # the daemon was away: our registration went with it
+            self._send(self.port, "/serialosc/version", "127.0.0.1", self.local_port)
             if dev is None or not dev.ready:
                 self._discover()
             else:
+                self._arm()
                 self._send(self.port, "/serialosc/list", "127.0.0.1", self.local_port)
                 self._send(dev.port, "/sys/info", "127.0.0.1", self.local_port)
             await trio.sleep(RETRY)
@@ -121,7 +150,7 @@ class SerialOsc:
         try:
             address, args = osc.parse(data)
             self._dispatch(address, args, sender)
-        except (ValueError, TypeError, IndexError) as e:
+        except (ValueError, TypeError, IndexError, OverflowError) as e:
             self._dropped += 1
             if self._dropped & (self._dropped - 1) == 0:  # 1st, 2nd, 4th, 8th…: a flood stays quiet
                 log.warning("ignored a bad datagram from port %d (%d so far): %s", sender, self._dropped, e)
@@ -130,30 +159,53 @@ class SerialOsc:
         dev = self.device
         if dev is not None and sender == dev.port:
             self._heard = trio.current_time()
+        if sender == self.port:
+            self._daemon = trio.current_time()
         if address == self.prefix + "/grid/key":
             if dev is not None and dev.ready and sender == dev.port:
                 x, y, s = (int(v) for v in args[:3])
                 if 0 <= x < dev.width and 0 <= y < dev.height:
                     self.on_key(x, y, bool(s))
+        elif address in ("/serialosc/add", "/serialosc/remove") and self._copy(address, args):
+            log.debug("ignored a second copy of %s %r", address, args)
         elif address in ("/serialosc/device", "/serialosc/add"):
             if address == "/serialosc/add":
-                self._send(self.port, "/serialosc/notify", "127.0.0.1", self.local_port)
+                self._arm(again=True)
             if len(args) >= 3:
                 self._offer(str(args[0]), str(args[1]), int(args[2]))
             elif dev is None:  # a bare add: ask for the list to learn its port
                 self._discover()
         elif address == "/serialosc/remove":
-            self._send(self.port, "/serialosc/notify", "127.0.0.1", self.local_port)
+            self._arm(again=True)
             if dev is not None and args and str(args[0]) == dev.id:
                 log.info("grid %s unplugged", dev.id)
                 self._lose(dev)
                 self._discover()
+        elif address == "/sys/connect":
+            self._arm(again=True)  # a restarted daemon's device, or a replug (announced besides)
+            if dev is not None and sender == dev.port:
+                log.info("grid %s started again (serialosc restarted?): connecting again", dev.id)
+                self._lose(dev)
+                self._offer(dev.id, dev.type, dev.port)
+            elif dev is None:
+                self._discover()
+        elif address == "/sys/disconnect" and dev is not None and sender == dev.port:
+            log.info("grid %s disconnected", dev.id)
+            self._lose(dev)
         elif address.startswith("/sys/") and dev is not None and sender == dev.port:
             self._sys(dev, address, args)
         else:
             log.debug("ignored %s %r from port %d", address, args, sender)
 
+    def _copy(self, address: str, args: list) -> bool:
+        """Whether this notification repeats the last one at once (a second registration's copy)."""
+        now, (last, last_args, at) = trio.current_time(), self._note
+        self._note = (address, tuple(args), now)
+        return (address, tuple(args)) == (last, last_args) and now - at < DUPLICATE
+
     def _offer(self, id: str, type: str, port: int) -> None:
+        if not 0 < port < 65536:
+            raise ValueError(f"no such UDP port {port}")
         dev = self.device
         if self.want is not None and id != self.want:
             return
@@ -162,6 +214,7 @@ class SerialOsc:
                 return
             log.info("grid %s moved from port %d to %d (serialosc restarted?)", id, dev.port, port)
             self._lose(dev)
+            self._arm(again=True)
         self.device = Device(id, type, port)
         self._heard = trio.current_time()
         local = self.local_port
@@ -182,9 +235,13 @@ class SerialOsc:
         if was_ready and self._forgot(dev, address, args):
             log.info("grid %s lost our settings (%s %r): connecting again", dev.id, address, args)
             self._lose(dev)
+            if dev.confirmed:  # it had our settings: its process restarted, the daemon may have too
+                self._arm(again=True)
             self._offer(dev.id, dev.type, dev.port)
             return
-        if address == "/sys/size":
+        if address == "/sys/port":
+            dev.confirmed = dev.confirmed or int(args[0]) == self.local_port
+        elif address == "/sys/size":
             dev.width, dev.height = int(args[0]), int(args[1])
         elif address == "/sys/rotation":
             dev.rotation = int(args[0])
