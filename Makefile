@@ -7,8 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_RUN := supercollider-server supercollider-language sc3-plugins-server jackd2 python3-venv
-# the browser page's tests drive headless Chromium
-APT_TEST := $(APT_RUN) chromium chromium-driver
+# the browser page's tests drive headless Chromium; the grid's run against the real serialoscd, built
+# from ../shared/peers/serialosc (its README lists what it needs)
+APT_TEST := $(APT_RUN) chromium chromium-driver build-essential pkg-config liblo-dev libudev-dev libuv1-dev \
+	libavahi-compat-libdnssd-dev
+SERIALOSC_KIT := ../shared/peers/serialosc
+SERIALOSC := build/serialosc/bin/serialoscd
 DEFS := build/synthdefs/.stamp
 ARGS ?=
 
@@ -17,7 +21,7 @@ ARGS ?=
 run: setup
 	$(BIN)/gridtonic run $(ARGS)
 
-test: system-test setup
+test: system-test setup $(SERIALOSC)
 	$(BIN)/ruff check gridtonic tests bench
 	$(BIN)/pytest -q -rs
 
@@ -50,6 +54,11 @@ $(VENV)/.installed: pyproject.toml
 $(DEFS): engine/supertonic.scd engine/build.scd gridtonic/sound/synthdefs.py $(VENV)/.installed
 	$(BIN)/python -m gridtonic.sound.synthdefs build/synthdefs
 	touch $@
+
+# the real serialosc daemon for the grid tests (skipped, with the reason, where ../shared is absent)
+$(SERIALOSC):
+	@if [ -d $(SERIALOSC_KIT) ]; then bash $(SERIALOSC_KIT)/build.sh build/serialosc; \
+	else echo "gridtonic: no $(SERIALOSC_KIT): the real-serialosc grid tests will skip"; fi
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check gridtonic tests bench

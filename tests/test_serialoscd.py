@@ -6,64 +6,14 @@ from __future__ import annotations
 
 import shutil
 import signal
-from contextlib import asynccontextmanager
 
 import pytest
 import trio
-from serialoscd import PORT, Daemon
+from serialoscd import PORT, Daemon, rig, shows, until
 
-from gridtonic.core import layout
-from gridtonic.core.clock import InternalClock
-from gridtonic.core.sequencer import Sequencer
-from gridtonic.core.session import default_session
-from gridtonic.core.surface import Surface
 from gridtonic.grid import serialosc
 from gridtonic.grid.emulator import EmulatedGrid, SerialOscEmulator
-from gridtonic.grid.host import Grid, GridConfig
 from gridtonic.io import osc
-
-
-async def until(condition, what: str, guard: float = 10) -> float:
-    """Wait for ``condition()`` (a hang guard, not a timing assertion); the seconds it took."""
-    start = trio.current_time()
-    with trio.move_on_after(guard):
-        while not condition():
-            await trio.sleep(0.005)
-        return trio.current_time() - start
-    raise AssertionError(f"gave up waiting for {what}")
-
-
-def shows(g, surface: Surface, rotation: int = 0) -> bool:
-    """The pty grid's LEDs are the surface's frame (turned as libmonome turns it)."""
-    turn = EmulatedGrid(width=g.width, height=g.height, rotation=rotation)  # its coordinate maps
-    lay, (w, h) = surface.gestures.layout, turn.size
-    if lay.width > w or lay.height > h:
-        return False
-    with g.cond:
-        view = [g.level(*turn.physical(x, y)) for y in range(lay.height) for x in range(lay.width)]
-    return tuple(view) == surface.frame(trio.current_time()) and any(view)
-
-
-@asynccontextmanager
-async def rig(tmp_path, **config):
-    daemon = Daemon(tmp_path / "serialosc")
-    daemon.start()
-    session = default_session()
-    for t in session.tracks:
-        t.set_pattern("-")
-    surface = Surface(layout.builtin(16, 8), session, Sequencer(session, InternalClock(120)))
-    heard: list[str] = []
-    try:
-        async with trio.open_nursery() as n:
-            await n.start(surface.run)
-            grid = Grid(surface, GridConfig(serialosc_port=PORT, **config))
-            handle = grid.client.handle
-            grid.client.handle = lambda data, sender: (heard.append(osc.parse(data)[0]), handle(data, sender))
-            await n.start(grid.run)
-            yield daemon, surface, grid, heard
-            n.cancel_scope.cancel()
-    finally:
-        daemon.stop(signal.SIGKILL)
 
 
 async def tap(g, x: int, y: int) -> None:
