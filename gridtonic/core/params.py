@@ -7,12 +7,11 @@ frequencies, semitones for ModAmt, dB for levels, % for mix and velocity sensiti
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-log = logging.getLogger(__name__)
+from gridtonic.core import fields
 
 
 @dataclass(frozen=True)
@@ -73,20 +72,12 @@ def defaults() -> dict[str, float]:
 
 def clean(values: Mapping[str, float], where: str = "patch") -> dict[str, float]:
     """A complete, in-range patch from ``values``: unknown names dropped, out-of-range values
-    clamped, missing ones defaulted; each change logged once with ``where`` so the user can find it."""
+    clamped, missing and non-numbers defaulted (checked by ``fields``, whatever a file holds);
+    each change logged once with ``where`` so the user can find it."""
     out = defaults()
+    fields.unknown(values, BY_NAME.keys(), where)
     for name, value in values.items():
-        param = BY_NAME.get(name)
-        if param is None:
-            log.warning("%s: unknown parameter %r ignored", where, name)
-            continue
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            log.warning("%s: %s=%r is not a number; default %g used", where, name, value, param.default)
-            continue
-        c = param.clamp(v)
-        if c != v:
-            log.warning("%s: %s=%g out of range, clamped to %g", where, name, v, c)
-        out[name] = c
+        if (param := BY_NAME.get(name)) is not None:
+            v = fields.clamp(value, param.minimum, param.maximum, param.default, f"{where}.{name}")
+            out[name] = param.clamp(v)
     return out

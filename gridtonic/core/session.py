@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gridtonic.core import params
-from gridtonic.core.fields import clamp
+from gridtonic.core.fields import clamp, flag, text, unknown
 from gridtonic.core.kit import default_kit
 
 log = logging.getLogger(__name__)
@@ -153,12 +153,11 @@ class Track:
             "name", "pattern", "velocity", "probability", "swing", "mute", "pan", "choke", "max_voices",
             "morph", "patch_a", "patch_b",
         }
-        for k in d.keys() - known:
-            log.warning("%s: unknown field %r ignored", where, k)
-        t = cls(name=str(d.get("name", "track"))[:32])
+        unknown(d, known, where)
+        t = cls(name=text(d, "name", "track", 32, where))
         Steps.from_dict(d, where).restore(t)
         t.swing = clamp(d.get("swing", 50.0), 0.0, 100.0, 50.0, f"{where}.swing")
-        t.mute = bool(d.get("mute", False))
+        t.mute = flag(d, "mute", False, where)
         t.pan = clamp(d.get("pan", 0.0), -1.0, 1.0, 0.0, f"{where}.pan")
         choke = d.get("choke")
         t.choke = None if choke is None else int(clamp(choke, 1, 8, 1, f"{where}.choke"))
@@ -180,8 +179,7 @@ def _slot_from(d: Any, where: str) -> Slot | None:
     if len(d) > MAX_TRACKS:
         log.warning("%s: %d tracks, only the first %d kept", where, len(d), MAX_TRACKS)
     for i, t in enumerate(d[:MAX_TRACKS]):
-        for k in t.keys() - {"pattern", "velocity", "probability"}:
-            log.warning("%s[%d]: unknown field %r ignored", where, i, k)
+        unknown(t, {"pattern", "velocity", "probability"}, f"{where}[{i}]")
     return tuple(Steps.from_dict(t, f"{where}[{i}]") for i, t in enumerate(d[:MAX_TRACKS]))
 
 
@@ -206,8 +204,7 @@ class Session:
     def from_dict(cls, d: Any, where: str = "session") -> Session:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise SessionError(f"{where}: not a gridtonic session (missing \"format\": \"{FORMAT}\")")
-        for k in d.keys() - {"format", "version", "tempo", "seed", "tracks", "slots"}:
-            log.warning("%s: unknown field %r ignored", where, k)
+        unknown(d, {"format", "version", "tempo", "seed", "tracks", "slots"}, where)
         tracks = d.get("tracks")
         if not isinstance(tracks, list) or not tracks:
             raise SessionError(f"{where}: \"tracks\" must be a non-empty list")

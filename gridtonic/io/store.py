@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 import trio
@@ -22,6 +24,13 @@ from gridtonic.core.session import Session, SessionError, default_session
 log = logging.getLogger(__name__)
 
 AUTOSAVE_PERIOD = 0.5  # s: at most this much editing is lost on kill -9
+MAX_SESSION_BYTES = 10 << 20  # a full session is about 30 KB; anything near this is not one
+MAX_CONFIG_BYTES = 1 << 20  # crow.json, midi.json, the CC map: a few KB when written by hand
+
+
+class FileError(ValueError):
+    """A file that cannot be used at all: unreadable, too large, not UTF-8 or not JSON (one line
+    naming it)."""
 
 
 def data_dir() -> Path:
@@ -73,31 +82,89 @@ def _fsync(path: Path, flags: int) -> None:
         os.close(fd)
 
 
+def read_capped(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file ``path``, refused (FileError) before reading when it holds
+    more than ``limit``; never more than ``limit`` + 1 bytes are read, even from a file that grows."""
+    try:
+        with path.open("rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise FileError(f"{path}: not a regular file")
+            if st.st_size > limit:
+                raise FileError(f"{path}: {st.st_size:,} bytes, more than the {limit:,} a usable one has")
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise FileError(f"{path}: cannot read ({e.strerror or e})") from None
+    if len(data) > limit:
+        raise FileError(f"{path}: more than the {limit:,} bytes a usable one has")
+    return data
+
+
+def read_json(path: Path, limit: int) -> Any:
+    """The JSON value in ``path`` (at most ``limit`` bytes of UTF-8); FileError, one line naming
+    the file, for anything that stops it being read: size, encoding, syntax, nesting too deep for
+    the parser, an integer too long to convert."""
+    data = read_capped(path, limit)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise FileError(f"{path}: byte {e.start}: not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise FileError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
+    except (ValueError, RecursionError) as e:  # >4300-digit integers; nesting deeper than the stack
+        raise FileError(f"{path}: not usable JSON ({_short(e)})") from None
+
+
+def unusable(path: Path, e: Exception) -> str:
+    """One line for why ``path`` cannot be used: our own errors already name the file; anything
+    else (a damaged file reaching a check we lack) is named with its type, cut short."""
+    if isinstance(e, FileError | SessionError) and str(e).startswith(str(path)):
+        return str(e)
+    return f"{path}: cannot be used ({type(e).__name__}: {_short(e)})"
+
+
+def _short(e: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def load(path: Path) -> Session:
     """Read a session file; SessionError (one line, naming the file) when it cannot be used."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SessionError(f"{path}: cannot read ({e.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise SessionError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
+        data = read_json(path, MAX_SESSION_BYTES)
+    except FileError as e:
+        raise SessionError(str(e)) from None
     return Session.from_dict(data, where=str(path))
 
 
 def open_session(path: Path) -> Session:
-    """The saved session, or the default one. A file that cannot be used is moved aside (never
-    overwritten by autosave) with one line saying where it went."""
+    """The saved session, or the default one. A file that cannot be used, for whatever reason, is
+    moved aside (never overwritten by autosave, never read again at the next start) with one line
+    saying where it went."""
     if not path.exists():
         return default_session()
     try:
         return load(path)
-    except SessionError as e:
-        aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+    except Exception as e:  # noqa: BLE001 - any failure of one file must not stop every start
+        reason = unusable(path, e)
+    aside = _aside(path)
+    try:
         os.replace(path, aside)
-        log.error("%s; moved it to %s and started the default session", e, aside)
-        return default_session()
+    except OSError as e:
+        log.error("%s; could not move it aside (%s); started the default session", reason, e.strerror)
+    else:
+        log.error("%s; moved it to %s and started the default session", reason, aside)
+    return default_session()
+
+
+def _aside(path: Path) -> Path:
+    """A name beside ``path`` for a broken copy that no earlier one already has."""
+    stem = f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}"
+    aside, n = path.with_name(stem), 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{stem}-{n}")
+    return aside
 
 
 async def autosave(session: Session, path: Path, period: float = AUTOSAVE_PERIOD) -> None:
