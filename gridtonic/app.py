@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import trio
@@ -25,6 +26,7 @@ from gridtonic.core.surface import Surface
 from gridtonic.crow import Crow, CrowConfig
 from gridtonic.io import jack, midiports, store
 from gridtonic.io.jack import JackError
+from gridtonic.io.tasks import supervise
 from gridtonic.midi import MidiClock, MidiConfig
 from gridtonic.presets import kits
 from gridtonic.prior import sampler
@@ -116,25 +118,30 @@ class Instrument:
             await n.start(self.server.run)
             await n.start(self.sequencer.run)
             if self.grid is not None:
-                self.grid_host = await n.start(grid.serve, self.surface, self.grid)
+                await n.start(partial(supervise, "grid", grid.serve, self.surface, self.grid,
+                                      on_start=self._grid_started))
             if self.web is not None:
                 await n.start(self.page.run)
-                self.url = await n.start(self.web_page().run, self.web)
+                self.url = await n.start(supervise, "web page", self.web_page().run, self.web)
                 log.info("the page (virtual grid and screen) is at %s", self.url)
                 if self.web.open:
                     n.start_soon(web.open_unless_hardware, self.url, self.hardware)
             if self.crow_host is not None:
-                await n.start(self.crow_host.run)
+                await n.start(supervise, "crow", self.crow_host.run)
             if self.midi is not None:
-                await n.start(midi.serve, self.midi, self.sequencer, self.engine.play, self.latency)
+                await n.start(supervise, "MIDI", midi.serve, self.midi, self.sequencer, self.engine.play,
+                              self.latency)
             if self.launchpads is not None:
                 await n.start(self.pads.run)
-                await n.start(self.launchpads.run)
+                await n.start(supervise, "Launchpads", self.launchpads.run)
             if self.session_path is not None:
                 n.start_soon(store.autosave, self.session, self.session_path)
             if not isinstance(self.clock, MidiClock):  # a MIDI master starts the transport
                 self.sequencer.start()
             task_status.started()
+
+    def _grid_started(self, host: grid.Grid) -> None:
+        self.grid_host = host  # a restarted grid task's new host
 
     async def load_prior(self) -> None:
         """The introspection sampler, read in a worker thread (the clock never waits for it); it

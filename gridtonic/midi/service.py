@@ -97,19 +97,26 @@ def cc_map(config: MidiConfig, tracks: list[str]) -> midicc.CcMap:
 
 async def serve(config: MidiConfig, sequencer: Sequencer, play: Callable[[Hit], None], latency: float,
                 task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run the configured MIDI input and output until cancelled."""
-    async with trio.open_nursery() as n:
-        if config.input is not None:
-            clock = sequencer.clock if isinstance(sequencer.clock, MidiClock) else None
-            cc = cc_map(config, [t.name for t in sequencer.session.tracks])
-            midi_in = MidiIn(sequencer, play, clock=clock, record=config.record, latency=latency, cc=cc,
-                             mapping=config.mapping)
-            await n.start(midi_in.run, config.input, config.api)
-            if config.cc_file is not None:
-                n.start_soon(store.keep_saved, lambda: midicc.dumps(cc), config.cc_file, midicc.dumps(cc))
-        if config.output is not None:
-            notes = dict(enumerate(config.mapping.out)) if config.notes_out else {}
-            out = MidiOut(sequencer, latency, notes, clock=config.clock_out)
-            sequencer.sinks.append(out.play)
-            await n.start(out.run, config.output, config.api)
-        task_status.started()
+    """Run the configured MIDI input and output until cancelled (again after a crash: the output
+    leaves the sequencer when it ends)."""
+    out: MidiOut | None = None
+    try:
+        async with trio.open_nursery() as n:
+            if config.input is not None:
+                clock = sequencer.clock if isinstance(sequencer.clock, MidiClock) else None
+                cc = cc_map(config, [t.name for t in sequencer.session.tracks])
+                midi_in = MidiIn(sequencer, play, clock=clock, record=config.record, latency=latency, cc=cc,
+                                 mapping=config.mapping)
+                await n.start(midi_in.run, config.input, config.api)
+                if config.cc_file is not None:
+                    n.start_soon(store.keep_saved, lambda: midicc.dumps(cc), config.cc_file, midicc.dumps(cc))
+            if config.output is not None:
+                notes = dict(enumerate(config.mapping.out)) if config.notes_out else {}
+                out = MidiOut(sequencer, latency, notes, clock=config.clock_out)
+                sequencer.sinks.append(out.play)
+                await n.start(out.run, config.output, config.api)
+            task_status.started()
+    finally:
+        if out is not None:
+            sequencer.sinks.remove(out.play)
+            sequencer.listeners.remove(out.transport)
