@@ -27,6 +27,12 @@ FORMAT = "gridtonic-prior"
 SCHEMA_VERSION = 1
 BUILDER = f"gridtonic {__version__} prior-builder {SCHEMA_VERSION}"
 PAGE_SIZE = 4096
+# The shipped prior is 1.8 MB; reading one holds its rows in memory several times over, so a file
+# far larger is refused from its size, before SQLite reads a page of it.
+MAX_PRIOR_BYTES = 64 << 20
+# What a damaged file raises on its way out of SQLite: its own errors, and Python's when a value
+# in a damaged row cannot be converted (text that is not UTF-8, an integer column holding text).
+DAMAGE = (sqlite3.Error, ValueError, OverflowError)
 
 SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -204,15 +210,17 @@ def connect(path: Path) -> sqlite3.Connection:
     """Open a prior read-only and check it is one; PriorError (one line) when it is not."""
     if not path.is_file():
         raise PriorError(f"{path}: no such prior file")
+    if (size := path.stat().st_size) > MAX_PRIOR_BYTES:
+        raise PriorError(f"{path}: {size:,} bytes, more than the {MAX_PRIOR_BYTES:,} a usable prior has")
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             fmt = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
             version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except sqlite3.Error:
+        except DAMAGE:
             con.close()
             raise
-    except sqlite3.Error as e:
+    except DAMAGE as e:
         raise PriorError(f"{path}: not a gridtonic prior ({e})") from None
     if fmt != (FORMAT,) or version != (str(SCHEMA_VERSION),):
         con.close()
@@ -233,7 +241,7 @@ def read_counts(path: Path) -> Counts:
                 ("adjacent", "ins, pid1, pid2, n", 4),
             )
         ))
-    except sqlite3.Error as e:
+    except DAMAGE as e:
         raise PriorError(f"{path}: damaged prior ({e})") from None
     finally:
         con.close()
@@ -254,7 +262,7 @@ def info(path: Path) -> dict[str, object]:
         classes = [name for (name,) in con.execute(
             "SELECT name FROM instrument WHERE ins IN (SELECT DISTINCT ins FROM pattern WHERE pid != 0) "
             "ORDER BY ins")]
-    except (sqlite3.Error, json.JSONDecodeError) as e:
+    except DAMAGE as e:  # stats is JSON: a JSONDecodeError is a ValueError
         raise PriorError(f"{path}: damaged prior ({e})") from None
     finally:
         con.close()
@@ -272,7 +280,7 @@ def checksum(path: Path) -> str:
             order = ", ".join(str(i + 1) for i in range(len(cols)))
             for row in con.execute(f"SELECT * FROM {table} ORDER BY {order}"):
                 h.update((json.dumps(row) + "\n").encode())
-    except sqlite3.Error as e:
+    except DAMAGE as e:
         raise PriorError(f"{path}: damaged prior ({e})") from None
     finally:
         con.close()

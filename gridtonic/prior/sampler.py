@@ -26,6 +26,7 @@ import numpy as np
 import trio
 
 from gridtonic.core.session import Track
+from gridtonic.io import store
 from gridtonic.prior import database
 from gridtonic.prior.database import Counts, PriorError
 from gridtonic.prior.drums import CLASS_ID, CLASSES, FALLBACK_CLASS, HALF, class_of, decode, encode
@@ -345,8 +346,8 @@ def load_file(path: Path | None = None) -> Sampler | None:
     path = path or default_path()
     try:
         return Sampler.from_file(path)
-    except PriorError as e:
-        log.error("%s; introspection is off", e)
+    except Exception as e:  # noqa: BLE001 - a damaged prior turns introspection off, never the music
+        log.error("%s; introspection is off", e if isinstance(e, PriorError) else store.unusable(path, e))
         return None
 
 
