@@ -22,8 +22,13 @@ when its grid goes away, so a replug or a restarted daemon brings it back on the
 the first lets the grid go, the second redoes the handshake so the whole frame is painted again.
 While a grid is in use it is asked ``/sys/info`` and serialosc ``/serialosc/list`` every ``RETRY``
 s: the same id on a new port, a reply showing our port, prefix or rotation gone, or ``SILENT``
-rounds without a word from the device also redo it. Nothing here raises on bad input: malformed or
-unexpected datagrams are dropped with a log line.
+rounds without a word from the device also redo it.
+
+Any local process can send to our port, so nothing here raises on bad input: every argument is
+checked (``osc.check``) before use and a malformed, mistyped or out-of-range datagram is dropped
+with a rate-limited log line. Announcements (``/serialosc/device``, ``/add``, ``/remove``) count
+only from the daemon's port and keys and ``/sys`` replies only from the device's, so a spoofed
+``/serialosc/device`` from elsewhere never becomes the grid.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ PREFIX = "/gridtonic"
 RETRY = 1.0  # s between discovery attempts, and between pings of the grid in use
 SILENT = 3  # pings without any answer before the grid counts as gone
 DUPLICATE = 0.1  # s within which the same notification again is a second registration's copy
+MAX_SIDE = 256  # keys on a side: monome's largest grid has 16, serialosc's protocol allows 255
 
 
 @dataclass
@@ -75,7 +81,7 @@ class SerialOsc:
         self.on_ready: Callable[[Device], None] = lambda device: None
         self.on_gone: Callable[[Device], None] = lambda device: None
         self._sock: socket.socket | None = None
-        self._dropped = 0
+        self.dropped = osc.Drops(log, "a bad datagram")
         self._heard = 0.0  # trio time the device last sent anything
         self._daemon = 0.0  # trio time serialoscd last answered
         self._armed = False  # a /serialosc/notify is outstanding
@@ -146,14 +152,14 @@ class SerialOsc:
             await trio.sleep(RETRY)
 
     def handle(self, data: bytes, sender: int) -> None:
-        """One datagram from UDP port ``sender``."""
+        """One datagram from UDP port ``sender``; never raises (a bug in a callback is logged too)."""
         try:
             address, args = osc.parse(data)
             self._dispatch(address, args, sender)
-        except (ValueError, TypeError, IndexError, OverflowError) as e:
-            self._dropped += 1
-            if self._dropped & (self._dropped - 1) == 0:  # 1st, 2nd, 4th, 8th…: a flood stays quiet
-                log.warning("ignored a bad datagram from port %d (%d so far): %s", sender, self._dropped, e)
+        except osc.BadMessage as e:
+            self.dropped(f"port {sender}", e)
+        except Exception as e:
+            self.dropped(f"port {sender}", f"{type(e).__name__}: {e}")
 
     def _dispatch(self, address: str, args: list, sender: int) -> None:
         dev = self.device
@@ -163,21 +169,23 @@ class SerialOsc:
             self._daemon = trio.current_time()
         if address == self.prefix + "/grid/key":
             if dev is not None and dev.ready and sender == dev.port:
-                x, y, s = (int(v) for v in args[:3])
+                x, y, s = osc.check(args, int, int, int)
                 if 0 <= x < dev.width and 0 <= y < dev.height:
                     self.on_key(x, y, bool(s))
+        elif address.startswith("/serialosc/") and sender != self.port:
+            log.debug("ignored %s from port %d, not serialosc's %d", address, sender, self.port)
         elif address in ("/serialosc/add", "/serialosc/remove") and self._copy(address, args):
             log.debug("ignored a second copy of %s %r", address, args)
         elif address in ("/serialosc/device", "/serialosc/add"):
             if address == "/serialosc/add":
                 self._arm(again=True)
             if len(args) >= 3:
-                self._offer(str(args[0]), str(args[1]), int(args[2]))
+                self._offer(*osc.check(args, str, str, int))
             elif dev is None:  # a bare add: ask for the list to learn its port
                 self._discover()
         elif address == "/serialosc/remove":
             self._arm(again=True)
-            if dev is not None and args and str(args[0]) == dev.id:
+            if dev is not None and osc.check(args, str)[0] == dev.id:
                 log.info("grid %s unplugged", dev.id)
                 self._lose(dev)
                 self._discover()
@@ -205,7 +213,7 @@ class SerialOsc:
 
     def _offer(self, id: str, type: str, port: int) -> None:
         if not 0 < port < 65536:
-            raise ValueError(f"no such UDP port {port}")
+            raise osc.BadMessage(f"no such UDP port {port}")
         dev = self.device
         if self.want is not None and id != self.want:
             return
@@ -240,13 +248,16 @@ class SerialOsc:
             self._offer(dev.id, dev.type, dev.port)
             return
         if address == "/sys/port":
-            dev.confirmed = dev.confirmed or int(args[0]) == self.local_port
+            dev.confirmed = dev.confirmed or osc.check(args, int)[0] == self.local_port
         elif address == "/sys/size":
-            dev.width, dev.height = int(args[0]), int(args[1])
+            width, height = osc.check(args, int, int)
+            if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+                raise osc.BadMessage(f"no grid is {width}x{height}")
+            dev.width, dev.height = width, height
         elif address == "/sys/rotation":
-            dev.rotation = int(args[0])
+            dev.rotation = osc.check(args, int)[0]
         elif address == "/sys/id":
-            dev.id = str(args[0])
+            dev.id = osc.check(args, str)[0]
         if dev.ready and not was_ready:
             log.info("grid %s (%s, %dx%d) ready", dev.id, dev.type, dev.width, dev.height)
             self.on_ready(dev)
@@ -256,11 +267,11 @@ class SerialOsc:
         restart that kept the port, another app, a rotation that swapped the size)."""
         match address:
             case "/sys/port":
-                return int(args[0]) != self.local_port
+                return osc.check(args, int)[0] != self.local_port
             case "/sys/prefix":
-                return str(args[0]) != self.prefix
+                return osc.check(args, str)[0] != self.prefix
             case "/sys/rotation":
-                return self.rotation is not None and int(args[0]) != self.rotation
+                return self.rotation is not None and osc.check(args, int)[0] != self.rotation
             case "/sys/size":
-                return (int(args[0]), int(args[1])) != (dev.width, dev.height)
+                return osc.check(args, int, int) != (dev.width, dev.height)
         return False

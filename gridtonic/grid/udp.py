@@ -48,10 +48,11 @@ async def receive(sock: socket.socket) -> tuple[bytes, Address]:
 
 
 def send(sock: socket.socket, data: bytes, address: Address) -> bool:
-    """Send at once; False (logged at debug level) when the datagram could not go."""
+    """Send at once; False (logged at debug level) when the datagram could not go (also to a port
+    out of range, which ``sendto`` refuses with OverflowError)."""
     try:
         sock.sendto(data, address)
         return True
-    except OSError as e:
+    except (OSError, OverflowError) as e:
         log.debug("send to %s:%d failed: %s", *address, e)
         return False

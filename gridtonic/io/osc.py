@@ -3,15 +3,22 @@
 python-osc builds and parses messages; bundles are packed here because scsynth's NRT mode wants
 time tags in seconds from 0 (python-osc always adds the NTP epoch) and realtime bundles want the
 tag computed from our own clock mapping.
+
+Inbound OSC comes from any local process: ``parse`` and ``check`` turn anything malformed, of the
+wrong type or out of range into one ``BadMessage``, and ``Drops`` logs the dropped ones without
+letting a flood fill the log.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import struct
 from collections.abc import Iterable, Sequence
 
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.parsing import osc_types
 
 NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
 IMMEDIATE = 1  # OSC's "now" time tag
@@ -71,10 +78,56 @@ def nrt_score(events: Sequence[tuple[float, Sequence[bytes]]]) -> bytes:
     return b"".join(out)
 
 
+INT32 = (-(2**31), 2**31 - 1)
+TYPE_TAGS = frozenset("ihfdsbrmtTFN[]")  # what python-osc parses; it logs every other tag to root
+
+
+class BadMessage(ValueError):
+    """An inbound OSC message that cannot be used: dropped by its reader."""
+
+
 def parse(datagram: bytes) -> tuple[str, list]:
-    """(address, args) of a message from scsynth; raises ValueError on anything malformed."""
+    """(address, args) of one OSC message; raises BadMessage on anything malformed."""
     try:
+        _, index = osc_types.get_string(datagram, 0)
+        if datagram[index:] and not set(osc_types.get_string(datagram, index)[0][1:]) <= TYPE_TAGS:
+            raise BadMessage("unknown OSC type tag")
         m = OscMessage(datagram)
         return m.address, list(m.params)
+    except BadMessage:
+        raise
     except Exception as e:  # python-osc raises several types on garbage
-        raise ValueError(f"malformed OSC message: {e}") from None
+        raise BadMessage(f"malformed OSC message: {e}") from None
+
+
+def check(args: Sequence, *kinds: type) -> tuple:
+    """The first ``len(kinds)`` of ``args``, each of its kind, or BadMessage: ``int`` an int32 (not
+    a bool), ``float`` a finite number (ints too), ``str`` a string, ``bytes`` a blob."""
+    if len(args) < len(kinds):
+        raise BadMessage(f"{len(args)} arguments, {len(kinds)} wanted")
+    out = []
+    for a, kind in zip(args, kinds, strict=False):
+        if kind is int:
+            ok = type(a) is int and INT32[0] <= a <= INT32[1]
+        elif kind is float:
+            ok = type(a) in (int, float) and math.isfinite(a) and abs(a) < 2.0**64
+            a = float(a) if ok else a
+        else:
+            ok = isinstance(a, kind)
+        if not ok:
+            raise BadMessage(f"{a!r:.40} where {kind.__name__} was wanted")
+        out.append(a)
+    return tuple(out)
+
+
+class Drops:
+    """Counts the inbound messages a reader dropped and logs the 1st, 2nd, 4th, 8th… of them: one
+    line says what was wrong, and a flood stays a handful of lines."""
+
+    def __init__(self, log: logging.Logger, what: str):
+        self.log, self.what, self.count = log, what, 0
+
+    def __call__(self, source: str, reason: object) -> None:
+        self.count += 1
+        if self.count & (self.count - 1) == 0:
+            self.log.warning("ignored %s from %s (%d so far): %s", self.what, source, self.count, reason)
