@@ -277,7 +277,7 @@ async def test_bad_bytes_from_crow_are_logged_and_ignored(emu: CrowEmulator, cap
     assert any(m.startswith("crow: ignored partial event") for m in messages)
     assert any(m.startswith("crow Lua error") for m in messages)
     assert any("stream" in m for m in messages)
-    assert sum(m.startswith("crow: dropped a line over 4096 bytes") for m in messages) == 1
+    assert sum(m.startswith("crow: ignored a line over 4096 bytes") for m in messages) == 1
 
 
 async def test_lua_errors_are_logged_as_errors_once_each(emu: CrowEmulator, caplog):

@@ -46,8 +46,8 @@ def test_an_overlong_line_is_dropped_whole_and_logged_once(caplog):
     assert split.feed(b"x" * (MAX_LINE + 1)) == []
     assert split.feed(b"x" * 1000) == []  # still the same line
     assert split.feed(b"yy\n\r^^ready()\n\r") == ["^^ready()"]  # its tail is not a line either
-    assert (split.dropped, split.dropped_lines) == (MAX_LINE + 1003, 1)
-    assert [r.getMessage()[:44] for r in caplog.records] == ["crow: dropped a line over 4096 bytes startin"]
+    assert (split.dropped, split.overlong.count) == (MAX_LINE + 1003, 1)
+    assert [r.getMessage()[:44] for r in caplog.records] == ["crow: ignored a line over 4096 bytes startin"]
     assert split.feed(b"z" * (MAX_LINE + 1) + b"\nok\n") == ["ok"]  # whole, in one read
     assert len(caplog.records) == 2
 
@@ -57,9 +57,9 @@ def test_overlong_lines_are_logged_at_a_falling_rate(caplog):
     split = LineSplitter()
     for _ in range(100):
         split.feed(b"x" * (MAX_LINE + 1) + b"\n")
-    assert split.dropped_lines == 100
+    assert split.overlong.count == 100
     assert [r.getMessage().split("(")[-1] for r in caplog.records] == [
-        f"{n} such lines so far)" for n in (1, 2, 4, 8, 16, 32, 64)]
+        f"{n} so far)" for n in (1, 2, 4, 8, 16, 32, 64)]
 
 
 @given(st.lists(st.sampled_from([b"\n", b"\r", b"^^ready()", b"x" * 1000, b"x" * MAX_LINE]), max_size=20),
@@ -69,7 +69,7 @@ def test_how_bytes_are_cut_into_reads_does_not_change_the_lines(pieces, cut):
     whole, parts = LineSplitter(), LineSplitter()
     got = [line for i in range(0, len(data), cut) for line in parts.feed(data[i:i + cut])]
     assert got == whole.feed(data)
-    assert (parts.dropped, parts.dropped_lines) == (whole.dropped, whole.dropped_lines)
+    assert (parts.dropped, parts.overlong.count) == (whole.dropped, whole.overlong.count)
     assert all(len(line) <= MAX_LINE for line in got)
 
 

@@ -27,6 +27,7 @@ from serial.tools import list_ports
 from gridtonic.core.sequencer import LOOKAHEAD, TICK, Hit, Sequencer
 from gridtonic.crow import mapping, wire
 from gridtonic.crow.mapping import CrowConfig
+from gridtonic.io.tasks import Dropped
 from gridtonic.sound.engine import DEFAULT_LATENCY
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,8 @@ class Crow:
         self._levels: dict[int, float] = {}
         self._gates: dict[int, float] = {}  # s: each gate's length as defined on crow
         self._errors: set[str] = set()  # error lines crow sent on this connection, each logged once
+        self.ignored = Dropped(log, "crow")  # events that are not well-formed
+        self.failed = Dropped(log, "crow")  # lines a handler raised on (a bug: never seen)
         self._pulse_from: float | None = None  # beat from which clock/reset pulses are due; None: stopped
         sequencer.sinks.append(self.play)
         sequencer.listeners.append(self.transport)
@@ -294,6 +297,12 @@ class Crow:
             scope.cancel()
 
     def _heard(self, line: str) -> None:
+        try:
+            self._line(line)
+        except Exception as e:  # costs that line only
+            self.failed.raised(repr(line[:40]), e)
+
+    def _line(self, line: str) -> None:
         text, events = wire.split_line(line)
         if wire.is_error(text):
             self._error(text[:200])
@@ -303,7 +312,7 @@ class Crow:
             try:
                 event = wire.parse_event(e)
             except wire.WireError as err:
-                log.warning("crow: ignored %s", err)
+                self.ignored(err)
                 continue
             log.debug("crow event %s%r", event.name, event.args)
 

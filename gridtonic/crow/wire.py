@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from gridtonic.io.tasks import Dropped
+
 PACKET = 64  # USB full-speed bulk packet: a write of a multiple of it stalls without a ZLP
 MAX_CHUNK = 1024  # bytes per write, well under crow's 2048-byte receive buffer
 MAX_LINE = 4096  # a longer run without a newline is garbage, dropped
@@ -56,14 +58,13 @@ class LineSplitter:
     """Bytes in, complete lines out; crow ends lines with ``\\n\\r``, druid-style hosts ``\\r\\n``.
 
     A line longer than MAX_LINE is garbage: dropped whole (up to its newline, however it was cut
-    into reads) and logged, for the 1st, 2nd, 4th, 8th … such line, so a babbling port cannot
-    flood the log."""
+    into reads) and logged sparsely (:class:`Dropped`), so a babbling port cannot flood the log."""
 
     def __init__(self) -> None:
         self._buf = b""
         self._skipping = False  # inside an overlong line: its bytes are dropped up to its newline
         self.dropped = 0  # bytes thrown away as overlong lines
-        self.dropped_lines = 0
+        self.overlong = Dropped(log, "crow")
 
     def feed(self, data: bytes) -> list[str]:
         *done, rest = (self._buf + data).replace(b"\r", b"\n").split(b"\n")
@@ -87,10 +88,7 @@ class LineSplitter:
 
     def _drop(self, raw: bytes) -> None:
         self.dropped += len(raw)
-        self.dropped_lines += 1
-        if self.dropped_lines & (self.dropped_lines - 1) == 0:  # a power of two
-            log.warning("crow: dropped a line over %d bytes starting %r (%d such lines so far)",
-                        MAX_LINE, raw[:20], self.dropped_lines)
+        self.overlong(f"a line over {MAX_LINE} bytes starting {raw[:20]!r}")
 
 
 def is_error(text: str) -> bool:

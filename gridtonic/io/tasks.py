@@ -33,6 +33,10 @@ class Dropped:
         if self.count & (self.count - 1) == 0:
             self.logger.warning("%s: ignored %s (%d so far)", self.source, why, self.count)
 
+    def raised(self, what: str, e: BaseException) -> None:
+        """``what`` (the message, shortly) made a handler raise ``e``: a bug, dropped like bad input."""
+        self(f"{what}: {failure(e)}")
+
 
 def failure(e: BaseException) -> str:
     """``Type: message (file:line)`` of an unexpected exception, where it was raised: one line."""

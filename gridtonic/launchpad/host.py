@@ -25,6 +25,7 @@ from gridtonic.core.frame import Frame
 from gridtonic.core.midiparse import SYSEX, Parser
 from gridtonic.core.surface import Surface
 from gridtonic.io import midiports
+from gridtonic.io.tasks import Dropped
 from gridtonic.launchpad import models, sysex
 from gridtonic.launchpad.models import Found, Model
 
@@ -88,6 +89,7 @@ class Launchpads:
         self._show: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
         self._missing = False
+        self.failed = Dropped(log, "Launchpads")  # messages a handler raised on (a bug: never seen)
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Look for Launchpads until cancelled; reports started after the first look."""
@@ -182,7 +184,10 @@ class Launchpads:
                 if unit.input is not None:
                     for _, data in midiports.drain(unit.input, unit.stamps):
                         for message in unit.parser.feed(data):
-                            self._message(unit, message)
+                            try:
+                                self._message(unit, message)
+                            except Exception as e:  # costs that message only
+                                self.failed.raised(bytes(message[:8]).hex(" "), e)
             await trio.sleep(midiports.POLL)
 
     def _message(self, unit: Unit, message: tuple[int, ...]) -> None:

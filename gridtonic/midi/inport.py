@@ -27,6 +27,7 @@ from gridtonic.core.midiparse import (
 from gridtonic.core.sequencer import STEP_BEATS, Hit, Sequencer
 from gridtonic.core.session import STEPS
 from gridtonic.io import midiports
+from gridtonic.io.tasks import Dropped
 from gridtonic.midi.cc import CcMap, cc_value
 from gridtonic.midi.clock import MidiClock
 from gridtonic.midi.mapping import MidiMap
@@ -58,11 +59,15 @@ class MidiIn:
         self.latency = latency  # what the player hears lags the clock by this much
         self.cc = cc if cc is not None else CcMap()
         self._parser = Parser()
+        self.failed = Dropped(log, "MIDI in")  # messages a handler raised on (a bug: never seen)
 
     def feed(self, t: float, data: list[int]) -> None:
-        """Bytes that arrived at trio time ``t``."""
+        """Bytes that arrived at trio time ``t``; a message a handler fails on costs only itself."""
         for message in self._parser.feed(data):
-            self.handle(t, message)
+            try:
+                self.handle(t, message)
+            except Exception as e:
+                self.failed.raised(bytes(message[:8]).hex(" "), e)
 
     def handle(self, t: float, message: tuple[int, ...]) -> None:
         status = message[0]
