@@ -245,6 +245,11 @@ BAD = [
     '{"type": "preset", "name": "nothing here", "slot": "a"}',
     '{"type": "save", "name": "../escape"}', '{"type": "load", "name": "missing"}',
     '{"type": "introspect", "basis": 1, "target": 1}', "[" * 3000, "x" * 10000,
+    # numbers too large for a float (issue 14: OverflowError in the check itself)
+    '{"type": "tempo", "bpm": 1%s}' % ("0" * 400), '{"type": "tempo", "bpm": %s}' % ("9" * 4090),
+    '{"type": "morph", "track": 0, "value": -1%s}' % ("0" * 400),
+    '{"type": "param", "track": 0, "slot": "a", "name": "oscFreq", "value": 1e400}',
+    '{"type": "key", "x": 1%s, "y": 0, "down": true}' % ("0" * 400),
 ]
 
 

@@ -10,8 +10,8 @@ module runs the rest (keys through the surface, presets and session files off th
 from __future__ import annotations
 
 import json
-import math
 import re
+import reprlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,41 +85,46 @@ Command = (Key | SetParam | SetMorph | Select | Tempo | LoadPreset | SessionFile
 
 
 class _Fields:
-    """Typed access to one message's fields, each failure naming the field."""
+    """Typed access to one message's fields, each failure naming the field. Total: any JSON value
+    (of any type or size) is either a field in range or a BadMessage."""
 
     def __init__(self, msg: dict[str, Any]):
         self.msg = msg
 
+    def _bad(self, key: str, wanted: str) -> BadMessage:
+        return BadMessage(f"{key} must be {wanted}, not {reprlib.repr(self.msg.get(key))}")
+
     def int(self, key: str, lo: int, hi: int) -> int:
         v = self.msg.get(key)
         if type(v) is not int or not lo <= v <= hi:
-            raise BadMessage(f"{key} must be an integer in {lo}..{hi}, not {v!r}")
+            raise self._bad(key, f"an integer in {lo}..{hi}")
         return v
 
     def number(self, key: str, lo: float, hi: float) -> float:
+        # compared before any float(): an int too big for a float compares exactly, NaN fails both
         v = self.msg.get(key)
-        if type(v) not in (int, float) or not math.isfinite(v) or not lo <= v <= hi:
-            raise BadMessage(f"{key} must be a number in {lo:g}..{hi:g}, not {v!r}")
+        if type(v) not in (int, float) or not lo <= v <= hi:
+            raise self._bad(key, f"a number in {lo:g}..{hi:g}")
         return float(v)
 
     def bool(self, key: str) -> bool:
         v = self.msg.get(key)
         if type(v) is not bool:
-            raise BadMessage(f"{key} must be true or false, not {v!r}")
+            raise self._bad(key, "true or false")
         return v
 
     def choice(self, key: str, choices: tuple[str, ...]) -> str:
         v = self.msg.get(key)
-        if v not in choices:
-            raise BadMessage(f"{key} must be one of {', '.join(choices)}, not {v!r}")
+        if type(v) is not str or v not in choices:
+            raise self._bad(key, f"one of {', '.join(choices)}")
         return v
 
     def name(self, key: str, optional: bool = False) -> str | None:
         v = self.msg.get(key)
         if v is None and optional:
             return None
-        if not isinstance(v, str) or not NAME.match(v) or v.startswith("."):
-            raise BadMessage(f"{key} must be a plain name (letters, digits, space, -_.()+&'), not {v!r}")
+        if type(v) is not str or not NAME.match(v) or v.startswith("."):
+            raise self._bad(key, "a plain name (letters, digits, space, -_.()+&')")
         return v
 
 
@@ -131,7 +136,7 @@ def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command
         raise BadMessage(f"message longer than {MAX_MESSAGE} characters")
     try:
         msg = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # ValueError: also an integer over Python's 4300 digits
         raise BadMessage(f"not JSON ({e})") from None
     if not isinstance(msg, dict):
         raise BadMessage("a message must be a JSON object with a \"type\"")
@@ -175,7 +180,7 @@ def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command
         case "release":
             return Release()
         case other:
-            raise BadMessage(f"unknown message type {other!r}")
+            raise BadMessage(f"unknown message type {reprlib.repr(other)}")
 
 
 def load_session(session: Session, loaded: Session, tempo: bool) -> None:
