@@ -19,7 +19,6 @@ plain ``ii.jf.x`` goes to unit 2.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -30,6 +29,7 @@ from typing import Any
 
 from gridtonic.core.fields import integer, number, unknown
 from gridtonic.core.sequencer import STEP_BEATS, Hit
+from gridtonic.io import store
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +198,14 @@ def from_dict(d: Any, where: str = "crow") -> CrowConfig:
 
 
 def load(path: Path) -> CrowConfig:
-    """The mapping in ``path``; CrowConfigError (one line naming the file) when it cannot be used."""
+    """The mapping in ``path``; CrowConfigError (one line naming the file) when it cannot be used,
+    whatever the file holds."""
     try:
-        return from_dict(json.loads(path.read_text(encoding="utf-8")), where=str(path))
-    except OSError as e:
-        raise CrowConfigError(f"{path}: cannot read ({e.strerror})") from None
-    except json.JSONDecodeError as e:
-        raise CrowConfigError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
+        return from_dict(store.read_json(path, store.MAX_CONFIG_BYTES), where=str(path))
+    except CrowConfigError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a broken file means the default mapping, not no music
+        raise CrowConfigError(store.unusable(path, e)) from None
 
 
 # --- Lua lines: numbers only, formatted here -------------------------------------------------------

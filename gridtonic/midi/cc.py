@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gridtonic.core import params
+from gridtonic.io import store
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +102,10 @@ def open_map(path: Path) -> CcMap:
     if not path.exists():
         return CcMap()
     try:
-        return CcMap.from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, CcError) as e:
+        return CcMap.from_dict(store.read_json(path, store.MAX_CONFIG_BYTES), str(path))
+    except Exception as e:  # noqa: BLE001 - a broken file means no bindings, not no music
         log.error("%s; starting with no CC mappings (learning overwrites the file)",
-                  e if isinstance(e, CcError) else f"{path}: cannot read ({e})")
+                  e if isinstance(e, CcError) else store.unusable(path, e))
         return CcMap()
 
 

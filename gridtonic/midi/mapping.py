@@ -11,7 +11,6 @@ Channels are 1-16 as printed on devices (null in ``in``: any); ``velocity`` null
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,9 +114,7 @@ def load(path: Path | None = None) -> MidiMap:
     if not path.exists():
         return MidiMap()
     try:
-        return from_dict(json.loads(path.read_text(encoding="utf-8")), where=str(path))
-    except (OSError, UnicodeDecodeError) as e:
-        log.error("%s: cannot read (%s); the default MIDI mapping", path, e)
-    except json.JSONDecodeError as e:
-        log.error("%s: line %d: not valid JSON (%s); the default MIDI mapping", path, e.lineno, e.msg)
+        return from_dict(store.read_json(path, store.MAX_CONFIG_BYTES), where=str(path))
+    except Exception as e:  # noqa: BLE001 - a broken file means the default mapping, not no music
+        log.error("%s; the default MIDI mapping", store.unusable(path, e))
     return MidiMap()

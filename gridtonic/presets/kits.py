@@ -33,11 +33,9 @@ def presets_dir() -> Path:
 def read(path: Path) -> Preset:
     """Parse the file at ``path``; PresetError (one line naming the file) when it cannot be used."""
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise PresetError(f"{path}: larger than {MAX_BYTES >> 20} MB, not a Microtonic preset")
-        data = path.read_bytes()
-    except OSError as e:
-        raise PresetError(f"{path}: cannot read ({e.strerror})") from None
+        data = store.read_capped(path, MAX_BYTES)
+    except store.FileError as e:
+        raise PresetError(str(e)) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
