@@ -9,10 +9,14 @@ status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from gridtonic import __version__, grid, launchpad, midi, web
@@ -23,6 +27,8 @@ from gridtonic.presets.mtpreset import PresetError
 from gridtonic.sound import engine
 
 log = logging.getLogger("gridtonic")
+PROGRESS_AFTER_S = 2.0  # renders that take longer show a progress bar
+MAX_BARS = 10**6  # days of audio, far past any size limit (and 4.0 * bars stays a float)
 
 FEATURES: tuple[str, ...] = (  # modules with add_commands(subparsers), e.g. "gridtonic.presets.commands"
     "gridtonic.presets.commands",
@@ -60,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--bars", type=int, default=2, help="bars of 4/4 (default 2)")
     render.add_argument("--seed", type=int, default=1, help="noise seed (same seed, same file)")
     render.add_argument("--tempo", type=float, help="tempo in BPM")
+    render.add_argument("--force", action="store_true", help="write a file over 2 GB")
     render.set_defaults(func=_render)
 
     devices = sub.add_parser("devices", help="audio status: JACK, scsynth, SynthDefs, MIDI ports")
@@ -103,14 +110,49 @@ def _devices(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from gridtonic.sound import render
+    from gridtonic.sound import nrt, render
 
     source = Path(args.source)
     session = store.load(source) if source.exists() else render.pattern_session(args.source)
     if args.tempo:
         session.tempo = min(max(args.tempo, 20.0), 300.0)
-    if args.bars < 1:
-        raise UserError("--bars must be at least 1")
-    seconds = render.render(session, args.output, bars=args.bars, seed=args.seed)
-    print(f"gridtonic: wrote {args.output} ({seconds:.2f} s, {args.bars} bars at {session.tempo:g} BPM)")
+    if not 1 <= args.bars <= MAX_BARS:
+        raise UserError(f"--bars must be from 1 to {MAX_BARS:,}")
+    most, out = render.planned(session, args.output, args.bars)
+    if out.nbytes > render.LIMIT_BYTES and not args.force:
+        raise UserError(f"{args.output} would be {_size(out.nbytes)} ({most / 3600:.1f} h of audio), over "
+                        f"{_size(render.LIMIT_BYTES)}: nothing written; add --force to write it")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a killed render cleans up as Ctrl-C does
+    with _progress() as progress:
+        seconds = render.render(session, args.output, bars=args.bars, seed=args.seed, progress=progress)
+    header = nrt.output(args.output, seconds).header
+    kind = "" if header == "WAV" else f", {header}"
+    print(f"gridtonic: wrote {args.output} ({seconds:.2f} s, {args.bars} bars at {session.tempo:g} BPM"
+          f"{kind})")
     return 0
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 1e9:.1f} GB"
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[float, float], None]]:
+    """A progress bar for a render, shown once it has taken PROGRESS_AFTER_S (short ones stay quiet)."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    begun = time.monotonic()
+    bar = Progress(TextColumn("rendering"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                   transient=True)
+    task = bar.add_task("render", total=None)
+
+    def update(done: float, total: float) -> None:
+        if not bar.live.is_started and time.monotonic() - begun > PROGRESS_AFTER_S:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()

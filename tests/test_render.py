@@ -1,18 +1,23 @@
 """`gridtonic render`: the sequencer's hits through scsynth NRT, sample-exact and deterministic."""
 
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridtonic import analysis
 from gridtonic.core import params
 from gridtonic.core.session import SessionError
 from gridtonic.io import store
 from gridtonic.sound import nrt
-from gridtonic.sound.render import pattern_session, render
+from gridtonic.sound.render import LIMIT_BYTES, pattern_session, render
+from gridtonic.sound.render import planned as render_planned
 
 pytestmark = pytest.mark.nrt
 SR = 48000
@@ -77,3 +82,100 @@ def test_bad_pattern_and_bad_file_give_one_line_errors(tmp_path):
     assert r.returncode == 2 and "not valid JSON" in r.stderr and r.stderr.count("\n") == 1
     with pytest.raises(SessionError):
         pattern_session("kick")
+
+
+def test_huge_render_without_force_says_its_size_and_writes_nothing(tmp_path):
+    out = tmp_path / "huge.wav"
+    r = cli("render", "kick:x---", "-o", str(out), "--bars", "1000000")  # 2,000,000 s at 120 BPM
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "768.0 GB" in r.stderr and "--force" in r.stderr and "nothing written" in r.stderr
+    r = cli("render", "kick:x---", "-o", str(out), "--bars", str(10**400))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "--bars must be from 1 to 1,000,000" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_planned_size_bounds_the_render_and_the_limit_is_2_gb(tmp_path):
+    s = pattern_session("kick:x---,open hat:--x-")
+    seconds, planned = render_planned(s, tmp_path / "a.wav", 3)
+    duration = render(s, tmp_path / "a.wav", bars=3)
+    info = sf.info(str(tmp_path / "a.wav"))
+    assert duration <= seconds and planned.header == "WAV" and planned.nbytes >= info.frames * 8
+    at_limit = (LIMIT_BYTES // 8 - nrt.BLOCK) / SR  # seconds of stereo float that just fit in 2 GB
+    assert nrt.output("x.wav", at_limit).nbytes <= LIMIT_BYTES < nrt.output("x.wav", at_limit + 0.01).nbytes
+
+
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(st.floats(0.001, 0.3))
+def test_output_size_is_the_rendered_audio_exactly(tmp_path_factory, duration):
+    path = nrt.render([], tmp_path_factory.mktemp("o") / "o.wav", duration)
+    assert nrt.output(path, duration).nbytes == sf.info(str(path)).frames * 2 * 4
+
+
+def test_format_follows_the_suffix_and_wav_becomes_rf64_past_4_gb():
+    frames = nrt.WAV_MAX_DATA // 8 // nrt.BLOCK * nrt.BLOCK  # the longest stereo float WAV
+    wav_max = (frames - nrt.BLOCK / 2) / SR  # a duration that renders to that many frames
+    assert nrt.output("a.wav", wav_max) == nrt.Output("WAV", "float", frames * 8)
+    assert nrt.output("a.WAV", wav_max + nrt.BLOCK / SR).header == "RF64"
+    assert nrt.output("a.wav", 24 * 3600.0).header == "RF64"
+    assert nrt.output("a.aif", 24 * 3600.0).header == "RF64"  # any other name: WAV, as before
+    assert nrt.output("a.w64", 1.0).header == "W64" and nrt.output("a.rf64", 1.0).header == "RF64"
+    assert nrt.output("a.flac", 1.0) == nrt.Output("FLAC", "int24", 48064 * 2 * 3)
+
+
+@pytest.mark.parametrize("suffix", [".w64", ".rf64", ".flac"])
+def test_w64_rf64_and_flac_hold_the_same_audio_as_wav(tmp_path, suffix):
+    s = pattern_session("snare:x-x-,closed hat:xxxx")
+    render(s, tmp_path / "a.wav", bars=1)
+    r = cli("render", "snare:x-x-,closed hat:xxxx", "-o", str(tmp_path / f"a{suffix}"), "--bars", "1")
+    assert r.returncode == 0 and nrt.SUFFIX_FORMATS[suffix][0] in r.stdout, r.stderr
+    wav, other = (sf.read(str(tmp_path / f"a{x}"), dtype="float64")[0] for x in (".wav", suffix))
+    assert sf.info(str(tmp_path / f"a{suffix}")).format == nrt.SUFFIX_FORMATS[suffix][0]
+    if suffix == ".flac":  # 24-bit: within one step, where the float audio is in range
+        inside = np.abs(wav) < 1.0
+        assert inside.mean() > 0.99 and np.abs(wav - other)[inside].max() <= 2.0**-23
+    else:
+        assert np.array_equal(wav, other)
+
+
+def test_progress_reports_score_time_up_to_the_end(tmp_path):
+    seen = []
+    duration = render(pattern_session("kick:x-x-"), tmp_path / "p.wav", bars=2,
+                      progress=lambda done, total: seen.append((done, total)))
+    times = [d for d, _ in seen]
+    assert times == sorted(times) and len(times) >= 4 and times[-1] == pytest.approx(duration)
+    assert {t for _, t in seen} == {duration}
+
+
+def test_a_failed_render_leaves_no_file_and_keeps_the_old_one(tmp_path):
+    out = tmp_path / "keep.wav"
+    out.write_bytes(b"the take from yesterday")
+
+    def interrupt(done):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        nrt.render([(0.5, [])], out, 1.0, progress=interrupt)
+    assert out.read_bytes() == b"the take from yesterday" and list(tmp_path.iterdir()) == [out]
+
+
+def test_a_terminated_render_leaves_no_file_and_no_scsynth(tmp_path):
+    out = tmp_path / "long.wav"
+    dense = ",".join(f"{t}:xxxxxxxxxxxxxxxx" for t in ("kick", "snare", "closed hat"))
+    p = subprocess.Popen([sys.executable, "-m", "gridtonic", "render", dense, "-o", str(out), "--bars", "400",
+                          "--tempo", "300"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    partial = None
+    while partial is None and p.poll() is None:
+        partial = next(tmp_path.glob(".long.wav.*.partial"), None)
+    assert partial is not None, "the render ended before it wrote anything"
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=30) == 130
+    assert list(tmp_path.iterdir()) == []
+    assert not [c for c in Path("/proc").glob("[0-9]*/cmdline") if str(partial).encode() in _read(c)]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # the process ended meanwhile
+        return b""

@@ -2,14 +2,25 @@
 
 A score gets a fixed preamble at t = 0 (load the defs, create the voice group 1, seed the RNG so the
 noise is repeatable), the caller's time-stamped messages, and ``/c_set 0 0`` at the end time.
+
+scsynth writes the file itself, so the header is chosen up front (``output``): float WAV, RF64 when a
+WAV's 32-bit sizes cannot hold it (over 4 GB), W64/RF64/FLAC (24-bit) by the file's suffix. It
+writes to a hidden name beside the target, renamed at the end, so a failed or interrupted render
+leaves no half file (and an older file of that name intact).
 """
 
 from __future__ import annotations
 
+import math
+import os
+import re
+import select
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from gridtonic.io import osc
@@ -17,11 +28,36 @@ from gridtonic.sound import synthdefs
 
 SEED_NODE = 999
 HIT_NODE = 1000
-RENDER_TIMEOUT_S = 600.0
+RENDER_TIMEOUT_S = 600.0  # beyond the audio's own length: NRT runs faster than realtime
+BLOCK = 64  # scsynth's block size: NRT writes whole blocks, one past the end time
+WAV_MAX_DATA = 2**32 - 4096  # RIFF sizes are 32-bit; room for the header
+SUFFIX_FORMATS = {".w64": ("W64", "float", 4), ".rf64": ("RF64", "float", 4), ".flac": ("FLAC", "int24", 3)}
+_PACKET = re.compile(rb"nextOSCPacket ([0-9.eE+-]+)$")
 
 
 class RenderError(RuntimeError):
     """scsynth could not render the score."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """How scsynth will write a render: header and sample format, and the audio's size in bytes
+    (the header adds under 4 KB; FLAC compresses it)."""
+
+    header: str
+    sample: str
+    nbytes: int
+
+
+def output(path: Path | str, duration: float, sample_rate: int = 48000, channels: int = 2) -> Output:
+    """The file a render of ``duration`` seconds to ``path`` makes: W64, RF64 or FLAC by suffix,
+    else WAV, or RF64 when the audio is too big for WAV's 4 GB."""
+    header, sample, width = SUFFIX_FORMATS.get(Path(path).suffix.lower(), ("WAV", "float", 4))
+    frames = (math.floor(duration * sample_rate / BLOCK) + 1) * BLOCK
+    data = frames * channels * width
+    if header == "WAV" and data > WAV_MAX_DATA:
+        header = "RF64"
+    return Output(header, sample, data)
 
 
 def preamble(seed: int = 1, defs_dir: Path | None = None) -> list[bytes]:
@@ -45,25 +81,59 @@ def render(
     seed: int = 1,
     channels: int = 2,
     defs_dir: Path | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> Path:
-    """Render ``events`` ((seconds, [OSC messages])) for ``duration`` seconds into a float WAV."""
+    """Render ``events`` ((seconds, [OSC messages])) for ``duration`` seconds into ``path``, in the
+    format ``output`` names; ``progress`` gets the score time scsynth has reached, as it goes."""
     scsynth = shutil.which("scsynth")
     if scsynth is None:
         raise RenderError("scsynth not found: install supercollider-server")
     out = Path(path).resolve()
+    fmt = output(out, duration, sample_rate, channels)
+    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
     score = [(0.0, preamble(seed, defs_dir)), *events, (float(duration), [osc.message("/c_set", 0, 0)])]
-    with tempfile.TemporaryDirectory(prefix="gridtonic-nrt-") as tmp:
-        score_path = Path(tmp) / "score.osc"
-        score_path.write_bytes(osc.nrt_score(score))
-        cmd = [scsynth, "-N", str(score_path), "_", str(out), str(int(sample_rate)), "WAV", "float",
-               "-o", str(int(channels))]
-        try:
-            r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S)
-        except subprocess.TimeoutExpired as e:
-            raise RenderError(f"scsynth -N timed out after {RENDER_TIMEOUT_S:.0f} s") from e
-    if r.returncode != 0 or not out.exists():
-        raise RenderError(f"scsynth -N failed (rc {r.returncode}):\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="gridtonic-nrt-") as tmp:
+            score_path = Path(tmp) / "score.osc"
+            score_path.write_bytes(osc.nrt_score(score))
+            cmd = [scsynth, "-N", str(score_path), "_", str(partial), str(int(sample_rate)), fmt.header,
+                   fmt.sample, "-o", str(int(channels))]
+            rc, log = _run(cmd, tmp, RENDER_TIMEOUT_S + duration, progress or (lambda t: None))
+        if rc != 0 or not partial.exists():
+            raise RenderError(f"scsynth -N failed (rc {rc}):\n{log[-3000:]}")
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
     return out
+
+
+def _run(cmd: list[str], cwd: str, timeout: float, progress: Callable[[float], None]) -> tuple[int, str]:
+    """Run scsynth -N, reporting each ``nextOSCPacket`` time it prints; its exit status and output.
+    It is killed if it overruns ``timeout`` or the caller is interrupted (KeyboardInterrupt)."""
+    deadline = time.monotonic() + timeout
+    proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    log = line = b""
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RenderError(f"scsynth -N timed out after {timeout:.0f} s")
+            if not select.select([proc.stdout], [], [], left)[0]:
+                continue
+            chunk = os.read(proc.stdout.fileno(), 1 << 16)
+            if not chunk:
+                break
+            *lines, line = (line + chunk).split(b"\n")
+            for m in filter(None, map(_PACKET.match, lines)):
+                progress(float(m.group(1)))
+            log = (log + chunk)[-6000:]
+        return proc.wait(), log.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
 
 
 def render_hit(

@@ -1,11 +1,13 @@
 """Offline renders of a session: the sequencer's hits through scsynth in NRT mode.
 
 Uses the same hit → message path as the live engine, so a render is what the performance sounds
-like, sample-exact and deterministic for a given seed.
+like, sample-exact and deterministic for a given seed. ``planned`` tells the file's size from the
+length alone, before any hit is computed, so a huge ``--bars`` can be refused up front.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from gridtonic.core.clock import InternalClock
@@ -13,6 +15,9 @@ from gridtonic.core.sequencer import hits_between
 from gridtonic.core.session import Session, SessionError, default_session
 from gridtonic.sound import nrt, synthdefs
 from gridtonic.sound.engine import Voices
+
+LIMIT_BYTES = 2 * 10**9  # larger renders need --force
+TAIL_S = 0.05  # silence after the last voice ends
 
 
 def pattern_session(spec: str) -> Session:
@@ -40,9 +45,19 @@ def _find(session: Session, name: str):
     raise SessionError(f"pattern: no track {name!r} (tracks: {names})")
 
 
-def render(session: Session, path: Path, bars: int = 2, seed: int = 1, sample_rate: int = 48000) -> float:
+def planned(session: Session, path: Path, bars: int, sample_rate: int = 48000) -> tuple[float, nrt.Output]:
+    """The longest a render of ``bars`` bars can last (s: the bars and the longest voice's tail)
+    and the file it makes."""
+    longest = max((synthdefs.duration(t.patch()) for t in session.tracks), default=0.0)
+    seconds = InternalClock(session.tempo).time_at(4.0 * bars) + longest + TAIL_S
+    return seconds, nrt.output(path, seconds, sample_rate)
+
+
+def render(session: Session, path: Path, bars: int = 2, seed: int = 1, sample_rate: int = 48000,
+           progress: Callable[[float, float], None] | None = None) -> float:
     """Render ``bars`` bars of 4/4 from the start to ``path``; returns the file's duration in s.
-    The file runs on past the last bar until the longest voice has ended."""
+    The file runs on past the last bar until the longest voice has ended. ``progress`` gets
+    (seconds rendered, seconds in all) as scsynth goes."""
     clock = InternalClock(session.tempo)
     end_beat = 4.0 * bars
     voices = Voices(session)
@@ -51,6 +66,7 @@ def render(session: Session, path: Path, bars: int = 2, seed: int = 1, sample_ra
     for hit in hits_between(session, clock, 0.0, end_beat):
         events.append((hit.time, voices.messages(hit)))
         tail = max(tail, hit.time + synthdefs.duration(session.tracks[hit.track].patch()))
-    duration = max(clock.time_at(end_beat), tail) + 0.05
-    nrt.render(events, path, duration, sample_rate=sample_rate, seed=seed)
+    duration = max(clock.time_at(end_beat), tail) + TAIL_S
+    nrt.render(events, path, duration, sample_rate=sample_rate, seed=seed,
+               progress=progress and (lambda done: progress(done, duration)))
     return duration
