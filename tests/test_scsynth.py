@@ -48,9 +48,10 @@ def defs_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def server(jack_server: str, defs_dir: Path, nursery: trio.Nursery) -> Scsynth:
+async def server(jack_server: str, defs_dir: Path, tmp_path: Path, nursery: trio.Nursery) -> Scsynth:
     """A realtime scsynth with the click loaded; stopped (by PID) when the test's nursery closes."""
-    s = Scsynth(port=udp.free_port(), synthdef_dir=defs_dir, client_name=f"gridtonic-sc-{os.getpid()}")
+    s = Scsynth(port=udp.free_port(), synthdef_dir=defs_dir, client_name=f"gridtonic-sc-{os.getpid()}",
+                files=tmp_path / "scsynth")
     await nursery.start(s.run)
     return s
 
@@ -216,3 +217,25 @@ async def test_drum_voice_plays(
     x, _ = sf.read(str(wav), always_2d=True)
     assert abs(x).max() > 0.01
     assert onsets(wav)[0] == pytest.approx(0.05 * SR, abs=128)
+
+
+@pytest.mark.realtime
+async def test_file_commands_from_any_local_process_stay_in_files(server: Scsynth, tmp_path: Path) -> None:
+    """scsynth runs with -P: a /b_write to a path outside ``files`` (here tmp_path, absolute or by
+    ``..``) fails and writes nothing; inside it works, and record still lands where it was asked."""
+    outside, inside = tmp_path / "outside.wav", server.files / f"inside-{os.getpid()}.wav"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # a hostile neighbour, not our socket
+        s.settimeout(5)
+
+        def ask(*message: osc.OscArg) -> tuple[str, list]:
+            s.sendto(osc.message(*message), ("127.0.0.1", server.port))
+            return osc.parse(s.recv(65536))
+
+        assert ask("/b_alloc", 7, 1024, 2)[0] == "/done"
+        for path in (str(outside), f"{server.files}/../{outside.relative_to('/')}"):
+            assert ask("/b_write", 7, path, "wav", "float", 0, 0, 0)[0] == "/fail"
+        assert ask("/b_write", 7, str(inside), "wav", "float", 0, 0, 0)[0] == "/done"
+        ask("/b_free", 7)
+    assert not outside.exists() and inside.exists()
+    inside.unlink()
+    assert await record_clicks(server, tmp_path / "rec.wav", [0.1]) and (tmp_path / "rec.wav").exists()

@@ -82,6 +82,7 @@ class SerialOsc:
         self.on_gone: Callable[[Device], None] = lambda device: None
         self._sock: socket.socket | None = None
         self.dropped = osc.Drops(log, "a bad datagram")
+        self.failed = osc.Drops(log, "a datagram that met a bug")
         self._heard = 0.0  # trio time the device last sent anything
         self._daemon = 0.0  # trio time serialoscd last answered
         self._armed = False  # a /serialosc/notify is outstanding
@@ -158,8 +159,8 @@ class SerialOsc:
             self._dispatch(address, args, sender)
         except osc.BadMessage as e:
             self.dropped(f"port {sender}", e)
-        except Exception as e:
-            self.dropped(f"port {sender}", f"{type(e).__name__}: {e}")
+        except Exception as e:  # a bug, here or in a callback: the grid carries on
+            self.failed(f"port {sender}", f"{type(e).__name__}: {e}")
 
     def _dispatch(self, address: str, args: list, sender: int) -> None:
         dev = self.device

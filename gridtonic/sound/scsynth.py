@@ -3,7 +3,13 @@
 Hits go out as time-stamped bundles with ``send``, which never blocks or raises: a drum machine
 must keep its clock running while the server restarts after a crash, so packets are dropped then.
 Replies (``/status.reply``, ``/done``, ``/synced``, ``/n_end``, ``/fail``) come back on our own
-UDP socket, which outlives the server processes.
+UDP socket, which outlives the server processes; only datagrams from the server's port count, and
+their arguments are checked before use.
+
+scsynth runs as the performer and takes commands from any local process, so its file commands
+are fenced in with ``-P`` to ``files`` (``<data dir>/scsynth``, apart from the sessions): a
+``/b_write`` elsewhere fails. SynthDefs therefore go over OSC (``/d_recv``), not ``/d_loadDir``,
+and ``record`` writes inside ``files`` and moves the file where it was asked for.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ import socket
 import struct
 from collections import deque
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import trio
 
-from gridtonic.io import child, osc
+from gridtonic.io import child, osc, store
 from gridtonic.sound import synthdefs
 
 log = logging.getLogger(__name__)
@@ -27,6 +34,8 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = "apt-get install --no-install-recommends supercollider-server sc3-plugins-server"
 REC_BUF = 1023  # last of scsynth's default 1024 buffers
 REC_NODE = 2**31 - 2  # far above the voice allocator's ids
+DEFS_IN_FLIGHT = 131072  # bytes of /d_recv before a /sync: well inside a UDP receive buffer (208 KiB)
+STATUS = ("ugens", "synths", "groups", "defs", "avg_cpu", "peak_cpu", "nominal_sr", "actual_sr")
 
 KR, AR = 1, 2  # UGen calculation rates (control, audio)
 Input = float | tuple[int, int]  # a constant, or (ugen index, output index)
@@ -86,6 +95,7 @@ class Scsynth:
         executable: str = "scsynth",
         max_restarts: int = 5,
         boot_timeout: float = 10.0,
+        files: str | os.PathLike | None = None,
     ):
         self.port = port
         self.synthdef_dir = synthdef_dir
@@ -95,6 +105,7 @@ class Scsynth:
         self.executable = executable
         self.max_restarts = max_restarts  # consecutive failed restarts before giving up
         self.boot_timeout = boot_timeout
+        self.files = Path(files) if files is not None else store.data_dir() / "scsynth"  # -P
         self.pid: int | None = None
         self.up = False  # handshake done and process alive: send() delivers
         self._sock: trio.socket.SocketType | None = None
@@ -103,6 +114,9 @@ class Scsynth:
         self._sync_ids = itertools.count(1)
         self._started = False
         self._rec_frames = 0
+        self._rec_path: Path | None = None  # where stop_recording moves the recording
+        self.dropped = osc.Drops(log, "a datagram on scsynth's reply port")
+        self.failed = osc.Drops(log, "a reply from scsynth that met a bug")
 
     @property
     def local_address(self) -> tuple[str, int]:
@@ -111,10 +125,12 @@ class Scsynth:
         return self._raw.getsockname()
 
     def command(self) -> list[str]:
-        """scsynth's command line: realtime on JACK, 2 outputs, no inputs, no Zeroconf."""
+        """scsynth's command line: realtime on JACK, 2 outputs, no inputs, no Zeroconf, files only
+        inside ``files`` (the trailing slash: scsynth compares the prefix as a string)."""
         device = f"{self.jack_server}:{self.client_name}" if self.jack_server else self.client_name
         return [self.executable, "-u", str(self.port), "-B", "127.0.0.1", "-i", "0", "-o", "2",
-                "-R", "0", "-l", "4", "-H", device]  # fmt: skip
+                "-R", "0", "-l", "4", "-H", device,
+                "-P", os.path.join(os.path.abspath(self.files), "")]  # fmt: skip
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start scsynth, report started after the handshake, restart it whenever it dies."""
@@ -124,6 +140,7 @@ class Scsynth:
             # libjack names the client's socket like the server's and unlinks it on close.
             raise ScsynthError(f"JACK client name {self.client_name!r} must differ from the server name")
         self._started = False
+        self.files.mkdir(parents=True, exist_ok=True)
         self._raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock = trio.socket.from_stdlib_socket(self._raw)
         with self._sock:
@@ -190,11 +207,22 @@ class Scsynth:
             raise ScsynthError(f"scsynth on port {self.port} did not answer within {self.boot_timeout} s")
         await self._ask(osc.message("/notify", 1), "/done", "/notify")
         if self.synthdef_dir is not None:
-            await self._ask(
-                osc.message("/d_loadDir", os.path.abspath(self.synthdef_dir)), "/done", "/d_loadDir"
-            )
+            await self._load_defs(Path(self.synthdef_dir))
         for message in synthdefs.setup_messages():  # voice group 1, then the global lowpass after it
             self._send_raw(message)
+        await self._sync()
+
+    async def _load_defs(self, folder: Path) -> None:
+        """Every ``*.scsyndef`` in ``folder`` over OSC (``-P`` keeps ``/d_loadDir`` out of it), all
+        loaded on return (``/d_recv`` completes asynchronously, like ``/d_loadDir``)."""
+        in_flight = 0
+        for path in sorted(folder.glob("*.scsyndef")):
+            message = osc.message("/d_recv", path.read_bytes())
+            self._send_raw(message)
+            in_flight += len(message)
+            if in_flight > DEFS_IN_FLIGHT:
+                await self._sync()
+                in_flight = 0
         await self._sync()
 
     async def _stop(self, proc: child.Child, grace: float = 2.0) -> None:
@@ -225,8 +253,11 @@ class Scsynth:
         """Load and counts from ``/status.reply``."""
         self._check_up()
         args = await self._ask(osc.message("/status"), "/status.reply", timeout=timeout)
-        keys = ("ugens", "synths", "groups", "defs", "avg_cpu", "peak_cpu", "nominal_sr", "actual_sr")
-        return dict(zip(keys, args[1:], strict=True))
+        try:
+            osc.check(args[1:], *[float] * len(STATUS))
+        except osc.BadMessage as e:
+            raise ScsynthError(f"scsynth's /status.reply {args!r:.200}: {e}") from None
+        return dict(zip(STATUS, args[1:], strict=False))
 
     async def sync(self, timeout: float = 5.0) -> None:
         """Wait until scsynth has processed everything sent before (including async commands)."""
@@ -238,7 +269,8 @@ class Scsynth:
         await self._ask(osc.message("/sync", n), "/synced", n, timeout=timeout)
 
     async def record(self, path: str | os.PathLike, at: float | None = None, frames: int = 8192) -> None:
-        """Write the two main outputs to a float WAV at ``path`` until ``stop_recording``.
+        """Write the two main outputs to a float WAV at ``path`` until ``stop_recording``
+        (written inside ``files``, where scsynth may write, and moved to ``path`` then).
 
         ``at`` (time.time() scale) starts the recorder from a time-stamped bundle, so onsets in the
         file can be compared with the times they were scheduled for (to within one 64-sample block).
@@ -247,8 +279,9 @@ class Scsynth:
         self._check_up()
         await self._ask(osc.message("/d_recv", RECORDER), "/done", "/d_recv")
         await self._ask(osc.message("/b_alloc", REC_BUF, frames, 2), "/done", "/b_alloc")
-        path = os.path.abspath(path)
-        await self._ask(osc.message("/b_write", REC_BUF, path, "wav", "float", 0, 0, 1), "/done", "/b_write")
+        self._rec_path = Path(path)
+        out = str(self._recording())
+        await self._ask(osc.message("/b_write", REC_BUF, out, "wav", "float", 0, 0, 1), "/done", "/b_write")
         new = osc.message("/s_new", "gridtonic_rec", REC_NODE, 1, 0, "buf", REC_BUF)  # tail of group 0
         self._send_raw(new if at is None else osc.bundle(osc.unix_timetag(at), [new]))
         await self._sync()
@@ -262,6 +295,12 @@ class Scsynth:
         self._send_raw(osc.message("/n_free", REC_NODE))
         await self._ask(osc.message("/b_close", REC_BUF), "/done", "/b_close")
         await self._ask(osc.message("/b_free", REC_BUF), "/done", "/b_free")
+        if self._rec_path is not None:
+            shutil.move(self._recording(), self._rec_path)
+            self._rec_path = None
+
+    def _recording(self) -> Path:
+        return self.files.absolute() / f"recording-{os.getpid()}-{self.port}.wav"
 
     def _check_up(self) -> None:
         if not self.up:
@@ -289,22 +328,28 @@ class Scsynth:
         return result
 
     async def _receive(self) -> None:
+        server = ("127.0.0.1", self.port)
         while True:
             try:
-                data = await self._sock.recv(65536)
+                data, sender = await self._sock.recvfrom(65536)
             except OSError as e:
                 log.debug("receive from scsynth failed: %s", e)
                 continue
-            try:
-                address, args = osc.parse(data)
-            except ValueError as e:
-                log.debug("ignored a datagram that is not OSC: %s", e)
+            if sender != server:  # any local process can send here: only scsynth answers
+                self.dropped(f"{sender[0]}:{sender[1]}", "not scsynth's port")
                 continue
-            self._dispatch(address, args)
+            try:
+                self._dispatch(*osc.parse(data))
+            except osc.BadMessage as e:
+                self.dropped("scsynth", e)
+            except Exception as e:  # a bug, here or in on_end: this reader carries on
+                self.failed("scsynth", f"{type(e).__name__}: {e}")
 
     def _dispatch(self, address: str, args: list) -> None:
-        if address == "/n_end" and args and args[0] != REC_NODE and self.on_end is not None:
-            self.on_end(args[0])
+        if address == "/n_end" and self.on_end is not None:
+            node = osc.check(args, int)[0]
+            if node != REC_NODE:
+                self.on_end(node)
         if address == "/fail":  # a release (/n_set gate 0) sent ahead may find its voice already ended
             expected = args[:1] == ["/n_set"] and "not found" in str(args[1:2])
             (log.debug if expected else log.warning)("scsynth: %s", " ".join(map(str, args)))
