@@ -84,14 +84,15 @@ def _fsync(path: Path, flags: int) -> None:
 
 def read_capped(path: Path, limit: int) -> bytes:
     """The bytes of the regular file ``path``, refused (FileError) before reading when it holds
-    more than ``limit``; never more than ``limit`` + 1 bytes are read, even from a file that grows."""
+    more than ``limit`` or is no regular file (a FIFO would block, a device never end); never more
+    than ``limit`` + 1 bytes are read, even from a file that grows."""
     try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise FileError(f"{path}: not a regular file")
+        if st.st_size > limit:
+            raise FileError(f"{path}: {st.st_size:,} bytes, more than the {limit:,} a usable one has")
         with path.open("rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise FileError(f"{path}: not a regular file")
-            if st.st_size > limit:
-                raise FileError(f"{path}: {st.st_size:,} bytes, more than the {limit:,} a usable one has")
             data = f.read(limit + 1)
     except OSError as e:
         raise FileError(f"{path}: cannot read ({e.strerror or e})") from None
