@@ -5,14 +5,12 @@ the shipped prior. Raw WebSocket clients check validation and that pages stay in
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
+from webrig import ask, next_of, rig, state_where, until, ws_client
 
 from gridtonic.app import Instrument
 from gridtonic.core import layout
@@ -38,6 +37,7 @@ from gridtonic.midi.clock import MidiClock
 from gridtonic.midi.service import MidiConfig
 from gridtonic.presets import kits
 from gridtonic.prior import sampler
+from gridtonic.web import access, protocol
 from gridtonic.web import server as web
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -68,46 +68,10 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
-@asynccontextmanager
-async def rig(data: Path, prior: sampler.Sampler | None = None, jack_server: str | None = None, **options):
-    """An instrument with empty patterns, stopped, its page served on a free port: (instrument, url).
-    With ``jack_server`` its realtime scsynth runs too (else the engine's bundles are dropped)."""
-    session = default_session()
-    for t in session.tracks:
-        t.set_pattern("-")
-    inst = Instrument(session, data / "session.json", port=udp.free_port(), jack_server=jack_server,
-                      **options)
-    for s in inst.surfaces():
-        s.sampler = prior
-    async with trio.open_nursery() as n:
-        if jack_server is not None:
-            await n.start(inst.server.run)
-            inst.server.send(osc.message("/dumpOSC", 1))
-        await n.start(inst.page.run)
-        await n.start(inst.sequencer.run)
-        url = await n.start(inst.web_page().run, web.WebConfig(port=0, open=False))
-        yield inst, url
-        n.cancel_scope.cancel()
-
-
 @pytest.fixture
 def data(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("GRIDTONIC_DATA", str(tmp_path))
     return tmp_path
-
-
-async def until(condition: Callable[[], object], what: str) -> None:
-    """Wait for ``condition()`` (awaited when it returns an awaitable); a 10 s hang guard, not a
-    timing assertion."""
-    with trio.move_on_after(10):
-        while True:
-            ok = condition()
-            if inspect.isawaitable(ok):
-                ok = await ok
-            if ok:
-                return
-            await trio.sleep(0.02)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def in_page(fn: Callable[[], object]):
@@ -204,33 +168,6 @@ async def test_paint_introspect_edit_and_reload_in_chromium(browser, data, jack_
         assert saved.tracks[0].patch_a["eQGain"] == 40.0
 
 
-async def ws_client(url: str, nursery: trio.Nursery):
-    """A raw WebSocket page held open by ``nursery``."""
-    return await nursery.start(_hold_ws, url.replace("http://", "ws://") + "ws")
-
-
-async def _hold_ws(url, task_status):
-    async with open_websocket_url(url) as ws:
-        task_status.started(ws)
-        await trio.sleep_forever()
-
-
-async def next_of(ws, kind: str) -> dict:
-    """The next message of type ``kind`` (others skipped); a 10 s hang guard, not a timing assertion."""
-    with trio.fail_after(10):
-        while True:
-            msg = json.loads(await ws.get_message())
-            if msg["type"] == kind:
-                return msg
-
-
-async def state_where(ws, condition: Callable[[dict], bool]) -> dict:
-    """The first state message (from now) that meets ``condition``."""
-    while not condition(state := await next_of(ws, "state")):
-        pass
-    return state
-
-
 BAD = [
     "not json", "[1, 2]", "{}", '{"type": "nope"}', '{"type": "key", "x": 16, "y": 0, "down": true}',
     '{"type": "key", "x": 1.5, "y": 0, "down": true}', '{"type": "key", "x": 1, "y": 0, "down": 1}',
@@ -284,10 +221,6 @@ async def test_bad_messages_are_refused_one_by_one_and_other_pages_keep_playing(
         n.cancel_scope.cancel()
 
 
-async def ask(ws, msg: dict) -> None:
-    await ws.send_message(json.dumps(msg))
-
-
 @pytest.mark.skipif(not (SEEDS / "blue.mtpreset").exists(), reason=f"no seed presets in {SEEDS}")
 async def test_preset_morph_tempo_and_named_sessions_from_a_page(data):
     (data / "presets").mkdir()
@@ -317,26 +250,37 @@ async def test_preset_morph_tempo_and_named_sessions_from_a_page(data):
 
 async def test_http_serves_only_the_page_and_refuses_foreign_pages(data):
     async with rig(data) as (_, url):
+        base, token = url.split("/?token=")
+
         def get(path: str, method: str = "GET") -> tuple[int, bytes, str]:
-            req = urllib.request.Request(url.rstrip("/") + path, method=method)
+            req = urllib.request.Request(base + path, method=method)
             try:
                 with urllib.request.urlopen(req, timeout=5) as r:
                     return r.status, r.read(), r.headers.get("content-security-policy", "")
             except urllib.error.HTTPError as e:
                 return e.code, b"", ""
 
-        for path in ("/", "/app.js", "/style.css"):
+        for path in (f"/?token={token}", "/app.js", "/style.css"):
             status, body, csp = await trio.to_thread.run_sync(get, path)
             assert status == 200 and "default-src 'self'" in csp
             assert b"http://" not in body and b"https://" not in body  # nothing from a CDN
         assert (await trio.to_thread.run_sync(get, "/../pyproject.toml"))[0] == 404
-        assert (await trio.to_thread.run_sync(get, "/", "POST"))[0] == 405
-        ws_url = url.replace("http://", "ws://") + "ws"
+        assert (await trio.to_thread.run_sync(get, f"/?token={token}", "POST"))[0] == 405
+        ws_url = web.socket_url(url)
         with pytest.raises(HandshakeError):
             async with open_websocket_url(ws_url, extra_headers=[("Origin", "http://evil.example")]):
                 pass
-        async with open_websocket_url(ws_url, extra_headers=[("Origin", url.rstrip("/"))]) as ws:
+        async with open_websocket_url(ws_url, extra_headers=[("Origin", base)]) as ws:
             assert (await next_of(ws, "state"))["layout"]["width"] == 16
+        # without the token: no page, and no control for any local process, with or without an Origin
+        for path in ("/", "/?token=", f"/?token={token[:-1]}", f"/?tok={token}"):
+            assert (await trio.to_thread.run_sync(get, path))[0] == 403, path
+        ws_base = base.replace("http", "ws") + "/ws"
+        for wrong in ("", "?token=", f"?token={token[:-1]}", f"?token={token}x", "?token=" + "A" * 43):
+            for headers in ([], [("Origin", base)]):
+                with pytest.raises(HandshakeError):
+                    async with open_websocket_url(ws_base + wrong, extra_headers=headers):
+                        pass
 
 
 async def test_the_page_is_not_opened_without_a_desktop(monkeypatch):
@@ -488,7 +432,7 @@ async def test_run_serves_the_page_beside_the_engine(jack_server, data, heard, c
         await n.start(inst.run)
         inst.server.send(osc.message("/dumpOSC", 1))
         assert inst.url and inst.grid_host is None and not inst.hardware()
-        async with open_websocket_url(inst.url.replace("http://", "ws://") + "ws") as ws:
+        async with open_websocket_url(web.socket_url(inst.url)) as ws:
             state = await next_of(ws, "state")
             assert state["status"]["grid"] == "off" and state["status"]["clock"] == "internal"
             assert state["status"]["launchpad"] == "off" and state["playing"]
@@ -497,5 +441,85 @@ async def test_run_serves_the_page_beside_the_engine(jack_server, data, heard, c
         await until(lambda: inst.sampler is not None, "the prior loaded")
         assert all(surface.sampler is inst.sampler for surface in inst.surfaces())
         n.cancel_scope.cancel()
-    urls = [r.getMessage() for r in caplog.records if inst.url.rstrip("/") in r.getMessage()]
+    urls = [r.getMessage() for r in caplog.records if inst.url.split("/?")[0] in r.getMessage()]
     assert len(urls) == 1, urls  # gridtonic's own line only
+
+
+async def test_the_token_is_kept_in_the_data_dir_so_a_bookmark_keeps_working(data):
+    async with rig(data) as (_, url):
+        token = (data / access.TOKEN_FILE).read_text().strip()
+        assert url.endswith(f"/?token={token}") and len(token) >= 40
+        assert (data / access.TOKEN_FILE).stat().st_mode & 0o777 == 0o600
+    async with rig(data) as (_, again), trio.open_nursery() as n:  # a restart: the same address
+        assert again.split("?")[1] == url.split("?")[1]
+        await next_of(await ws_client(again, n), "state")
+        n.cancel_scope.cancel()
+    (data / access.TOKEN_FILE).chmod(0o644)  # others could read it: no secret, a new one
+    fresh = access.token()
+    assert fresh != token and (data / access.TOKEN_FILE).stat().st_mode & 0o777 == 0o600
+    (data / access.TOKEN_FILE).write_bytes(b"\xff not a token")
+    assert access.token() not in (fresh, "")
+
+
+async def test_a_page_over_the_rate_is_slowed_not_closed(data, caplog):
+    """1,000 messages at once: the burst and the rate's share are handled (each refused one answered),
+    the rest dropped with one error to that page and a sparse log line; the page plays on."""
+    caplog.set_level(logging.WARNING, logger="gridtonic.web")
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
+        ws = await ws_client(url, n)
+        await next_of(ws, "state")
+        for _ in range(1000):
+            await ws.send_message('{"type": "nope"}')
+        await trio.sleep(web.BURST / web.RATE)  # the bucket fills again
+        await ask(ws, {"type": "end"})
+        answered = told = 0
+        while "'end'" not in (message := (await next_of(ws, "error"))["message"]):
+            answered += "'nope'" in message
+            told += "messages a second" in message
+        assert web.BURST <= answered < 1000 and told == 1
+        lines = [r for r in caplog.records if "over 100 a second" in r.getMessage()]
+        dropped = 1000 - answered
+        assert len(lines) == dropped.bit_length()  # the 1st, 2nd, 4th … drop
+        await ask(ws, {"type": "key", "x": 6, "y": 1, "down": True})
+        await ask(ws, {"type": "key", "x": 6, "y": 1, "down": False})
+        await until(lambda: inst.session.tracks[1].steps[6], "the page's step after the flood")
+        n.cancel_scope.cancel()
+
+
+async def test_open_pages_are_bounded(data):
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
+        pages = [await ws_client(url, n) for _ in range(web.MAX_PAGES)]
+        for ws in pages:
+            await next_of(ws, "state")
+        async with open_websocket_url(web.socket_url(url)) as extra:
+            assert "pages are open already" in (await next_of(extra, "error"))["message"]
+            with pytest.raises(ConnectionClosed):
+                await extra.get_message()
+        await pages[0].aclose()
+        async with open_websocket_url(web.socket_url(url)) as again:  # one closed: room again
+            await next_of(again, "state")
+            await ask(again, {"type": "mute", "track": 2})
+            await until(lambda: inst.session.tracks[2].mute, "the new page's mute")
+        n.cancel_scope.cancel()
+
+
+async def test_a_handler_bug_costs_the_message_not_the_page(data, caplog, monkeypatch):
+    """A message the code raises on (a stand-in bug in the session edit) is answered with an error
+    and one log line naming where; the connection and the next message are fine."""
+    def broken(session, cmd):
+        if isinstance(cmd, protocol.SetMorph):
+            raise ZeroDivisionError("a bug")
+        return real(session, cmd)
+
+    real = protocol.apply
+    monkeypatch.setattr(protocol, "apply", broken)
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
+        ws = await ws_client(url, n)
+        await next_of(ws, "state")
+        await ask(ws, {"type": "morph", "track": 0, "value": 0.5})
+        assert "ZeroDivisionError: a bug" in (await next_of(ws, "error"))["message"]
+        await ask(ws, {"type": "mute", "track": 0})
+        await until(lambda: inst.session.tracks[0].mute, "the next message applied")
+        lines = [r.getMessage() for r in caplog.records if "ZeroDivisionError" in r.getMessage()]
+        assert len(lines) == 1 and "test_web.py" in lines[0], lines
+        n.cancel_scope.cancel()

@@ -6,6 +6,8 @@ are checked by ``protocol.parse`` and applied on the trio thread, so a page edit
 on its next hit. Every open page gets every frame and
 state change, so they stay in sync. Served by hypercorn's trio worker: HTTP and WebSocket on one
 port inside the instrument's nursery, no thread, no framework (the app is one small ASGI callable).
+Only a page that knows the token (``access``) may play, at most ``MAX_PAGES`` at once, each at most
+``RATE`` messages a second.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import json
 import logging
 import os
+import reprlib
 import shutil
 import sys
 import webbrowser
@@ -23,7 +26,7 @@ from importlib import resources
 from itertools import count
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import trio
 from hypercorn.config import Config
@@ -35,9 +38,10 @@ from gridtonic.core.frame import Frame
 from gridtonic.core.session import Session, SessionError
 from gridtonic.core.surface import Surface
 from gridtonic.io import store
+from gridtonic.io.tasks import Dropped, failure
 from gridtonic.presets import kits
 from gridtonic.presets.mtpreset import PresetError
-from gridtonic.web import protocol
+from gridtonic.web import access, protocol
 from gridtonic.web.protocol import BadMessage
 
 log = logging.getLogger(__name__)
@@ -48,12 +52,16 @@ DEFAULT_PORT = 8808
 STATE_POLL = 0.1  # s between looks for changes made elsewhere (grid, MIDI, sampler)
 OPEN_GRACE = 2.0  # s to wait for a hardware grid before opening the page
 OUTBOX = 256  # messages a page may lag behind before it is dropped (it reconnects)
+MAX_PAGES = 16  # open at once; one more is told so and closed
+RATE, BURST = 100.0, 200.0  # messages a second a page may send on average, and at once (a drag sends ~60/s)
 FILES = {"/": ("index.html", "text/html; charset=utf-8"),
          "/app.js": ("app.js", "text/javascript; charset=utf-8"),
          "/style.css": ("style.css", "text/css; charset=utf-8")}
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 HEADERS = [(b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"),
-           (b"content-security-policy", b"default-src 'self'; connect-src 'self'")]
+           (b"content-security-policy", b"default-src 'self'; connect-src 'self'"),
+           (b"referrer-policy", b"no-referrer")]  # the URL holds the token
+NO_TOKEN = b"this page needs the address gridtonic printed, the one ending in ?token=...\n"
 
 
 @dataclass
@@ -70,7 +78,9 @@ class Client:
     id: int
     outbox: trio.MemorySendChannel[str]
     scope: trio.CancelScope
+    rate: access.Rate
     held: set[tuple[int, int]] = field(default_factory=set)
+    warned: bool = False  # told it sends too fast
 
     def send(self, text: str) -> None:
         try:
@@ -88,16 +98,21 @@ def sessions_dir() -> Path:
 class Web:
     """The ASGI app and the broadcasters; ``status`` names the clock, devices and engine for the screen;
     ``surfaces`` are every surface on the session (the page's among them), whose slot marks and
-    selection a session load resets."""
+    selection a session load resets; ``token`` is the page's secret (None: ``access.token()``'s)."""
 
     def __init__(self, surface: Surface, session_path: Path | None = None,
-                 status: Callable[[], dict[str, str]] = dict, surfaces: Sequence[Surface] = ()):
+                 status: Callable[[], dict[str, str]] = dict, surfaces: Sequence[Surface] = (),
+                 token: str | None = None):
         self.surface = surface
         self.session = surface.session
         self.session_path = session_path or store.default_path()
         self.status = status
         self.surfaces = tuple(surfaces) or (surface,)
+        self.token = token
         self.clients: dict[int, Client] = {}
+        self.refused = Dropped(log, "web page")  # connections without the token, over MAX_PAGES
+        self.failed = Dropped(log, "web page")  # messages a handler raised on (a bug)
+        self.too_fast = Dropped(log, "web page")  # messages over a page's RATE
         self.frame = ""  # the latest frame message, for pages that connect
         self.state = ""  # the latest state message
         self._ids = count(1)
@@ -153,6 +168,9 @@ class Web:
             await self._perform(client, cmd)
         except (BadMessage, PresetError, SessionError, OSError) as e:
             client.send(protocol.error_message(str(e)))
+        except Exception as e:  # a bug costs this message, not the page nor the music
+            self.failed.raised(reprlib.repr(text), e)
+            client.send(protocol.error_message(f"not done: {failure(e)}"))
         self.poke()
 
     async def _perform(self, client: Client, cmd: protocol.Command) -> None:
@@ -233,12 +251,19 @@ class Web:
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
 
+    def _has_token(self, scope: dict[str, Any]) -> bool:
+        given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+        return self.token is not None and access.matches(given, self.token)
+
     async def _http(self, scope: dict[str, Any], send: Callable) -> None:
+        """The page (its ``/`` only with the token: its script and style are no secret)."""
         found = self._files.get(scope["path"])
         if scope["method"] not in ("GET", "HEAD"):
             status, body, ctype = 405, b"only GET\n", "text/plain"
         elif found is None:
             status, body, ctype = 404, b"not found\n", "text/plain"
+        elif scope["path"] == "/" and not self._has_token(scope):
+            status, body, ctype = 403, NO_TOKEN, "text/plain"
         else:
             status, (body, ctype) = 200, found
         await send({"type": "http.response.start", "status": status,
@@ -250,13 +275,23 @@ class Web:
             return
         origin = dict(scope["headers"]).get(b"origin")
         if origin is not None and urlsplit(origin.decode("latin-1")).hostname not in LOCAL_HOSTS:
-            log.warning("page from %r refused (only pages served here may play)", origin)
+            self.refused(f"a page from {reprlib.repr(origin)} (only pages served here may play)")
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if not self._has_token(scope):
+            self.refused("a connection without the page's token (only the address gridtonic printed plays)")
             await send({"type": "websocket.close", "code": 1008})
             return
         await send({"type": "websocket.accept"})
+        if len(self.clients) >= MAX_PAGES:
+            self.refused(f"one page more than {MAX_PAGES}")
+            await send({"type": "websocket.send", "text": protocol.error_message(
+                f"{MAX_PAGES} pages are open already: close one")})
+            await send({"type": "websocket.close", "code": 1013})  # try again later
+            return
         outbox, inbox = trio.open_memory_channel[str](OUTBOX)
         with trio.CancelScope() as cancel:
-            client = Client(next(self._ids), outbox, cancel)
+            client = Client(next(self._ids), outbox, cancel, access.Rate(RATE, BURST, trio.current_time()))
             for text in (self.state_message(), self.frame):  # a new page starts from now
                 if text:
                     outbox.send_nowait(text)
@@ -265,11 +300,22 @@ class Web:
                 async with trio.open_nursery() as n:
                     n.start_soon(self._writer, inbox, send, n.cancel_scope)
                     while (msg := await receive())["type"] == "websocket.receive":
-                        await self.handle(client, msg.get("text", msg.get("bytes")))
+                        if client.rate.allow(trio.current_time()):
+                            await self.handle(client, msg.get("text", msg.get("bytes")))
+                        else:
+                            self._flood(client)
                     n.cancel_scope.cancel()
             finally:
                 del self.clients[client.id]
                 self.release(client)
+
+    def _flood(self, client: Client) -> None:
+        """A message over the page's rate: dropped, the connection kept (a page a script drives too
+        fast plays on at the rate; closing would only make it reconnect); the page is told once."""
+        self.too_fast(f"a message from page {client.id} over {RATE:g} a second")
+        if not client.warned:
+            client.warned = True
+            client.send(protocol.error_message(f"more than {RATE:g} messages a second: the rest are dropped"))
 
     @staticmethod
     async def _writer(inbox: trio.MemoryReceiveChannel[str], send: Callable, scope: trio.CancelScope) -> None:
@@ -284,7 +330,10 @@ class Web:
 
     async def run(self, config: WebConfig,
                   task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-        """Serve until cancelled; reports the page's URL once listening."""
+        """Serve until cancelled; reports the page's URL (with its token) once listening."""
+        if self.token is None:
+            self.token = access.token()
+        access.cap_websocket_messages()
         hc = Config()
         hc.bind = [f"{config.host}:{config.port}"]
         hc.accesslog = None
@@ -299,7 +348,13 @@ class Web:
             except OSError as e:
                 raise OSError(f"web page: cannot listen on {config.host}:{config.port} ({e.strerror}); "
                               "choose another --web-port") from None
-            task_status.started(binds[0] + "/")
+            task_status.started(f"{binds[0]}/?token={self.token}")
+
+
+def socket_url(page_url: str) -> str:
+    """The WebSocket address (with the token) of the page at ``page_url``."""
+    parts = urlsplit(page_url)
+    return f"ws://{parts.netloc}/ws?{parts.query}"
 
 
 def can_open_browser() -> bool:

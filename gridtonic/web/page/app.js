@@ -18,7 +18,9 @@ function send(msg) {
 }
 
 function connect() {
-  ws = new WebSocket(`ws://${location.host}/ws`);
+  // the page's token (its address, as gridtonic printed it) lets this page play
+  const token = new URLSearchParams(location.search).get("token") || "";
+  ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
   ws.onopen = () => { $("conn").textContent = "connected"; $("conn").className = "on"; };
   ws.onclose = () => {
     $("conn").textContent = "reconnecting…"; $("conn").className = "off";
