@@ -43,6 +43,7 @@ import trio
 
 from gridtonic.grid import udp
 from gridtonic.io import osc
+from gridtonic.io.tasks import Dropped
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,8 @@ class SerialOsc:
         self.on_ready: Callable[[Device], None] = lambda device: None
         self.on_gone: Callable[[Device], None] = lambda device: None
         self._sock: socket.socket | None = None
-        self.dropped = osc.Drops(log, "a bad datagram")
-        self.failed = osc.Drops(log, "a datagram that met a bug")
+        self.dropped = Dropped(log, "serialosc")  # malformed or unexpected datagrams
+        self.failed = Dropped(log, "serialosc")  # datagrams a handler raised on (a bug)
         self._heard = 0.0  # trio time the device last sent anything
         self._daemon = 0.0  # trio time serialoscd last answered
         self._armed = False  # a /serialosc/notify is outstanding
@@ -158,9 +159,9 @@ class SerialOsc:
             address, args = osc.parse(data)
             self._dispatch(address, args, sender)
         except osc.BadMessage as e:
-            self.dropped(f"port {sender}", e)
+            self.dropped(f"a datagram from port {sender}: {e}")
         except Exception as e:  # a bug, here or in a callback: the grid carries on
-            self.failed(f"port {sender}", f"{type(e).__name__}: {e}")
+            self.failed.raised(f"a datagram from port {sender}", e)
 
     def _dispatch(self, address: str, args: list, sender: int) -> None:
         dev = self.device

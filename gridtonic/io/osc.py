@@ -5,13 +5,12 @@ time tags in seconds from 0 (python-osc always adds the NTP epoch) and realtime 
 tag computed from our own clock mapping.
 
 Inbound OSC comes from any local process: ``parse`` and ``check`` turn anything malformed, of the
-wrong type or out of range into one ``BadMessage``, and ``Drops`` logs the dropped ones without
-letting a flood fill the log.
+wrong type or out of range into one ``BadMessage`` (readers log it through ``tasks.Dropped``, so
+a flood stays a handful of lines).
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import struct
 from collections.abc import Iterable, Sequence
@@ -118,16 +117,3 @@ def check(args: Sequence, *kinds: type) -> tuple:
             raise BadMessage(f"{a!r:.40} where {kind.__name__} was wanted")
         out.append(a)
     return tuple(out)
-
-
-class Drops:
-    """Counts the inbound messages a reader dropped and logs the 1st, 2nd, 4th, 8th… of them: one
-    line says what was wrong, and a flood stays a handful of lines."""
-
-    def __init__(self, log: logging.Logger, what: str):
-        self.log, self.what, self.count = log, what, 0
-
-    def __call__(self, source: str, reason: object) -> None:
-        self.count += 1
-        if self.count & (self.count - 1) == 0:
-            self.log.warning("ignored %s from %s (%d so far): %s", self.what, source, self.count, reason)

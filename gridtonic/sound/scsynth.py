@@ -27,6 +27,7 @@ from pathlib import Path
 import trio
 
 from gridtonic.io import child, osc, store
+from gridtonic.io.tasks import Dropped
 from gridtonic.sound import synthdefs
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,8 @@ class Scsynth:
         self._started = False
         self._rec_frames = 0
         self._rec_path: Path | None = None  # where stop_recording moves the recording
-        self.dropped = osc.Drops(log, "a datagram on scsynth's reply port")
-        self.failed = osc.Drops(log, "a reply from scsynth that met a bug")
+        self.dropped = Dropped(log, "scsynth's reply port")  # datagrams not from scsynth, or malformed
+        self.failed = Dropped(log, "scsynth's reply port")  # replies a handler raised on (a bug)
 
     @property
     def local_address(self) -> tuple[str, int]:
@@ -336,14 +337,14 @@ class Scsynth:
                 log.debug("receive from scsynth failed: %s", e)
                 continue
             if sender != server:  # any local process can send here: only scsynth answers
-                self.dropped(f"{sender[0]}:{sender[1]}", "not scsynth's port")
+                self.dropped(f"a datagram from {sender[0]}:{sender[1]}, not scsynth's port")
                 continue
             try:
                 self._dispatch(*osc.parse(data))
             except osc.BadMessage as e:
-                self.dropped("scsynth", e)
+                self.dropped(f"a reply: {e}")
             except Exception as e:  # a bug, here or in on_end: this reader carries on
-                self.failed("scsynth", f"{type(e).__name__}: {e}")
+                self.failed.raised("a reply", e)
 
     def _dispatch(self, address: str, args: list) -> None:
         if address == "/n_end" and self.on_end is not None:
