@@ -19,6 +19,7 @@ from typing import Protocol
 import trio
 
 from gridtonic.core import actions as a
+from gridtonic.core.bucket import Bucket
 from gridtonic.core.clock import InternalClock
 from gridtonic.core.frame import Frame, Status, render
 from gridtonic.core.gestures import Gestures
@@ -188,22 +189,22 @@ class Surface:
         rate stays ``fps`` over any stretch longer than a couple of frames.
         """
         last: Frame | None = None
-        tokens, filled = BURST, trio.current_time()
+        bucket = Bucket(fps, BURST, trio.current_time())
         while True:
             changed = self._changed
             now = trio.current_time()
-            tokens, filled = min(BURST, tokens + (now - filled) * fps), now
+            bucket.refill(now)
             frame = self.frame(now)
             if frame != last:
                 send(frame)
                 last = frame
-                tokens -= 1.0
+                bucket.level -= 1.0  # the wait below made sure there was a frame's worth
             nxt = self.next_change(now)
             clock = now + IDLE_POLL if nxt is None else max(min(nxt, now + IDLE_POLL), now + 1.0 / fps)
             with trio.move_on_at(clock):  # not before 1/fps: a step boundary rounded to now must not spin
                 await changed.wait()
-            while (short := (1.0 if changed.is_set() else BURST) - tokens
-                   - (trio.current_time() - filled) * fps) > 1e-6:
+            while (short := (1.0 if changed.is_set() else BURST)
+                   - bucket.level_at(trio.current_time())) > 1e-6:
                 with trio.move_on_after(short / fps):  # a key meanwhile needs only one frame
                     await (trio.sleep_forever() if changed.is_set() else changed.wait())
 

@@ -1,5 +1,5 @@
 """Who may play the instrument from a page, and how much: the page's secret token, each page's
-message rate, and a WebSocket message cap that holds.
+message rate (``core.bucket``), and a WebSocket message cap that holds.
 
 The server listens on 127.0.0.1 only, but every local process and user can reach that, with or
 without an ``Origin``: knowing the token (in the page's URL, like Jupyter's) is what makes a page
@@ -44,22 +44,6 @@ def token(path: Path | None = None) -> str:
 def matches(given: str, expected: str) -> bool:
     """``given`` is the token, compared in constant time (a local process could time guesses)."""
     return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
-
-
-class Rate:
-    """A token bucket: ``per_second`` messages on average, bursts of up to ``burst``."""
-
-    def __init__(self, per_second: float, burst: float, now: float):
-        self.per_second, self.burst = per_second, burst
-        self.level, self.at = burst, now
-
-    def allow(self, now: float) -> bool:
-        self.level = min(self.burst, self.level + (now - self.at) * self.per_second)
-        self.at = now
-        if self.level < 1:
-            return False
-        self.level -= 1
-        return True
 
 
 class CappedBuffer(ws_stream.WebsocketBuffer):

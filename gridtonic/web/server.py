@@ -33,6 +33,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
 from gridtonic.core import actions as a
+from gridtonic.core.bucket import Bucket
 from gridtonic.core.clock import InternalClock
 from gridtonic.core.frame import Frame
 from gridtonic.core.session import Session, SessionError
@@ -78,7 +79,7 @@ class Client:
     id: int
     outbox: trio.MemorySendChannel[str]
     scope: trio.CancelScope
-    rate: access.Rate
+    rate: Bucket
     held: set[tuple[int, int]] = field(default_factory=set)
     warned: bool = False  # told it sends too fast
 
@@ -291,7 +292,7 @@ class Web:
             return
         outbox, inbox = trio.open_memory_channel[str](OUTBOX)
         with trio.CancelScope() as cancel:
-            client = Client(next(self._ids), outbox, cancel, access.Rate(RATE, BURST, trio.current_time()))
+            client = Client(next(self._ids), outbox, cancel, Bucket(RATE, BURST, trio.current_time()))
             for text in (self.state_message(), self.frame):  # a new page starts from now
                 if text:
                     outbox.send_nowait(text)
@@ -300,7 +301,7 @@ class Web:
                 async with trio.open_nursery() as n:
                     n.start_soon(self._writer, inbox, send, n.cancel_scope)
                     while (msg := await receive())["type"] == "websocket.receive":
-                        if client.rate.allow(trio.current_time()):
+                        if client.rate.take(trio.current_time()):
                             await self.handle(client, msg.get("text", msg.get("bytes")))
                         else:
                             self._flood(client)
