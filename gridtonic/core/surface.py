@@ -68,6 +68,7 @@ class Surface:
         self.queued_slot: int | None = None
         self.pending: set[int] = set()
         self.flashes: dict[int, float] = {}  # track → trio time its flash ends
+        self.told: tuple[float, str] | None = None  # (trio time, text): how the sampler made its last steps
         self._changed = trio.Event()
         self._queue_changed = trio.Event()
         self._jobs_in, self._jobs = trio.open_memory_channel[a.Introspect | a.Generate](32)
@@ -234,7 +235,8 @@ class Surface:
             else:  # the session may have shrunk meanwhile (a page loaded another): look again
                 if a.apply(self.session, edit):
                     self.flashes[track] = trio.current_time() + FLASH
-                    log.info("%s: %s", self.session.tracks[track].name, p.how)
+                    self.told = (trio.current_time(), f"{self.session.tracks[track].name}: {p.how}")
+                    log.info("%s", self.told[1])
                 else:
                     log.info("track %d went away while the sampler ran: its steps are dropped", track + 1)
             self.pending.discard(track)
