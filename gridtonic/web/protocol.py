@@ -9,17 +9,19 @@ module runs the rest (keys through the surface, presets and session files off th
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import reprlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gridtonic.core import actions as a
-from gridtonic.core import params
+from gridtonic.core import envelope, params
 from gridtonic.core.frame import Frame
-from gridtonic.core.layout import Layout
-from gridtonic.core.session import Session
+from gridtonic.core.layout import LANE_KINDS, Layout
+from gridtonic.core.session import STEPS, Session
 
 MAX_MESSAGE = 4096  # characters: every valid message is far shorter
 NAME = re.compile(r"^[\w .()+&'-]{1,64}$")  # preset and session names: no paths, no dots at the start
@@ -81,7 +83,7 @@ class Release:
 
 # the grid's own actions where a page asks the same thing (the surface runs them)
 Command = (Key | SetParam | SetMorph | Select | Tempo | LoadPreset | SessionFile | Release | a.ToggleMute
-           | a.Introspect | a.Generate | a.Transport | a.Tap)
+           | a.Introspect | a.Generate | a.Transport | a.Tap | a.SetSteps | a.SetLevel)
 
 
 class _Fields:
@@ -159,6 +161,11 @@ def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command
             return Select(f.int("track", 0, last))
         case "mute":
             return a.ToggleMute(f.int("track", 0, last))
+        case "step":  # a step of the pattern lanes, on or off
+            return a.SetSteps(f.int("track", 0, last), (f.int("step", 0, STEPS - 1),), f.bool("on"))
+        case "level":  # a step's velocity or probability (sets the step, as a grid fader does)
+            return a.SetLevel(f.int("track", 0, last), f.int("step", 0, STEPS - 1),
+                              f.choice("lane", LANE_KINDS), f.number("value", 0.0, 1.0))
         case "introspect":
             basis, target = f.int("basis", 0, last), f.int("target", 0, last)
             if basis == target:
@@ -209,18 +216,68 @@ def apply(session: Session, cmd: Command) -> bool:
 
 # -- state → JSON ----------------------------------------------------------------------------------
 
+# the kit panel as Microtonic groups a drum: readable names (units come from params)
+KIT_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("Oscillator", (("oscWave", "Wave"), ("oscFreq", "Osc freq"), ("oscAtk", "Osc attack"),
+                    ("oscDcy", "Osc decay"), ("modMode", "Pitch mod"), ("modRate", "Mod rate"),
+                    ("modAmt", "Mod amount"))),
+    ("Noise", (("nFilMod", "Noise filter"), ("nFilFrq", "Noise filter freq"), ("nFilQ", "Noise filter Q"),
+               ("nStereo", "Noise stereo"), ("nEnvMod", "Noise envelope"), ("nEnvAtk", "Noise attack"),
+               ("nEnvDcy", "Noise decay"))),
+    ("Mix · Distortion · EQ · Level", (("mix", "Tone / noise mix"), ("distAmt", "Distortion"),
+                                       ("eQFreq", "EQ freq"), ("eQGain", "EQ gain"), ("level", "Level"))),
+    ("Velocity", (("oscVel", "Osc velocity"), ("nVel", "Noise velocity"), ("modVel", "Mod velocity"))),
+)
+LABELS = {name: label for _, group in KIT_GROUPS for name, label in group}
+UNITS = {"sm": "semitones"}  # params' short units the page spells out
+
 PARAM_TABLE = [
-    {"name": p.name, "min": p.minimum, "max": p.maximum, "default": p.default, "unit": p.unit,
-     "choices": list(p.choices), "exp": p.exponential}
-    for p in params.PARAMS
+    {"name": p.name, "label": LABELS[p.name], "group": group, "min": p.minimum, "max": p.maximum,
+     "default": p.default, "unit": UNITS.get(p.unit, p.unit), "choices": list(p.choices),
+     "exp": p.exponential}
+    for group, names in KIT_GROUPS for p in (params.BY_NAME[n] for n, _ in names)
 ]
+
+# what each function key does, for the virtual grid's hover and legend (a layout's own labels win)
+KEY_LABELS = {"play": "play / stop", "page": "next page of steps", "shift": "shift (hold: slot key saves)",
+              "mute": "mute (hold, tap a track)", "introspect": "introspect (hold, tap basis then target)",
+              "clear": "clear (hold, tap a track)", "generate": "generate 17–32 (hold, tap a track)"}
+
+
+def key_label(name: str) -> str:
+    """A function key's label: slot_3 → "pattern slot 3", page_2 → "steps 17–32" (16 a page)."""
+    kind, _, n = name.partition("_")
+    if kind == "slot":
+        return f"pattern slot {n} (shift: save)"
+    if kind == "page" and n:
+        return f"page {n} of steps"
+    return KEY_LABELS.get(name, name)
 
 
 def layout_view(lay: Layout) -> dict[str, Any]:
     """What the page needs to draw and label the virtual grid."""
+    own = getattr(lay, "labels", None) or {}
     return {"name": lay.name, "width": lay.width, "height": lay.height, "rows": list(lay.track_rows),
             "columns": list(lay.step_columns), "keys": {k: list(xy) for k, xy in lay.keys.items()},
+            "labels": {k: own.get(k) or key_label(k) for k in lay.keys},
             "lanes": {kind: list(rows) for kind, rows in lay.lanes.items()}}
+
+
+PICTURE_POINTS = 160
+
+
+@functools.lru_cache(maxsize=64)
+def _picture(patch: tuple[tuple[str, float], ...]) -> dict[str, Any]:
+    pic = envelope.picture(dict(patch), PICTURE_POINTS)
+    r = functools.partial(round, ndigits=4)
+    return {"length": pic.length, "tone": [r(v) for v in pic.tone], "noise": [r(v) for v in pic.noise],
+            "pitch": [round(v, 2) for v in pic.pitch], "pitch_range": [round(v, 2) for v in pic.pitch_range],
+            "random_pitch": pic.random_pitch}
+
+
+def picture_view(patch: Mapping[str, float]) -> dict[str, Any]:
+    """The picture of a patch (``core.envelope``) as the page draws it, over the voice's length."""
+    return _picture(tuple(sorted(patch.items())))
 
 
 def session_view(session: Session) -> list[dict[str, Any]]:

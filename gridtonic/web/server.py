@@ -110,6 +110,7 @@ class Web:
         self.status = status
         self.surfaces = tuple(surfaces) or (surface,)
         self.token = token
+        self.first_run = not self.session_path.exists()  # no session yet: the page walks a new user through
         self.clients: dict[int, Client] = {}
         self.refused = Dropped(log, "web page")  # connections without the token, over MAX_PAGES
         self.failed = Dropped(log, "web page")  # messages a handler raised on (a bug)
@@ -134,14 +135,18 @@ class Web:
 
     def state_message(self) -> str:
         s, g = self.surface.session, self.surface.gestures
+        t = s.tracks[g.selected]
+        told = max((x.told for x in self.surfaces if x.told is not None), default=None)
         return json.dumps({
             "type": "state", "tracks": protocol.session_view(s), "tempo": s.tempo, "seed": s.seed,
             "slots": protocol.slots_view(s, self.surface.active_slot, self.surface.queued_slot),
             "playing": self.surface.sequencer.playing, "selected": g.selected, "basis": g.basis,
             "pending": sorted(self.surface.pending), "layout": protocol.layout_view(g.layout),
             "params": protocol.PARAM_TABLE, "status": self.status(),
-            "prior": self.surface.sampler is not None,
-            "presets": [p.name for p in kits.scan()],
+            "prior": self.surface.sampler is not None, "told": told and told[1],
+            "picture": {"a": protocol.picture_view(t.patch_a), "b": protocol.picture_view(t.patch_b)},
+            "presets": [p.name for p in kits.scan()], "presets_dir": str(kits.presets_dir()),
+            "first_run": self.first_run,
             "sessions": sorted(p.stem for p in sessions_dir().glob("*.json")),
         })
 
@@ -186,14 +191,17 @@ class Web:
                 self.release(client)
             case protocol.Select(track):
                 surface.gestures.selected = track
-            case a.ToggleMute() | a.Introspect() | a.Generate() | a.Transport() | a.Tap():
+            case (a.ToggleMute() | a.Introspect() | a.Generate() | a.Transport() | a.Tap() | a.SetSteps()
+                  | a.SetLevel()):
                 surface.perform(cmd)
             case protocol.Tempo(bpm):
                 self._set_tempo(bpm)
             case protocol.LoadPreset(name, slot, track):
                 await self._load_preset(name, slot, track)
             case protocol.SessionFile(True, name):
-                await trio.to_thread.run_sync(store.save_text, store.dumps(session), self._session_file(name))
+                path = self._session_file(name)
+                await trio.to_thread.run_sync(store.save_text, store.dumps(session), path)
+                client.send(protocol.note_message(f"saved {path}"))
             case protocol.SessionFile(False, name):
                 loaded = await trio.to_thread.run_sync(store.load, self._session_file(name))  # checked whole
                 self._load(client, loaded)

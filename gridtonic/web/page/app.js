@@ -7,6 +7,7 @@ const $ = (id) => document.getElementById(id);
 let ws = null;
 let state = null;
 let built = "";  // layout the grid was built for
+let keys = [];  // the virtual grid's keys, row-major
 let slot = "a";
 const latched = new Set();  // "x,y" keys held by ctrl/cmd-click
 const pointers = new Map();  // pointerId → {anchor: "x,y", over: "x,y" | null}
@@ -36,6 +37,7 @@ function connect() {
 }
 
 function showError(text, kind = "error") {
+  if (kind === "error" && state) $("tempo").value = state.tempo;  // a refused tempo shows the one playing
   const e = $("error");
   e.textContent = text; e.hidden = false; e.className = kind;
   clearTimeout(showError.timer);
@@ -53,12 +55,12 @@ function key(xy, down) {
 function buildGrid(lay) {
   const grid = $("grid");
   grid.replaceChildren();
-  grid.style.gridTemplateColumns = `repeat(${lay.width}, auto)`;
+  grid.style.gridTemplateColumns = `repeat(${lay.width}, var(--key))`;
   const names = {};
   for (const [kind, rows] of Object.entries(lay.lanes)) {
-    for (const y of rows) for (let x = 0; x < lay.width; x++) names[`${x},${y}`] = `${kind} lane`;
+    for (const y of rows) for (let x = 0; x < lay.width; x++) names[`${x},${y}`] = `${kind} of the selected track`;
   }
-  for (const [name, [x, y]] of Object.entries(lay.keys)) names[`${x},${y}`] = name;
+  for (const [name, [x, y]] of Object.entries(lay.keys)) names[`${x},${y}`] = lay.labels[name];
   for (let y = 0; y < lay.height; y++) {
     for (let x = 0; x < lay.width; x++) {
       const k = document.createElement("div");
@@ -69,8 +71,28 @@ function buildGrid(lay) {
       grid.append(k);
     }
   }
+  keys = [...grid.children];
   built = JSON.stringify(lay);
   $("layout-name").textContent = lay.name;
+  $("legend").replaceChildren(...Object.entries(lay.keys).flatMap(([name, [x, y]]) => [
+    Object.assign(document.createElement("dt"), { textContent: `${x + 1},${y + 1}` }),
+    Object.assign(document.createElement("dd"), { textContent: lay.labels[name] }),
+  ]).map((el, i) => { el.dataset.key = Object.keys(lay.keys)[i >> 1]; return el; }));
+}
+
+function labelRows(s) {  // each track row of the grid named after its track, the lanes after theirs
+  const box = $("row-labels");
+  const lay = s.layout;
+  const text = Array.from({ length: lay.height }, (_, y) => {
+    const t = lay.rows.indexOf(y);
+    if (t >= 0 && t < s.tracks.length) return `${t + 1} ${s.tracks[t].name}`;
+    const lane = Object.entries(lay.lanes).find(([, rows]) => rows.includes(y));
+    return lane ? lane[0] : "";
+  });
+  if (box.dataset.text === text.join("|")) return;
+  box.dataset.text = text.join("|");
+  box.replaceChildren(...text.map((t, y) => Object.assign(document.createElement("span"),
+    { textContent: t, title: t, className: lay.rows.includes(y) ? "track-label" : "" })));
 }
 
 function keyAt(ev) {
@@ -128,7 +150,6 @@ function drawFrame(msg) {
   window.gridtonic.firstFrameAt ??= performance.now();
   window.gridtonic.levels = msg.levels;
   window.gridtonic.lastFrameAt = performance.now();
-  const keys = $("grid").children;
   for (let i = 0; i < keys.length && i < msg.levels.length; i++) {
     const l = parseInt(msg.levels[i], 16);
     if (keys[i].dataset.level !== String(l)) {
@@ -211,19 +232,25 @@ function options(select, items, selected) {
 function drawState() {
   const s = state;
   if (JSON.stringify(s.layout) !== built) buildGrid(s.layout);
+  labelRows(s);
+  $("walkthrough").hidden = !s.first_run || localStorage.getItem("gridtonic.walkthrough") === "done";
   $("play").classList.toggle("on", s.playing);
   $("play").textContent = s.playing ? "stop" : "play";
   if (document.activeElement !== $("tempo")) $("tempo").value = s.tempo;
   $("status").textContent = Object.entries(s.status).map(([k, v]) => `${k}: ${v}`).join(" · ");
-  $("prior").textContent = s.prior ? "" : "(no prior loaded yet)";
+  $("prior").textContent = !s.prior ? "(no prior loaded yet)" : s.told || "";
   drawPatterns(s);
   drawSlots(s);
   const tracks = s.tracks.map((t, i) => [i, `${i + 1} ${t.name}`]);
   options($("basis"), tracks);
   options($("target"), tracks);
   options($("preset"), s.presets.map((n) => [n, n]));
+  $("preset-hint").hidden = s.presets.length > 0;
+  $("preset-hint").textContent = `no presets yet: put Microtonic .mtpreset files in ${s.presets_dir}`;
+  document.querySelectorAll("[data-preset]").forEach((b) => { b.disabled = !s.presets.length; });
   $("sessions").replaceChildren(...s.sessions.map((n) => new Option(n)));
   drawParams(s);
+  drawPicture(s);
 }
 
 function drawPatterns(s) {
@@ -233,10 +260,13 @@ function drawPatterns(s) {
       const row = document.createElement("div");
       row.className = "track";
       row.dataset.track = i;
-      row.innerHTML = `<button class="mute-btn">M</button><span class="name"></span><div class="steps">${
-        "<span class=step></span>".repeat(32)}</div>`;
+      row.innerHTML = `<button class="mute-btn" title="mute">M</button><span class="name"></span><div class="steps">${
+        "<span class=step></span>".repeat(s.tracks[i].pattern.length)}</div>`;
       row.querySelector(".mute-btn").onclick = (ev) => { ev.stopPropagation(); send({ type: "mute", track: i }); };
       row.onclick = () => send({ type: "select", track: i });
+      [...row.querySelector(".steps").children].forEach((c, j) => c.addEventListener("click", () => {
+        send({ type: "step", track: i, step: j, on: state.tracks[i].pattern[j] !== "x" });
+      }));
       return row;
     }));
   }
@@ -255,7 +285,8 @@ function drawPatterns(s) {
       c.classList.toggle("chance", on && p < 1);  // a set step that plays only sometimes
       c.style.opacity = on ? 0.35 + 0.65 * t.velocity[j] : "";
       c.style.setProperty("--p", p);
-      c.title = on ? `velocity ${Math.round(t.velocity[j] * 100)} %, probability ${Math.round(p * 100)} %` : "";
+      c.title = `step ${j + 1}` + (on ? `: velocity ${Math.round(t.velocity[j] * 100)} %, probability ${
+        Math.round(p * 100)} %` : "");
     });
   });
 }
@@ -270,6 +301,35 @@ function drawSlots(s) {
   $("seed").textContent = `seed ${s.seed}`;
 }
 
+function paramControl(p, row) {  // a slider, or segmented buttons for a discrete choice
+  const sent = (value) => {
+    row.querySelector("output").textContent = fmt(p, value);
+    send({ type: "param", track: state.selected, slot, name: p.name, value });
+  };
+  if (!p.choices.length) {
+    const input = Object.assign(document.createElement("input"), { type: "range", min: 0, max: 1000, step: 1 });
+    input.name = p.name;
+    input.setAttribute("aria-label", p.label);
+    input.addEventListener("input", () => sent(fromSlider(p, Number(input.value))));
+    return input;
+  }
+  const seg = Object.assign(document.createElement("div"), { className: "seg" });
+  seg.setAttribute("role", "radiogroup");
+  seg.setAttribute("aria-label", p.label);
+  p.choices.forEach((c, i) => {
+    const b = Object.assign(document.createElement("button"), { textContent: c, type: "button" });
+    b.dataset.value = i;
+    b.setAttribute("role", "radio");
+    b.onclick = () => { setSegment(seg, i); sent(i); };
+    seg.append(b);
+  });
+  return seg;
+}
+
+function setSegment(seg, v) {
+  [...seg.children].forEach((b) => b.setAttribute("aria-checked", String(Number(b.dataset.value) === v)));
+}
+
 function drawParams(s) {
   const t = s.tracks[s.selected];
   $("track-name").textContent = `${s.selected + 1} ${t.name}`;
@@ -277,39 +337,71 @@ function drawParams(s) {
   $("morph-value").textContent = `${Math.round(t.morph * 100)} %`;
   const box = $("params");
   if (!box.children.length) {
-    box.replaceChildren(...s.params.map((p) => {
-      const row = document.createElement("label");
-      row.className = "param";
+    const groups = new Map();
+    for (const p of s.params) {
+      if (!groups.has(p.group)) {
+        const fs = document.createElement("fieldset");
+        fs.className = "group";
+        fs.append(Object.assign(document.createElement("legend"), { textContent: p.group }));
+        groups.set(p.group, fs);
+      }
+      const row = document.createElement("div");
+      row.className = "param" + (p.choices.length ? " discrete" : "");
       row.dataset.name = p.name;
-      const input = p.choices.length ? document.createElement("select") : document.createElement("input");
-      if (p.choices.length) p.choices.forEach((c, i) => input.append(new Option(c, i)));
-      else Object.assign(input, { type: "range", min: 0, max: 1000, step: 1 });
-      input.name = p.name;
-      input.addEventListener("input", () => {
-        const value = p.choices.length ? Number(input.value) : fromSlider(p, Number(input.value));
-        row.querySelector("output").textContent = fmt(p, value);
-        send({ type: "param", track: state.selected, slot, name: p.name, value });
-      });
-      row.append(Object.assign(document.createElement("span"), { textContent: p.name }), input,
-        document.createElement("output"));
-      return row;
-    }));
+      const label = Object.assign(document.createElement("span"), { className: "label", textContent: p.label });
+      label.title = p.unit ? `${p.name} (${p.unit})` : p.name;
+      row.append(label, paramControl(p, row), document.createElement("output"));
+      groups.get(p.group).append(row);
+    }
+    box.replaceChildren(...groups.values());
   }
   const patch = slot === "a" ? t.a : t.b;
-  s.params.forEach((p, i) => {
-    const row = box.children[i];
-    const input = row.querySelector(p.choices.length ? "select" : "input");
+  for (const p of s.params) {
+    const row = box.querySelector(`[data-name="${p.name}"]`);
     const v = patch[p.name];
     row.dataset.value = v;
-    if (document.activeElement !== input) input.value = p.choices.length ? v : toSlider(p, v);
+    if (p.choices.length) setSegment(row.querySelector(".seg"), Math.round(v));
+    else {
+      const input = row.querySelector("input");
+      if (document.activeElement !== input) input.value = toSlider(p, v);
+    }
     row.querySelector("output").textContent = fmt(p, v);
-  });
+  }
+}
+
+// -- pictures of the sound: core/envelope's curves for the patch being edited -----------------------
+
+const PICTURE_W = 300, PICTURE_H = 100;
+
+function points(values, y) {
+  const n = values.length;
+  return values.map((v, i) => `${(i * PICTURE_W / (n - 1)).toFixed(2)},${(PICTURE_H - y(v) * PICTURE_H).toFixed(2)}`)
+    .join(" ");
+}
+
+function drawPicture(s) {
+  const pic = s.picture[slot];
+  $("env-tone").setAttribute("points", points(pic.tone, (v) => v));
+  $("env-noise").setAttribute("points", points(pic.noise, (v) => v));
+  const [lo, hi] = pic.pitch_range;
+  // pitch on a log scale over its own range (flat: the middle line)
+  const y = (hz) => (hi > lo * 1.0001 ? Math.log(hz / lo) / Math.log(hi / lo) * 0.9 + 0.05 : 0.5);
+  $("env-pitch").setAttribute("points", pic.pitch.length ? points(pic.pitch, y) : "");
+  $("env-pitch").classList.toggle("random", pic.random_pitch);
+  $("pitch-range").textContent = !pic.pitch.length ? "none" : pic.random_pitch
+    ? `random ${Math.round(lo)}–${Math.round(hi)} Hz` : hi > lo * 1.0001
+      ? `${Math.round(pic.pitch[0])} → ${Math.round(pic.pitch[pic.pitch.length - 1])} Hz` : `${Math.round(lo)} Hz`;
+  $("length").textContent = `${Math.round(pic.length * 1000)} ms`;
 }
 
 document.querySelectorAll("input[name=slot]").forEach((r) => r.addEventListener("change", () => {
   slot = r.value;
-  if (state) drawParams(state);
+  if (state) { drawParams(state); drawPicture(state); }
 }));
+$("walkthrough-done").onclick = () => {
+  localStorage.setItem("gridtonic.walkthrough", "done");
+  $("walkthrough").hidden = true;
+};
 $("morph").addEventListener("input", () => send({ type: "morph", track: state.selected, value: Number($("morph").value) }));
 $("play").onclick = () => send({ type: "transport" });
 $("tempo").addEventListener("change", () => send({ type: "tempo", bpm: Number($("tempo").value) }));
