@@ -22,8 +22,8 @@ from gridtonic.web import server as web
 
 MB = 1 << 20
 TYPES = ["key", "param", "morph", "select", "mute", "introspect", "generate", "transport", "tap", "tempo",
-         "preset", "save", "load", "release"]
-FIELDS = ["x", "y", "down", "track", "slot", "name", "value", "basis", "target", "bpm"]
+         "preset", "save", "load", "release", "step", "level"]
+FIELDS = ["x", "y", "down", "track", "slot", "name", "value", "basis", "target", "bpm", "step", "on", "lane"]
 
 
 @pytest.fixture
@@ -76,7 +76,8 @@ HOSTILE_VALUE = st.one_of(
     st.sampled_from([float("inf"), float("-inf"), float("nan"), 1e308, -0.0, 5e-324]),
     st.floats(), st.text(max_size=50), st.text("xy 0", min_size=4000, max_size=5000), st.booleans(),
     st.none(),
-    st.sampled_from(list(params.BY_NAME) + ["a", "b", "both", "../../etc/passwd", ".hidden", "x\x00y"]),
+    st.sampled_from(list(params.BY_NAME) + ["a", "b", "both", "velocity", "probability", "../../etc/passwd",
+                     ".hidden", "x\x00y"]),
     st.integers(1, 40).map(lambda d: json.loads("[" * d + "]" * d)), JSON)
 HOSTILE = st.builds(
     lambda kind, fields: {"type": kind, **fields},
