@@ -238,7 +238,7 @@ PARAM_TABLE = [
     for group, names in KIT_GROUPS for p in (params.BY_NAME[n] for n, _ in names)
 ]
 
-# what each function key does, for the virtual grid's hover and legend (a layout's own labels win)
+# what each function key does, for the virtual grid's hover and legend
 KEY_LABELS = {"play": "play / stop", "page": "next page of steps", "shift": "shift (hold: slot key saves)",
               "mute": "mute (hold, tap a track)", "introspect": "introspect (hold, tap basis then target)",
               "clear": "clear (hold, tap a track)", "generate": "generate 17–32 (hold, tap a track)"}
@@ -256,10 +256,9 @@ def key_label(name: str) -> str:
 
 def layout_view(lay: Layout) -> dict[str, Any]:
     """What the page needs to draw and label the virtual grid."""
-    own = getattr(lay, "labels", None) or {}
     return {"name": lay.name, "width": lay.width, "height": lay.height, "rows": list(lay.track_rows),
             "columns": list(lay.step_columns), "keys": {k: list(xy) for k, xy in lay.keys.items()},
-            "labels": {k: own.get(k) or key_label(k) for k in lay.keys},
+            "labels": {k: key_label(k) for k in lay.keys},
             "lanes": {kind: list(rows) for kind, rows in lay.lanes.items()}}
 
 
