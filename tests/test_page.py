@@ -15,6 +15,7 @@ from webrig import ask, next_of, rig, until, ws_client
 
 from gridtonic.core import layout
 from gridtonic.core.params import defaults
+from gridtonic.core.session import Track
 from gridtonic.web import protocol
 
 WIDTHS = (800, 1280, 1920)
@@ -173,3 +174,21 @@ async def test_lanes_edit_and_the_small_promises_are_kept(browser, data):  # noq
         await until(seen(lambda: by_id(browser, "conn").text == "connected"), "reloaded")
         await trio.sleep(0.3)
         assert not await in_page(lambda: by_id(browser, "walkthrough").is_displayed())
+
+
+async def test_track_8_is_reachable_from_the_page(browser, data):  # noqa: F811
+    """The 16x8 layout's virtual grid has rows for 7 tracks; the lanes reach the 8th (issue 18)."""
+    async with rig(data) as (inst, url):
+        s = inst.session
+        while len(s.tracks) < 8:
+            s.tracks.append(Track(f"perc {len(s.tracks) + 1}"))
+        assert len(layout.builtin(16, 8).track_rows) < 8
+        await in_page(lambda: browser.get(url))
+        lane = '#patterns [data-track="7"]'
+        await until(seen(lambda: len(texts(browser, "#patterns .track")) == 8), "8 lanes")
+        await in_page(lambda: browser.find_element(By.CSS_SELECTOR, f"{lane} .step:nth-child(3)").click())
+        await until(lambda: s.tracks[7].steps[2], "track 8's step 3 set from its lane")
+        await in_page(lambda: browser.find_element(By.CSS_SELECTOR, f"{lane} .name").click())
+        await until(lambda: inst.page.gestures.selected == 7, "track 8 selected")
+        await until(seen(lambda: by_id(browser, "track-name").get_attribute("textContent") == "8 perc 8"),
+                    "its kit shown")
