@@ -13,12 +13,13 @@ from selenium.webdriver.common.by import By
 from test_web import browser, data, in_page, key  # noqa: F401 (fixtures)
 from webrig import ask, next_of, rig, until, ws_client
 
-from gridtonic.core import layout
+from gridtonic.core import layout, params
 from gridtonic.core.params import defaults
 from gridtonic.core.session import Track
 from gridtonic.web import protocol
 
 WIDTHS = (800, 1280, 1920)
+MIN_SLIDER = 80  # px: a slider narrower than this cannot be set by hand
 SHAPE_BOUND = 0.03  # RMS difference of drawn and rendered tone envelopes (peak 1); measured ~0.005
 
 # every box in the kit panel a person reads or handles, with its rectangle and whether its text fits
@@ -69,6 +70,9 @@ async def test_the_kit_panel_never_overlaps_nor_scrolls_sideways(browser, data):
             assert len(boxes) > 60
             assert overlaps(boxes) == [], width
             assert [b[0] for b in boxes if not b[5]] == [], f"text cut off at {width} px"
+            sliders = [b[3] - b[1] for b in boxes if " INPUT " in b[0]]
+            assert len(sliders) == len(params.PARAMS) - len(params.DISCRETE)
+            assert min(sliders) >= MIN_SLIDER, f"sliders squeezed at {width} px"
             scroll, client = await in_page(lambda: browser.execute_script(SCROLL_JS))
             assert scroll <= client, f"horizontal scroll at {width} px"
             groups = await in_page(lambda: texts(browser, "#params legend"))
