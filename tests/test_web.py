@@ -188,7 +188,8 @@ BAD = [
     '{"type": "param", "track": 0, "slot": "a", "name": "oscFreq", "value": 1e400}',
     '{"type": "key", "x": 1%s, "y": 0, "down": true}' % ("0" * 400),
     # the pattern lanes' steps and levels
-    '{"type": "step", "track": 0, "step": 64, "on": true}', '{"type": "step", "track": 0, "step": 1, "on": 1}',
+    '{"type": "step", "track": 0, "step": 64, "on": true}',
+    '{"type": "step", "track": 0, "step": 1, "on": 1}',
     '{"type": "step", "track": 0, "step": -1, "on": true}',
     '{"type": "level", "track": 0, "step": 0, "lane": "pan", "value": 0.5}',
     '{"type": "level", "track": 0, "step": 0, "lane": "velocity", "value": 1.5}',
