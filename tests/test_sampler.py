@@ -217,3 +217,37 @@ def test_shipped_prior_beats_both_baselines_on_held_out_bars(shipped: Sampler) -
         assert r.model_coverage == 1.0, r
         for baseline in (r.unconditional, r.exact):
             assert r.model.ll > baseline.ll and r.model.top5 > baseline.top5, r
+
+
+@pytest.mark.parametrize(("table", "edit"), [
+    ("pattern", "UPDATE pattern SET n = -98734 WHERE ins = 1 AND pid = 4112"),
+    ("pattern", "UPDATE pattern SET n = 1.5 WHERE ins = 0 AND pid = 4369"),
+    ("pattern", "UPDATE pattern SET n = 'many' WHERE ins = 0 AND pid = 4369"),
+    ("pair", "INSERT INTO pair VALUES (0, 70000, 1, 16, 3)"),
+    ("pair", "INSERT INTO pair VALUES (1, 4369, 0, 16, 3)"),
+    ("adjacent", "INSERT INTO adjacent VALUES (9, 1, 1, 3)"),
+    ("adjacent", "UPDATE adjacent SET n = 0 WHERE ins = 0 AND pid1 = 4369 AND pid2 = 4369"),
+])
+def test_impossible_counts_are_refused_and_the_file_moved_aside(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, table: str, edit: str) -> None:
+    """A valid SQLite prior with a negative count used to load and play ("exact basis (n=-98734)")."""
+    import sqlite3
+
+    path = tmp_path / "prior.sqlite"
+    path.write_bytes(sampler.default_path().read_bytes())
+    with sqlite3.connect(path) as con:
+        assert con.execute(edit).rowcount == 1
+    with pytest.raises(prior.ImpossibleData, match=f"impossible {table} row"):
+        prior.read_counts(path)
+    with caplog.at_level(logging.ERROR):
+        assert sampler.load_file(path) is None
+    (record,) = caplog.records
+    assert "\n" not in record.message and "moved to" in record.message
+    assert "introspection is off" in record.message and not path.exists()
+    assert [p.name.startswith("prior.sqlite.broken-") for p in tmp_path.iterdir()] == [True]
+
+
+def test_a_file_that_is_no_prior_is_left_where_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "mine.sqlite"
+    path.write_bytes(b"garbage" * 100)
+    assert sampler.load_file(path) is None and path.exists()

@@ -148,14 +148,21 @@ def open_session(path: Path) -> Session:
         return load(path)
     except Exception as e:  # noqa: BLE001 - any failure of one file must not stop every start
         reason = unusable(path, e)
-    aside = _aside(path)
     try:
-        os.replace(path, aside)
+        aside = move_aside(path)
     except OSError as e:
         log.error("%s; could not move it aside (%s); started the default session", reason, e.strerror)
     else:
         log.error("%s; moved it to %s and started the default session", reason, aside)
     return default_session()
+
+
+def move_aside(path: Path) -> Path:
+    """Rename an unusable file to a fresh ``.broken-<time>`` name beside it, so nothing reads it
+    again at the next start and nothing overwrites it; OSError when it cannot be moved."""
+    aside = _aside(path)
+    os.replace(path, aside)
+    return aside
 
 
 def _aside(path: Path) -> Path:

@@ -52,6 +52,19 @@ class PriorError(Exception):
     """A prior that cannot be built or used (one line, naming the file)."""
 
 
+class ImpossibleData(PriorError):
+    """A gridtonic prior holding rows no build can make (a negative or fractional count, a pattern
+    outside 16 bits): damaged or edited, so it is moved aside rather than played."""
+
+
+# What a row of each count table must hold: (columns, SQL condition true of a possible row).
+_POSSIBLE = {
+    "pattern": ("ins, pid, n", "{ins} AND {pid}"),
+    "pair": ("ins1, pid1, ins2, pid2, n", "{ins1} AND {ins2} AND ins1 < ins2 AND {pid1} AND {pid2}"),
+    "adjacent": ("ins, pid1, pid2, n", "{ins} AND {pid1} AND {pid2}"),
+}
+
+
 @dataclass
 class Counts:
     """Count tables as sorted numpy columns (int64)."""
@@ -228,10 +241,28 @@ def connect(path: Path) -> sqlite3.Connection:
     return con
 
 
+def _integer(col: str, low: int, high: int) -> str:
+    return f"(typeof({col}) = 'integer' AND {col} BETWEEN {low} AND {high})"
+
+
+def _check_possible(con: sqlite3.Connection, path: Path) -> None:
+    """ImpossibleData naming the first impossible row, when a table has one."""
+    ranges = {c: _integer(c, 0, len(CLASSES) - 1) for c in ("ins", "ins1", "ins2")}
+    ranges |= {c: _integer(c, 0, 0xFFFF) for c in ("pid", "pid1", "pid2")}
+    for table, (cols, possible) in _POSSIBLE.items():
+        where = f"NOT ({possible.format(**ranges)} AND {_integer('n', 1, 2**62)})"
+        row = con.execute(f"SELECT {cols} FROM {table} WHERE {where} LIMIT 1").fetchone()
+        if row is not None:
+            shown = ", ".join(f"{c}={v!r}" for c, v in zip(cols.split(", "), row, strict=True))
+            raise ImpossibleData(f"{path}: impossible {table} row ({shown}): counts are whole numbers "
+                                 f"≥ 1, patterns 0..65535, instruments 0..{len(CLASSES) - 1}")
+
+
 def read_counts(path: Path) -> Counts:
-    """The three count tables of a prior file."""
+    """The three count tables of a prior file; ImpossibleData when a row could not come from a build."""
     con = connect(path)
     try:
+        _check_possible(con, path)
         return Counts(*(
             np.array(con.execute(f"SELECT {cols} FROM {table} ORDER BY {cols}").fetchall(), np.int64)
             .reshape(-1, width)

@@ -28,7 +28,7 @@ import trio
 from gridtonic.core.session import Track
 from gridtonic.io import store
 from gridtonic.prior import database
-from gridtonic.prior.database import Counts, PriorError
+from gridtonic.prior.database import Counts, ImpossibleData, PriorError
 from gridtonic.prior.drums import CLASS_ID, CLASSES, FALLBACK_CLASS, HALF, class_of, decode, encode
 
 log = logging.getLogger(__name__)
@@ -346,9 +346,15 @@ def load_file(path: Path | None = None) -> Sampler | None:
     path = path or default_path()
     try:
         return Sampler.from_file(path)
+    except ImpossibleData as e:  # a prior, but damaged: never read again (other files are left be)
+        try:
+            where = f"moved to {store.move_aside(path)}"
+        except OSError as moving:
+            where = f"could not move it aside ({moving.strerror})"
+        log.error("%s; %s; introspection is off", e, where)
     except Exception as e:  # noqa: BLE001 - a damaged prior turns introspection off, never the music
         log.error("%s; introspection is off", e if isinstance(e, PriorError) else store.unusable(path, e))
-        return None
+    return None
 
 
 async def load(path: Path | None = None) -> Sampler | None:
