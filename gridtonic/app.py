@@ -7,10 +7,12 @@ turns them into time-stamped bundles; the session is the only shared state.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import shutil
 import signal
+import socket
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,11 +22,12 @@ import trio
 from gridtonic import crow, grid, launchpad, midi, web
 from gridtonic.core import layout
 from gridtonic.core.clock import InternalClock
+from gridtonic.core.errors import UserError
 from gridtonic.core.sequencer import Sequencer
 from gridtonic.core.session import Session
 from gridtonic.core.surface import Surface
 from gridtonic.crow import Crow, CrowConfig
-from gridtonic.io import jack, midiports, store
+from gridtonic.io import config, jack, midiports, store
 from gridtonic.io.jack import JackError
 from gridtonic.io.tasks import supervise
 from gridtonic.midi import MidiClock, MidiConfig
@@ -55,6 +58,7 @@ class Instrument:
     web: web.WebConfig | None = None  # None: no browser page
     launchpad: launchpad.LaunchpadConfig | None = None  # None: no Launchpads
     prior: Path | None = None  # introspection prior; None: the shipped one
+    saved: str | None = None  # the session file as read, before --tempo/--preset: autosave's baseline
     clock: InternalClock | MidiClock = field(init=False)
     server: Scsynth = field(init=False)
     engine: Engine = field(init=False)
@@ -135,7 +139,7 @@ class Instrument:
                 await n.start(self.pads.run)
                 await n.start(supervise, "Launchpads", self.launchpads.run)
             if self.session_path is not None:
-                n.start_soon(store.autosave, self.session, self.session_path)
+                n.start_soon(store.autosave, self.session, self.session_path, self.saved)
             if not isinstance(self.clock, MidiClock):  # a MIDI master starts the transport
                 self.sequencer.start()
             task_status.started()
@@ -154,18 +158,22 @@ class Instrument:
 
 def main(args: argparse.Namespace) -> int:
     path = args.session or store.default_path()
+    first = not path.exists()
     session = store.open_session(path)
+    saved = store.dumps(session) if path.exists() else None  # before --tempo/--preset change it
     for name, slot in ((args.preset, "a"), (args.preset_b, "b")):
         if name:
             kits.session_with(session, name, slot, "file" if args.file_order else "key")
     if args.tempo:
-        session.tempo = min(max(args.tempo, 20.0), 300.0)
+        session.tempo = args.tempo  # checked by the command line: 20-300
     if not any(synthdefs.synthdef_dir().glob("*.scsyndef")):
         log.info("building the SynthDefs into %s (once)", synthdefs.synthdef_dir())
         synthdefs.build()
-    inst = Instrument(session, path, port=args.port, latency=args.latency, grid=grid.config_from_args(args),
-                      crow=crow.config_from(args), midi=midi.config_from_args(args),
-                      web=web.config_from_args(args), launchpad=launchpad.config_from_args(args))
+    check_free(inst_web := web.config_from_args(args))
+    inst = Instrument(session, path, saved=saved, port=args.port, latency=args.latency,
+                      grid=grid.config_from_args(args), crow=crow.config_from(args),
+                      midi=midi.config_from_args(args), web=inst_web,
+                      launchpad=launchpad.config_from_args(args))
 
     async def play() -> None:
         async with trio.open_nursery() as n:
@@ -173,6 +181,9 @@ def main(args: argparse.Namespace) -> int:
             await n.start(inst.run)
             names = ", ".join(t.name for t in session.tracks)
             log.info("playing %s at %g BPM (session %s); Ctrl-C stops", names, session.tempo, path)
+            if first:
+                for line in first_keys(inst.surface.gestures.layout):
+                    log.info("%s", line)
             if args.seconds is not None:
                 await trio.sleep(args.seconds)
                 n.cancel_scope.cancel()
@@ -189,6 +200,36 @@ def main(args: argparse.Namespace) -> int:
             errors = errors.exceptions[0]
         raise errors from None
     return 0
+
+
+def check_free(page: web.WebConfig | None) -> None:
+    """The page's port is free: checked before JACK and scsynth start, so a busy one is one line
+    naming it and the option that changes it, not an error after the sound came up."""
+    if page is None or page.port == 0:
+        return
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+        try:
+            s.bind((page.host, page.port))
+        except (OSError, OverflowError) as e:
+            why = "is in use (another gridtonic?)" if getattr(e, "errno", None) == errno.EADDRINUSE else \
+                f"cannot be used ({getattr(e, 'strerror', None) or e})"
+            raise UserError(f"the page's port {page.port} on {page.host} {why}: choose another with "
+                            "--web-port, or --no-web") from None
+
+
+def first_keys(lay: layout.Layout) -> list[str]:
+    """The three keys to try first, where the surface's layout puts them (printed on a first run)."""
+    def at(key: str) -> str:
+        x, y = lay.keys[key]
+        return f"x {x} y {y}"
+
+    top = lay.track_rows[0]
+    return [f"first run: settings go in {config.path()}; three keys to try on the grid or the page:",
+            f"  play / stop ({at('play')}); a key in a track's row sets a step (row {top}: the kick)",
+            f"  introspect ({at('introspect')}): hold it, tap the kick's row, then the snare's: a snare "
+            "for the kick",
+            f"  generate ({at('generate')}): hold it, tap a track: steps 17-32 from 1-16"]
 
 
 async def _stop_on_signal(scope: trio.CancelScope) -> None:

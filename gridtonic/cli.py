@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib
 import logging
+import math
 import os
+import re
 import signal
 import sys
 import time
@@ -22,7 +25,7 @@ from pathlib import Path
 from gridtonic import __version__, grid, launchpad, midi, web
 from gridtonic.core.errors import UserError
 from gridtonic.core.session import SessionError
-from gridtonic.io import midiports, store
+from gridtonic.io import config, midiports, store
 from gridtonic.presets.mtpreset import PresetError
 from gridtonic.sound import engine
 
@@ -38,19 +41,70 @@ FEATURES: tuple[str, ...] = (  # modules with add_commands(subparsers), e.g. "gr
 )
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gridtonic", description="an introspective drum machine")
+EXAMPLES: dict[str, str] = {  # one line each sub-command's --help ends with
+    "run": "gridtonic run --tempo 124 --preset tough",
+    "render": "gridtonic render 'kick:x---x---x---x---,snare:----x-------x---' -o beat.wav --bars 4",
+    "devices": "gridtonic devices --midi-api jack",
+    "preset": "gridtonic preset show tough",
+    "prior": "gridtonic prior info",
+    "generate": "gridtonic generate --from kick:x---x---x---x--- --to snare",
+    "grid-emulator": "gridtonic grid-emulator --size 16x8   (then, elsewhere: gridtonic run)",
+    "crow": "gridtonic crow status",
+}
+LOG_LEVELS = ("debug", "info", "warning", "error")
+TEMPO = (20.0, 300.0)  # BPM, the session's range
+MAX_LATENCY = 2.0  # s: past this a step is heard too late to play
+MAX_SECONDS = 1e9  # --for: decades
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with errors on one line (naming the value and what would be right) and a "did you
+    mean" for a misspelt sub-command or choice."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if m := re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message):
+            choices = re.findall(r"'([^']*)'", m[2])
+            close = difflib.get_close_matches(m[1], choices, n=1, cutoff=0.5)
+            message += f"; did you mean {close[0]!r}?" if close else ""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def bounded(lo: float, hi: float, unit: str = "", low_open: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number from ``lo`` to ``hi`` (above ``lo`` when ``low_open``)."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(v) or v > hi or (v <= lo if low_open else v < lo):
+            span = f"above {lo:g} and at most {hi:g}" if low_open else f"from {lo:g} to {hi:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {span}{unit}")
+        return v
+    return parse
+
+
+def _parser(settings: config.Settings) -> argparse.ArgumentParser:
+    where = f"settings: {settings.where} (TOML; see README); sessions and data: {store.data_dir()}"
+    p = Parser(prog="gridtonic", description="an introspective drum machine",
+               epilog=f"example: gridtonic run   (then open the page it names)\n{where}",
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"gridtonic {__version__}")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging (= --log-level debug)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="warnings and errors only (= --log-level warning)")
+    p.add_argument("--log-level", choices=LOG_LEVELS, help="what gridtonic logs (default info)")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="play the session (default kit and pattern the first time)")
     run.add_argument("--session", type=Path, help=f"session file (default {store.default_path()})")
-    run.add_argument("--port", type=int, default=57110, help="scsynth UDP port (default 57110)")
-    run.add_argument("--latency", type=float, default=engine.DEFAULT_LATENCY,
+    run.add_argument("--port", type=port, default=57110, help="scsynth UDP port (default 57110)")
+    run.add_argument("--latency", type=bounded(0, MAX_LATENCY, " s", low_open=True),
+                     default=engine.DEFAULT_LATENCY,
                      help="s from a step's time to its sound: sample-exact timing (default %(default)s)")
-    run.add_argument("--tempo", type=float, help="tempo in BPM (saved with the session)")
-    run.add_argument("--for", dest="seconds", type=float, help="stop after this many seconds")
+    run.add_argument("--tempo", type=bounded(*TEMPO, " BPM"),
+                     help="tempo in BPM, 20-300 (saved with the session)")
+    run.add_argument("--for", dest="seconds", type=bounded(0, MAX_SECONDS, " s"),
+                     help="stop after this many seconds")
     grid.add_arguments(run)
     midi.add_arguments(run)
     launchpad.add_arguments(run)
@@ -61,11 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     render = sub.add_parser("render", help="render a pattern or a session file offline to a WAV")
-    render.add_argument("source", help="a session file, or patterns like 'kick:x---x---,snare:----x---'")
+    render.add_argument("source", help="a session file, or patterns like 'kick:x---x---,snare:----x---' "
+                                       "(x or X: a hit; - or .: a rest)")
     render.add_argument("-o", "--output", type=Path, required=True, help="WAV file to write")
     render.add_argument("--bars", type=int, default=2, help="bars of 4/4 (default 2)")
     render.add_argument("--seed", type=int, default=1, help="noise seed (same seed, same file)")
-    render.add_argument("--tempo", type=float, help="tempo in BPM")
+    render.add_argument("--tempo", type=bounded(*TEMPO, " BPM"), help="tempo in BPM, 20-300")
     render.add_argument("--force", action="store_true", help="write a file over 2 GB")
     render.set_defaults(func=_render)
 
@@ -74,15 +129,33 @@ def _parser() -> argparse.ArgumentParser:
     devices.set_defaults(func=_devices)
     for name in FEATURES:
         importlib.import_module(name).add_commands(sub)
+    for name, cmd in sub.choices.items():
+        if cmd.epilog is None and name in EXAMPLES:
+            cmd.epilog = f"example: {EXAMPLES[name]}"
+    config.apply(settings, sub.choices)
+    p.set_defaults(log_level=settings.log_level())
     return p
 
 
+def port(text: str) -> int:
+    """An argparse type: a UDP/TCP port number, 1-65535."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number")
+    if not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: a port is from 1 to 65535")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    settings = config.load()
+    args = _parser(settings).parse_args(argv)
+    level = "debug" if args.verbose else "warning" if args.quiet else args.log_level or "info"
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "gridtonic: %(message)s",
+        level=level.upper(),
+        format="%(levelname)s %(name)s: %(message)s" if level == "debug" else "gridtonic: %(message)s",
     )
+    for problem in settings.problems:
+        log.warning("%s", problem)
     try:
         return args.func(args)
     except BrokenPipeError:  # output piped into e.g. `head`, which closed it: not an error
@@ -93,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BaseExceptionGroup as group:  # Ctrl-C inside a command's trio nursery
+        if group.split(KeyboardInterrupt)[1] is None:
+            return 130
+        raise
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -113,9 +190,18 @@ def _render(args: argparse.Namespace) -> int:
     from gridtonic.sound import nrt, render
 
     source = Path(args.source)
-    session = store.load(source) if source.exists() else render.pattern_session(args.source)
+    if source.exists():
+        session = store.load(source)
+    else:
+        _check_patterns(args.source)
+        session = render.pattern_session(args.source)
     if args.tempo:
-        session.tempo = min(max(args.tempo, 20.0), 300.0)
+        session.tempo = args.tempo
+    folder = args.output.parent
+    if not folder.is_dir():
+        raise UserError(f"-o {args.output}: there is no folder {folder}/ to write it in")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"-o {args.output}: the folder {folder}/ is not writable")
     if not 1 <= args.bars <= MAX_BARS:
         raise UserError(f"--bars must be from 1 to {MAX_BARS:,}")
     most, out = render.planned(session, args.output, args.bars)
@@ -130,6 +216,17 @@ def _render(args: argparse.Namespace) -> int:
     print(f"gridtonic: wrote {args.output} ({seconds:.2f} s, {args.bars} bars at {session.tempo:g} BPM"
           f"{kind})")
     return 0
+
+
+def _check_patterns(spec: str) -> None:
+    """Patterns on the command line hold x or X (a hit) and - or . (a rest), nothing else: a typo
+    such as ``x--y--x`` is refused rather than read as a hit (session files keep the original's
+    rule, any other character a hit, so older files load unchanged)."""
+    for part in spec.split(","):
+        pattern = part.rpartition(":")[2].strip()
+        if bad := re.search(r"[^xX.\- ]", pattern):
+            raise UserError(f"pattern {part.strip()!r}: {bad[0]!r} at step {bad.start() + 1} is neither a "
+                            f"hit (x) nor a rest (- or .)")
 
 
 def _size(nbytes: int) -> str:

@@ -1,5 +1,6 @@
 """`gridtonic run` and `gridtonic devices` as a user runs them: real processes, one-line errors."""
 
+import argparse
 import json
 import os
 import shutil
@@ -7,11 +8,16 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from enginekit import SHARED
 
+from gridtonic import cli
 from gridtonic.core.session import default_session
 from gridtonic.grid import udp
+from gridtonic.io import config, store
+from gridtonic.presets import kits
 
 pytestmark = pytest.mark.realtime
 
@@ -116,3 +122,128 @@ def test_devices_and_run_pick_the_alsa_sequencer_where_there_is_one(user_env):
     r = gridtonic("run", "--for", "0.5", "--port", str(udp.free_port()), env=user_env)
     assert r.returncode == 0, r.stderr
     assert f"gridtonic: MIDI: {api} (auto: " in r.stderr
+
+
+@pytest.fixture
+def bare_env(tmp_path):
+    """A user with no JACK server (commands refused before any starts need none) and no config."""
+    return {**os.environ, "GRIDTONIC_DATA": str(tmp_path / "data"),
+            "GRIDTONIC_CONFIG": str(tmp_path / "config.toml")}
+
+
+def test_tempo_and_preset_on_the_command_line_are_saved_over_an_existing_session(user_env, tmp_path):
+    """The autosave baseline was taken after --tempo/--preset changed the session, so a file at 300 BPM
+    run with --tempo 200 still said 300, and --preset left the file's 5 tracks."""
+    tough = SHARED / "seed-presets" / "tough.mtpreset"
+    if not tough.exists():
+        pytest.skip(f"{tough} is missing (../shared)")
+    path = tmp_path / "data" / "session.json"
+    s = default_session()
+    s.tempo = 300
+    store.save(s, path)
+    r = gridtonic("run", "--for", "1", "--port", str(udp.free_port()), "--no-web", "--tempo", "200",
+                  "--preset", str(tough), env=user_env)
+    assert r.returncode == 0, r.stderr
+    saved = store.load(path)
+    expected = default_session()
+    kits.load(expected, kits.read(tough), "a")
+    assert saved.tempo == 200
+    assert len(saved.tracks) == 8
+    assert [t.patch_a for t in saved.tracks] == [t.patch_a for t in expected.tracks]
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (("run", "--tempo", "0"), "--tempo: 0"),
+    (("run", "--tempo", "10000"), "--tempo: 10000"),
+    (("run", "--tempo", "-5"), "--tempo: -5"),
+    (("run", "--tempo", "nan"), "--tempo: nan"),
+    (("run", "--latency", "-1"), "--latency: -1"),
+    (("run", "--latency", "inf"), "--latency: inf"),
+    (("run", "--for", "-3"), "--for: -3"),
+    (("run", "--port", "70000"), "--port: 70000"),
+    (("render", "kick:x", "-o", "x.wav", "--tempo", "0"), "--tempo: 0"),
+])
+def test_a_number_out_of_range_is_one_line_naming_it(bare_env, args, named):
+    """--tempo 0 played 120, 10000 became 300 and -5 became 20 with no word; --latency -1 was taken;
+    --for -3 printed a 31-line traceback."""
+    r = gridtonic(*args, env=bare_env)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert named in r.stderr and "out of range" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(("typo", "meant"), [("rnu", "run"), ("rendr", "render"), ("devics", "devices"),
+                                             ("grid-emu", "grid-emulator")])
+def test_a_misspelt_command_says_what_was_meant(bare_env, typo, meant):
+    r = gridtonic(typo, env=bare_env)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert f"did you mean {meant!r}?" in r.stderr
+
+
+def test_a_pattern_with_a_typo_is_refused_not_read_as_a_hit(bare_env, tmp_path):
+    """kick:x--y--x played the y as a hit; only x/X (hit) and -/. (rest) mean something."""
+    out = tmp_path / "x.wav"
+    r = gridtonic("render", "kick:x--y--x", "-o", str(out), env=bare_env)
+    assert r.returncode == 2 and not out.exists()
+    assert r.stderr.strip().splitlines() == [
+        "gridtonic: pattern 'kick:x--y--x': 'y' at step 4 is neither a hit (x) nor a rest (- or .)"]
+
+
+def test_a_render_into_a_missing_folder_is_one_line(bare_env, tmp_path):
+    """scsynth printed a multi-line dump after rendering for nothing."""
+    out = tmp_path / "nodir" / "x.wav"
+    r = gridtonic("render", "kick:X.x-", "-o", str(out), env=bare_env)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        f"gridtonic: -o {out}: there is no folder {out.parent}/ to write it in"]
+
+
+def test_a_busy_web_port_is_named_before_scsynth_starts(bare_env):
+    """It was '[Errno 98] Address already in use', naming neither the port nor --web-port, after
+    JACK and scsynth had started."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = gridtonic("run", "--for", "1", "--port", str(udp.free_port()), "--web-port", str(port),
+                      env=bare_env)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"gridtonic: the page's port {port} on 127.0.0.1 is in use (another gridtonic?): choose another "
+        "with --web-port, or --no-web")
+    assert "scsynth" not in r.stderr and "JACK" not in r.stderr  # neither was started
+
+
+def test_help_ends_with_an_example_for_every_command(bare_env, tmp_path):
+    r = gridtonic("--help", env=bare_env)
+    assert "example: gridtonic run" in r.stdout
+    assert f"settings: {tmp_path / 'config.toml'}" in r.stdout  # where the settings file goes
+    for name in _commands():
+        r = gridtonic(name, "--help", env=bare_env)
+        assert r.returncode == 0 and f"example: gridtonic {name}" in " ".join(r.stdout.split()), name
+
+
+def _commands() -> list[str]:
+    """Every sub-command the parser has, feature modules' included."""
+    p = cli._parser(config.Settings(Path("unused.toml")))
+    sub, = (a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    return list(sub.choices)
+
+
+def test_the_first_run_names_three_keys_and_later_runs_do_not(user_env):
+    args = ("run", "--for", "0.5", "--port", str(udp.free_port()), "--no-web")
+    first = gridtonic(*args, env=user_env)
+    assert first.returncode == 0, first.stderr
+    assert "first run: settings go in" in first.stderr
+    for key in ("play / stop (x 0 y 7)", "introspect (x 5 y 7)", "generate (x 7 y 7)"):
+        assert key in first.stderr
+    again = gridtonic(*args, env=user_env)
+    assert again.returncode == 0 and "first run" not in again.stderr
+
+
+def test_quiet_and_log_level(user_env):
+    args = ("run", "--for", "0.5", "--port", str(udp.free_port()), "--no-web")
+    quiet = gridtonic("--quiet", *args, env=user_env)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    debug = gridtonic("--log-level", "debug", *args, env=user_env)
+    assert debug.returncode == 0 and "DEBUG " in debug.stderr

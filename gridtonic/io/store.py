@@ -175,9 +175,14 @@ def _aside(path: Path) -> Path:
     return aside
 
 
-async def autosave(session: Session, path: Path, period: float = AUTOSAVE_PERIOD) -> None:
-    """Save the session whenever its text changed (a missing file at once), at most every ``period`` s."""
-    await keep_saved(lambda: dumps(session), path, dumps(session) if path.exists() else None, period)
+async def autosave(session: Session, path: Path, saved: str | None = None,
+                   period: float = AUTOSAVE_PERIOD) -> None:
+    """Save the session whenever its text differs from ``saved`` (what the file held when it was
+    read, before the command line changed tempo or kit; None: the session as it is now, or a
+    missing file, written at once), at most every ``period`` s."""
+    if saved is None and path.exists():
+        saved = dumps(session)
+    await keep_saved(lambda: dumps(session), path, saved, period)
 
 
 async def keep_saved(text: Callable[[], str], path: Path, last: str | None,
