@@ -83,7 +83,8 @@ def bounded(lo: float, hi: float, unit: str = "", low_open: bool = False) -> Cal
     return parse
 
 
-def _parser(settings: config.Settings) -> argparse.ArgumentParser:
+def _parser(settings: config.Settings | None = None) -> argparse.ArgumentParser:
+    settings = settings or config.load()
     where = f"settings: {settings.where} (TOML; see README); sessions and data: {store.data_dir()}"
     p = Parser(prog="gridtonic", description="an introspective drum machine",
                epilog=f"example: gridtonic run   (then open the page it names)\n{where}",

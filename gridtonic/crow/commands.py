@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gridtonic.crow import host, mapping
 from gridtonic.crow.mapping import CrowConfig, CrowConfigError
+from gridtonic.io import config as settings
 from gridtonic.io import store
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,10 @@ def config_from(args: argparse.Namespace) -> CrowConfig | None:
         return None
     path = getattr(args, "crow_map", None) or default_path()
     config = mapping.default_config()
-    if path.exists():
+    table = None if getattr(args, "crow_map", None) else settings.mapping("crow")  # config.toml's
+    if table or path.exists():
         try:
-            config = mapping.load(path)
+            config = mapping.from_dict(*table) if table else mapping.load(path)
         except CrowConfigError as e:
             log.error("%s; using the default crow mapping", e)
     return replace(config, port=port) if port else config

@@ -11,7 +11,10 @@ option's own parser; the command line wins over the file::
     latency = 0.05
     web-port = 8810
     midi-in = "MPK mini"
-    crow-map = "/home/me/crow.json"
+    [mapping.midi]        # what midi.json holds (that file, beside the session, is read when
+    input = "MPK mini"    # this table is absent); [mapping.crow] likewise for crow.json
+    [[mapping.midi.tracks]]
+    out = {channel = 10, note = 36}
 
 A value that is no use (unknown name, wrong type, out of range) is dropped with one warning naming
 the file, table and key; a file that cannot be read at all is one warning, and nothing of it is used.
@@ -72,7 +75,7 @@ def load(where: Path | None = None) -> Settings:
 def apply(settings: Settings, commands: dict[str, argparse.ArgumentParser]) -> None:
     """Each table's values as defaults of the command it is named after."""
     for name, table in settings.tables.items():
-        if name == "log_level":
+        if name in ("log_level", "mapping"):
             continue
         command = commands.get(name)
         if command is None or not isinstance(table, dict):
@@ -107,7 +110,21 @@ def _value(action: argparse.Action, value: Any) -> Any:
 def _one(action: argparse.Action, value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise TypeError("must be a string or a number")
-    converted = action.type(str(value)) if callable(action.type) else str(value)
+    try:
+        converted = action.type(str(value)) if callable(action.type) else str(value)
+    except (TypeError, ValueError):  # as argparse words it (its ArgumentTypeErrors pass as they are)
+        kind = getattr(action.type, "__name__", "a")
+        raise ValueError(f"invalid {kind} value: {str(value)!r}") from None
     if action.choices is not None and converted not in action.choices:
         raise ValueError(f"must be one of {', '.join(map(str, action.choices))}")
     return converted
+
+
+def mapping(kind: str, where: Path | None = None) -> tuple[Any, str] | None:
+    """The ``[mapping.<kind>]`` table ("midi", "crow") and where it is, for that mapping's own
+    checks; None when the settings have none (the old JSON file in the data dir is read then)."""
+    settings = load(where)
+    table = settings.tables.get("mapping", {})
+    if not isinstance(table, dict) or kind not in table:
+        return None
+    return table[kind], f"{settings.where} [mapping.{kind}]"

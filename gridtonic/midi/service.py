@@ -11,6 +11,7 @@ from pathlib import Path
 import trio
 
 from gridtonic.core.sequencer import Hit, Sequencer
+from gridtonic.io import config as settings
 from gridtonic.io import midiports, store
 from gridtonic.io.midiports import VIRTUAL
 from gridtonic.midi import cc as midicc
@@ -68,7 +69,8 @@ def config_from_args(args: argparse.Namespace) -> MidiConfig | None:
     if not (wants_in or args.midi_out or sends):
         return None
     session = args.session or store.default_path()
-    mapping = midimap.load(session.with_name("midi.json"))
+    table = settings.mapping("midi")  # config.toml's, else midi.json beside the session
+    mapping = midimap.from_dict(*table) if table else midimap.load(session.with_name("midi.json"))
     if args.midi_out and not sends:
         log.warning("--midi-out %s: nothing to send; add --midi-clock-out and/or --midi-notes-out",
                     args.midi_out)
