@@ -73,11 +73,26 @@ def defaults() -> dict[str, float]:
 def clean(values: Mapping[str, float], where: str = "patch") -> dict[str, float]:
     """A complete, in-range patch from ``values``: unknown names dropped, out-of-range values
     clamped, missing and non-numbers defaulted (checked by ``fields``, whatever a file holds);
-    each change logged once with ``where`` so the user can find it."""
+    each change logged once with ``where`` so the user can find it. A value a unit conversion left a
+    rounding error past a bound (1000 / 0.05 ms = 20000.00000000002 Hz) is that bound, unremarked:
+    a warning "clamped to 20000" would name no change anyone could hear."""
     out = defaults()
     fields.unknown(values, BY_NAME.keys(), where)
     for name, value in values.items():
         if (param := BY_NAME.get(name)) is not None:
+            value = _snapped(value, param)
             v = fields.clamp(value, param.minimum, param.maximum, param.default, f"{where}.{name}")
             out[name] = param.clamp(v)
     return out
+
+
+ROUNDING = 1e-9  # relative: a float conversion's error, far below any audible step
+
+
+def _snapped(value: object, param: Param) -> object:
+    """``value``, or the bound it passes by no more than rounding (anything else left for ``fields``)."""
+    if isinstance(value, float) and math.isfinite(value):
+        for bound in (param.minimum, param.maximum):
+            if abs(value - bound) <= ROUNDING * max(1.0, abs(bound)):
+                return float(bound)
+    return value

@@ -361,9 +361,10 @@ def _drum(block: Block, key: int, where: str) -> Drum:
 
 def _mod_rate(f: _Fields, mode: int) -> float | None:
     """ModRate in Hz: a time (ms, s; Decay mode writes them) becomes 1000/ms as in the original reader,
-    so the engine's decay lasts ms/2000 s; "inf ms" gives 0 Hz, clamped to the slowest rate (a held
-    offset, Microtonic's meaning, where the original lost the sweep). A bare number is read in the
-    unit the mode uses (ms for Decay, Hz otherwise)."""
+    so the engine's decay lasts ms/2000 s; "inf ms" is the slowest rate (a held offset, Microtonic's
+    meaning, where the original lost the sweep) and "0 ms" the fastest, both as meant, so no warning
+    says they were clamped. A bare number is read in the unit the mode uses (ms for Decay, Hz
+    otherwise)."""
     text = f.text("modrate")
     if text is None:
         return None
@@ -376,7 +377,8 @@ def _mod_rate(f: _Fields, mode: int) -> float | None:
         return value * (1000.0 if unit == "khz" else 1.0)
     if unit in ("ms", "s"):
         ms = abs(value) * _MS[unit]
-        return math.inf if ms == 0 else 1000.0 / ms
+        rate = params.BY_NAME["modRate"]
+        return rate.maximum if ms == 0 else rate.minimum if math.isinf(ms) else 1000.0 / ms
     raise f.fail("ModRate", f"unit {unit!r} not understood (expected ms or Hz)")
 
 
