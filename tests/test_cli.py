@@ -3,11 +3,13 @@
 import argparse
 import json
 import os
+import pty
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from enginekit import SHARED
 
 from gridtonic import cli
 from gridtonic.core.session import default_session
-from gridtonic.grid import udp
+from gridtonic.grid import emulator, udp
 from gridtonic.io import config, store
 from gridtonic.presets import kits
 
@@ -247,3 +249,46 @@ def test_quiet_and_log_level(user_env):
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
     debug = gridtonic("--log-level", "debug", *args, env=user_env)
     assert debug.returncode == 0 and "DEBUG " in debug.stderr
+
+
+def test_the_grid_emulator_redraws_in_place_with_a_legend_and_ends_on_ctrl_c(user_env):
+    """It reprinted the whole grid every frame (1,700 lines of scrollback), had no legend, and Ctrl-C
+    printed a 55-line traceback."""
+    master, slave = pty.openpty()
+    port = udp.free_port()
+    emu = subprocess.Popen([sys.executable, "-m", "gridtonic", "grid-emulator", "--port", str(port)],
+                           stdin=slave, stdout=slave, stderr=slave, env=user_env)
+    os.close(slave)
+    out = bytearray()
+    reader = threading.Thread(target=_drain, args=(master, out))
+    reader.start()
+    try:
+        r = gridtonic("run", "--for", "3", "--port", str(udp.free_port()), "--no-web", "--serialosc-port",
+                      str(port), env=user_env)
+        assert r.returncode == 0, r.stderr
+    finally:
+        emu.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal sends
+        status = emu.wait(timeout=30)
+        reader.join(timeout=30)
+        os.close(master)
+    text = out.decode(errors="replace")
+    assert status == 0 and "Traceback" not in text
+    assert text.startswith(emulator.ALT_SCREEN) and text.rstrip("> ").endswith(emulator.MAIN_SCREEN)
+    assert "\x1b[2J" not in text  # a clear screen pushes the old one into scrollback in many terminals
+    frames = text.split("\x1b[H")[1:]
+    assert len(frames) >= 10  # the playhead moved for 3 s
+    lines = 1 + 8 + len(emulator.LEGEND)
+    assert all(f.count("\n") == lines for f in frames[:-1])  # each frame the same lines, drawn over the last
+    assert "Ctrl-C quits" in frames[-1] and any(c in f for f in frames for c in "@%#")  # lit LEDs drawn
+
+
+def _drain(fd: int, into: bytearray) -> None:
+    """Everything a pty's other side writes, until it closes."""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the other side closed
+            return
+        if not data:
+            return
+        into += data

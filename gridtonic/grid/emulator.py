@@ -316,7 +316,7 @@ class SerialOscEmulator:
         return grid
 
 
-SHADES = " .:-=+*#%@"
+SHADES = "·.:-=+*#%@"  # off, then brighter
 
 
 def picture(grid: EmulatedGrid) -> str:
@@ -324,34 +324,63 @@ def picture(grid: EmulatedGrid) -> str:
     return "\n".join("".join(SHADES[v * 9 // 15] for v in row) for row in grid.rows())
 
 
+LEGEND = (f"LEDs: {SHADES[0]} off, then {' '.join(SHADES[1:])} brighter (a step, a playhead, a held key)",
+          "keys: type x y and Enter to tap one (x 0 left, y 0 top), u unplugs the grid, p plugs it, "
+          "Ctrl-C quits")
+ALT_SCREEN, MAIN_SCREEN = "\x1b[?1049h", "\x1b[?1049l"  # the terminal's second screen, as top and less use
+
+
+def frame(grid: EmulatedGrid, head: str) -> str:
+    """One redraw in place: from the top left, each line cleared to its end and the rest of the
+    screen below, so frames overwrite each other and never scroll into the terminal's history."""
+    lines = [head, picture(grid), *LEGEND]
+    return "\x1b[H" + "\x1b[K\n".join("\n".join(lines).splitlines()) + "\x1b[K\n\x1b[J> "
+
+
 async def _console(emu: SerialOscEmulator, grid: EmulatedGrid) -> None:
-    """Show the LEDs as they change; stdin lines ``x y`` tap a key, ``u`` unplugs, ``p`` plugs."""
+    """Show the LEDs as they change; stdin lines ``x y`` tap a key, ``u`` unplugs, ``p`` plugs. In a
+    terminal it draws on the second screen (like top) and gives the first back when it ends."""
+    tty = sys.stdout.isatty()
+
     async def show() -> None:
         last = ""
         while True:
             now = picture(grid)
             if now != last:
-                print(f"\x1b[H\x1b[2J{grid.id} on port {grid.port}\n{now}\n> x y | u | p", flush=True)
+                head = f"{grid.id} on port {grid.port}" + ("" if grid.id in emu.grids else " (unplugged)")
+                sys.stdout.write(frame(grid, head) if tty else f"{head}\n{now}\n")
+                sys.stdout.flush()
                 last = now
             await trio.sleep(0.05)
 
-    async with trio.open_nursery() as n:
-        n.start_soon(show)
-        stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
-        buffer = b""
-        while data := await stdin.receive_some():
-            buffer += data
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                words = line.decode(errors="replace").split()
-                if words == ["u"] and grid.id in emu.grids:
-                    emu.unplug(grid.id)
-                elif words == ["p"] and grid.id not in emu.grids:
-                    await emu.plug(grid)
-                elif len(words) == 2 and all(w.isdigit() for w in words):
-                    grid.press(int(words[0]), int(words[1]), True)
-                    grid.press(int(words[0]), int(words[1]), False)
-        n.cancel_scope.cancel()
+    if tty:
+        sys.stdout.write(ALT_SCREEN)
+    else:
+        print("\n".join(LEGEND), flush=True)
+    try:
+        async with trio.open_nursery() as n:
+            n.start_soon(show)
+            stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+            buffer = b""
+            while data := await stdin.receive_some():
+                buffer += data
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    words = line.decode(errors="replace").split()
+                    if words == ["u"] and grid.id in emu.grids:
+                        emu.unplug(grid.id)
+                    elif words == ["p"] and grid.id not in emu.grids:
+                        await emu.plug(grid)
+                    elif len(words) == 2 and all(w.isdigit() and len(w) < 4 for w in words):
+                        x, y = int(words[0]), int(words[1])
+                        if x < grid.width and y < grid.height:  # a key that is there, nothing else
+                            grid.press(x, y, True)
+                            grid.press(x, y, False)
+            n.cancel_scope.cancel()
+    finally:
+        if tty:
+            sys.stdout.write(MAIN_SCREEN)
+            sys.stdout.flush()
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -372,5 +401,11 @@ def _run(args: argparse.Namespace) -> int:
             await _console(emu, grid)
             n.cancel_scope.cancel()
 
-    trio.run(main)
+    try:
+        trio.run(main)
+    except KeyboardInterrupt:  # Ctrl-C is how it ends
+        pass
+    except BaseExceptionGroup as group:  # Ctrl-C as it arrived inside the nursery
+        if group.split(KeyboardInterrupt)[1] is not None:
+            raise
     return 0
