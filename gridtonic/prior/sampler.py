@@ -41,6 +41,7 @@ STEP_PSEUDO = 4.0  # the class's step rates count as this many bars in a basis's
 TOP_UNCONDITIONAL = 64  # most frequent patterns always among the candidates
 # Temperatures outside this range only make every draw the favourite or near-uniform noise.
 TEMPERATURE_MIN, TEMPERATURE_MAX = 0.05, 5.0
+FOCUS = 1.0  # the default temperature (the surfaces' focus/wild control starts here)
 BITS = np.arange(HALF, dtype=np.int64)
 _FLIPS = [np.array([sum(1 << j for j in c) for c in combinations(range(HALF), d)], np.int64) for d in (1, 2)]
 # A class without data in the prior borrows the closest one (drummy and GMD have no claps).
@@ -256,14 +257,22 @@ class Sampler:
 
     # -- generation ------------------------------------------------------------------------
 
-    def _draw(self, target: int, rows: Rows, basis_pid: int, temperature: float,
-              rng: random.Random, exclude: int | None, relation: str) -> Generated:
-        ev = self.evidence(rows, basis_pid)
+    def draws(self, target: int, ev: Evidence, temperature: float, exclude: frozenset[int] = frozenset(),
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What a draw picks from: candidates ``ys``, the model's ``p`` of each and the drawing
+        weights ``w`` (p ** (1/temperature), 0 for ``exclude``; not normalised, may be all 0).
+        The evaluation scores exactly this."""
         ys = self.candidates(target, ev)
         p = self.probability(target, ev, ys)
         w = p ** (1.0 / temperature)
-        if exclude is not None:
-            w = np.where(ys == exclude, 0.0, w)
+        if exclude:
+            w[np.isin(ys, np.fromiter(exclude, np.int64))] = 0.0
+        return ys, p, w
+
+    def _draw(self, target: int, rows: Rows, basis_pid: int, temperature: float,
+              rng: random.Random, exclude: int | None, relation: str) -> Generated:
+        ev = self.evidence(rows, basis_pid)
+        ys, p, w = self.draws(target, ev, temperature, frozenset() if exclude is None else {exclude})
         total = w.sum()
         if total > 0 and np.isfinite(total):
             i = min(int(np.searchsorted(np.cumsum(w), rng.random() * total, side="right")), len(ys) - 1)
