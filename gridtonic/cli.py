@@ -71,7 +71,7 @@ class Parser(argparse.ArgumentParser):
 
 def bounded(lo: float, hi: float, unit: str = "", low_open: bool = False) -> Callable[[str], float]:
     """An argparse type: a finite number from ``lo`` to ``hi`` (above ``lo`` when ``low_open``)."""
-    def parse(text: str) -> float:
+    def number(text: str) -> float:
         try:
             v = float(text)
         except ValueError:
@@ -80,7 +80,7 @@ def bounded(lo: float, hi: float, unit: str = "", low_open: bool = False) -> Cal
             span = f"above {lo:g} and at most {hi:g}" if low_open else f"from {lo:g} to {hi:g}"
             raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {span}{unit}")
         return v
-    return parse
+    return number
 
 
 def _parser(settings: config.Settings | None = None) -> argparse.ArgumentParser:

@@ -5,8 +5,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridtonic import cli, crow, midi
 from gridtonic.io import config, store
@@ -60,7 +63,7 @@ def test_each_value_is_checked_by_its_option_and_the_command_line_wins(user):
     assert (args.tempo, args.web_port) == (99, 9000)
 
 
-@pytest.mark.parametrize("text", ["[run\ntempo = 1", "tempo = ", "\xff"])
+@pytest.mark.parametrize("text", ["[run\ntempo = 1", "tempo = ", "\xff", "a = " + "9" * 5000])
 def test_a_file_that_cannot_be_read_is_one_warning_and_nothing_used(user, text):
     (user / "config.toml").write_bytes(text.encode("latin-1"))
     args, problems = parse("run")
@@ -96,3 +99,39 @@ def test_the_midi_and_crow_mappings_come_from_the_file_else_the_old_json_files(u
     assert problems == [] and (m.input, m.out[0].note, m.out[0].channel) == ("MPK", 38, 9)
     outputs = crow.config_from(args).outputs
     assert set(outputs) == {1} and outputs[1].kind == "gate" and outputs[1].track == 0
+
+
+RUN_KEYS = [a.dest for a in cli._parser(config.Settings(Path("none.toml")))._subparsers._group_actions[0]
+            .choices["run"]._actions if a.option_strings]
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=10**300, max_value=10**4000)
+    | st.floats() | st.text(max_size=30) | st.datetimes(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=8)
+TABLES = st.dictionaries(
+    st.sampled_from(["run", "render", "devices", "crow", "mapping", "log_level", "x" * 100]) | st.text(),
+    st.dictionaries(st.sampled_from(RUN_KEYS) | st.text(max_size=60), VALUES, max_size=6) | VALUES,
+    max_size=5)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(TABLES)
+def test_any_settings_leave_every_command_usable(tables):
+    """Whatever a config file holds (tomllib gives these types), each bad value is one short line and
+    the commands still parse with what is left."""
+    s = config.Settings(Path("config.toml"), tables)
+    p = cli._parser(s)
+    s.log_level()
+    assert all("\n" not in line and len(line) < 400 for line in s.problems), s.problems
+    p.parse_args(["run"])
+    p.parse_args(["render", "kick:x", "-o", "x.wav"])
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_any_bytes_in_the_file_are_at_most_one_warning(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("cfg") / "config.toml"
+    path.write_bytes(data)
+    s = config.load(path)
+    assert len(s.problems) <= 1 and all("\n" not in line for line in s.problems)
+    cli._parser(s).parse_args(["run"])

@@ -22,11 +22,11 @@ def clamp(value: Any, lo: float, hi: float, default: float, where: str) -> float
     """``value`` as a number in [lo, hi]; ``default`` (with a warning) when it is not a finite number."""
     if isinstance(value, bool) or not isinstance(value, int | float) or (
             isinstance(value, float) and not math.isfinite(value)):
-        log.warning("%s: %s is not a number; using %g", where, _show(value), default)
+        log.warning("%s: %s is not a number; using %g", where, shown(value), default)
         return default
     c = float(min(max(value, lo), hi))  # int vs float comparisons are exact at any size
     if c != value:
-        log.warning("%s: %s out of range [%g, %g], clamped to %g", where, _show(value), lo, hi, c)
+        log.warning("%s: %s out of range [%g, %g], clamped to %g", where, shown(value), lo, hi, c)
     return c
 
 
@@ -45,10 +45,10 @@ def unknown(d: Mapping[str, Any], known: Set[str], where: str) -> None:
     if extra:
         more = f" and {len(extra) - SHOWN} more" if len(extra) > SHOWN else ""
         log.warning("%s: unknown field%s %s%s ignored", where, "s" * (len(extra) > 1),
-                    ", ".join(_show(k) for k in extra[:SHOWN]), more)
+                    ", ".join(shown(k) for k in extra[:SHOWN]), more)
 
 
-def _show(value: Any) -> str:
+def shown(value: Any) -> str:
     """``value`` for a warning, short: a huge integer by its size (its digits could fill the log
     and cannot even be formatted as a float), anything else as a repr cut at 40 characters."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
@@ -61,7 +61,7 @@ def flag(d: dict[str, Any], key: str, default: bool, where: str) -> bool:
     """Field ``key`` of ``d`` as a JSON true/false; ``default`` (with a warning) for anything else."""
     value = d.get(key, default)
     if not isinstance(value, bool):
-        log.warning("%s.%s: %s is not true or false; using %s", where, key, _show(value), default)
+        log.warning("%s.%s: %s is not true or false; using %s", where, key, shown(value), default)
         return default
     return value
 
@@ -71,6 +71,6 @@ def text(d: dict[str, Any], key: str, default: str, limit: int, where: str) -> s
     ``default`` (with a warning) when it is not a string."""
     value = d.get(key, default)
     if not isinstance(value, str):
-        log.warning("%s.%s: %s is not a string; using %r", where, key, _show(value), default)
+        log.warning("%s.%s: %s is not a string; using %r", where, key, shown(value), default)
         return default
     return value[:limit]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import Any
 
 import platformdirs
 
+from gridtonic.core.fields import shown
 from gridtonic.io import store
 
 FILE = "config.toml"
@@ -54,8 +56,8 @@ class Settings:
         level = self.tables.get("log_level")
         if level is None or level in ("debug", "info", "warning", "error"):
             return level
-        self.problems.append(f"{self.where}: log_level = {level!r}: use debug, info, warning or error; "
-                             "ignored")
+        self.problems.append(f"{self.where}: log_level = {shown(level)}: use debug, info, warning or "
+                             "error; ignored")
         return None
 
 
@@ -67,7 +69,7 @@ def load(where: Path | None = None) -> Settings:
         return settings
     try:
         settings.tables = tomllib.loads(store.read_capped(where, store.MAX_CONFIG_BYTES).decode("utf-8"))
-    except (store.FileError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as e:
+    except (store.FileError, ValueError, RecursionError) as e:  # TOML, UTF-8, a >4300-digit integer
         settings.problems.append(f"{where}: not used ({e})")
     return settings
 
@@ -77,21 +79,26 @@ def apply(settings: Settings, commands: dict[str, argparse.ArgumentParser]) -> N
     for name, table in settings.tables.items():
         if name in ("log_level", "mapping"):
             continue
+        at = f"{settings.where}: [{_key(name)}]"
         command = commands.get(name)
         if command is None or not isinstance(table, dict):
-            settings.problems.append(f"{settings.where}: [{name}] is no command's table; ignored")
+            settings.problems.append(f"{at} is no command's table; ignored")
             continue
         options = {a.dest: a for a in command._actions if a.option_strings}
         for key, value in table.items():
             action = options.get(key.replace("-", "_"))
             if action is None or action.dest == "help":
-                settings.problems.append(f"{settings.where}: [{name}] {key}: gridtonic {name} has no such "
-                                         "option; ignored")
+                settings.problems.append(f"{at} {_key(key)}: gridtonic {name} has no such option; ignored")
                 continue
             try:
                 command.set_defaults(**{action.dest: _value(action, value)})
             except (argparse.ArgumentTypeError, ValueError, TypeError) as e:
-                settings.problems.append(f"{settings.where}: [{name}] {key} = {value!r}: {e}; ignored")
+                settings.problems.append(f"{at} {key} = {shown(value)}: {e}; ignored")
+
+
+def _key(key: str) -> str:
+    """A key for a warning: as written when it is a plain name, else quoted and cut short."""
+    return key if re.fullmatch(r"[\w-]{1,40}", key) else shown(key)
 
 
 def _value(action: argparse.Action, value: Any) -> Any:
@@ -114,7 +121,7 @@ def _one(action: argparse.Action, value: Any) -> Any:
         converted = action.type(str(value)) if callable(action.type) else str(value)
     except (TypeError, ValueError):  # as argparse words it (its ArgumentTypeErrors pass as they are)
         kind = getattr(action.type, "__name__", "a")
-        raise ValueError(f"invalid {kind} value: {str(value)!r}") from None
+        raise ValueError(f"invalid {kind} value: {shown(value)}") from None
     if action.choices is not None and converted not in action.choices:
         raise ValueError(f"must be one of {', '.join(map(str, action.choices))}")
     return converted
