@@ -46,7 +46,13 @@ EXAMPLES: dict[str, str] = {  # one line each sub-command's --help ends with
     "render": "gridtonic render 'kick:x---x---x---x---,snare:----x-------x---' -o beat.wav --bars 4",
     "devices": "gridtonic devices --midi-api jack",
     "preset": "gridtonic preset show tough",
+    "preset show": "gridtonic preset show tough --file-order",
+    "preset list": "gridtonic preset list",
+    "preset load": "gridtonic preset load blue --slot b",
+    "preset convert": "gridtonic preset convert tough -o tough.scd",
     "prior": "gridtonic prior info",
+    "prior build": "gridtonic prior build ~/corpus/groove-midi-dataset --split train -o my.sqlite",
+    "prior info": "gridtonic prior info my.sqlite",
     "generate": "gridtonic generate --from kick:x---x---x---x--- --to snare",
     "grid-emulator": "gridtonic grid-emulator --size 16x8   (then, elsewhere: gridtonic run)",
     "crow": "gridtonic crow status",
@@ -130,12 +136,23 @@ def _parser(settings: config.Settings | None = None) -> argparse.ArgumentParser:
     devices.set_defaults(func=_devices)
     for name in FEATURES:
         importlib.import_module(name).add_commands(sub)
-    for name, cmd in sub.choices.items():
+    for name, cmd in commands(p).items():
         if cmd.epilog is None and name in EXAMPLES:
             cmd.epilog = f"example: {EXAMPLES[name]}"
     config.apply(settings, sub.choices)
     p.set_defaults(log_level=settings.log_level())
     return p
+
+
+def commands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every sub-command under ``parser`` by its words ("run", "preset show"), nested ones too."""
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, cmd in action.choices.items():
+                found[prefix + name] = cmd
+                found.update(commands(cmd, f"{prefix}{name} "))
+    return found
 
 
 def port(text: str) -> int:
