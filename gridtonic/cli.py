@@ -69,7 +69,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         if m := re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message):
-            choices = re.findall(r"'([^']*)'", m[2])
+            choices = [c.strip("'") for c in m[2].split(", ")]  # quoted up to Python 3.12, bare after
             close = difflib.get_close_matches(m[1], choices, n=1, cutoff=0.5)
             message += f"; did you mean {close[0]!r}?" if close else ""
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
