@@ -210,6 +210,8 @@ def _render(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if source.exists():
         session = store.load(source)
+    elif ":" not in args.source:
+        raise UserError(f"{source}: no such session file (or give patterns, e.g. 'kick:x---x---')")
     else:
         _check_patterns(args.source)
         session = render.pattern_session(args.source)
@@ -241,8 +243,8 @@ def _check_patterns(spec: str) -> None:
     such as ``x--y--x`` is refused rather than read as a hit (session files keep the original's
     rule, any other character a hit, so older files load unchanged)."""
     for part in spec.split(","):
-        pattern = part.rpartition(":")[2].strip()
-        if bad := re.search(r"[^xX.\- ]", pattern):
+        _, colon, pattern = part.rpartition(":")
+        if colon and (bad := re.search(r"[^xX.\- ]", pattern.strip())):
             raise UserError(f"pattern {part.strip()!r}: {bad[0]!r} at step {bad.start() + 1} is neither a "
                             f"hit (x) nor a rest (- or .)")
 

@@ -189,6 +189,14 @@ def test_a_pattern_with_a_typo_is_refused_not_read_as_a_hit(bare_env, tmp_path):
         "gridtonic: pattern 'kick:x--y--x': 'y' at step 4 is neither a hit (x) nor a rest (- or .)"]
 
 
+def test_a_misspelt_session_file_is_named_as_a_file_not_read_as_a_pattern(bare_env, tmp_path):
+    r = gridtonic("render", str(tmp_path / "sesion.json"), "-o", str(tmp_path / "x.wav"), env=bare_env)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        f"gridtonic: {tmp_path / 'sesion.json'}: no such session file "
+        "(or give patterns, e.g. 'kick:x---x---')"]
+
+
 def test_a_render_into_a_missing_folder_is_one_line(bare_env, tmp_path):
     """scsynth printed a multi-line dump after rendering for nothing."""
     out = tmp_path / "nodir" / "x.wav"
