@@ -60,3 +60,14 @@ def test_the_wheel_carries_the_engine_and_builds_it_into_the_user_data_dir(insta
                       "print(synthdefs.ENGINE_DIR, d, len(list(d.glob('supertonic_*.scsyndef'))))", tmp_path)
     assert out[:2] == [str(site / "gridtonic" / "engine"), str(tmp_path / "data" / "synthdefs")]
     assert int(out[2]) == len(list(synthdefs.synthdef_dir().glob("supertonic_*.scsyndef"))) > 100
+
+
+def test_the_installed_command_line_says_where_its_settings_go(installed, tmp_path):
+    site, _ = installed
+    env = {**os.environ, "PYTHONPATH": str(site), "GRIDTONIC_DATA": str(tmp_path / "data"),
+           "GRIDTONIC_CONFIG": str(tmp_path / "cfg" / "config.toml")}
+    r = subprocess.run([sys.executable, "-m", "gridtonic", "--help"], capture_output=True, text=True,
+                       cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "example: gridtonic run" in r.stdout
+    assert f"settings: {tmp_path / 'cfg' / 'config.toml'}" in r.stdout and str(tmp_path / "data") in r.stdout
