@@ -1,5 +1,7 @@
-"""Figures for the introspection prior: ``generate`` latency over 10,000 random basis patterns
-(p50/p99, target p99 <= 1 ms), load time of the shipped prior, and build times from ../shared.
+"""Figures for the introspection prior: one key press's latency on *real* bases (bars of GMD
+validation drumming, not random patterns: real bases have deep evidence rows), called directly and
+through ``trio.to_thread`` as the surface calls it (target p99 <= 1 ms); load time, file size and
+build time of the shipped prior. Wall-clock figures: quote them with the machine's load.
 
     python bench/prior_latency.py
 """
@@ -12,11 +14,50 @@ import tempfile
 import time
 from pathlib import Path
 
-from gridtonic.prior import database, sampler
-from gridtonic.prior.drums import CLASSES
+import trio
+
+from gridtonic.core.session import Track
+from gridtonic.prior import database, evaluation, sampler
+from gridtonic.prior.drums import CLASS_ID, decode
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
-N = 10_000
+GMD = SHARED / "groove-midi-dataset"
+N = 5_000
+NAMES = ("kick", "snare", "closed hat", "open hat")
+
+
+def quantiles(times: list[float]) -> str:
+    q = statistics.quantiles(times, n=100)
+    return f"p50 {q[49] * 1e3:.3f} ms, p99 {q[98] * 1e3:.3f} ms, max {max(times) * 1e3:.3f} ms"
+
+
+def presses(n: int) -> list[tuple[str, Track, Track]]:
+    """(verb, target, basis) of n key presses on 32-step tracks made of real consecutive bars."""
+    runs, _ = evaluation.validation_runs(GMD)
+    pairs = [(a, b) for run in runs for a, b in zip(run, run[1:], strict=False)]
+    rng = random.Random(1)
+    out = []
+    for i in range(n):
+        a, b = rng.choice(pairs)
+        t, s = rng.sample(NAMES, 2)
+        target, basis = Track(t), Track(s)
+        target.set_pattern(decode(a[CLASS_ID[t]]) + decode(b[CLASS_ID[t]]))
+        basis.set_pattern(decode(a[CLASS_ID[s]]) + decode(b[CLASS_ID[s]]))
+        out.append(("second_half" if i % 2 else "track_from", target, basis))
+    return out
+
+
+def call(s: sampler.Sampler, verb: str, target: Track, basis: Track) -> object:
+    return s.second_half(target) if verb == "second_half" else s.track_from(target, basis)
+
+
+async def threaded(s: sampler.Sampler, jobs: list[tuple[str, Track, Track]]) -> list[float]:
+    times = []
+    for verb, target, basis in jobs:
+        t = time.perf_counter()
+        await trio.to_thread.run_sync(call, s, verb, target, basis)
+        times.append(time.perf_counter() - t)
+    return times
 
 
 def build_time(sources: list[tuple[Path, int]], split: str | None) -> str:
@@ -24,31 +65,32 @@ def build_time(sources: list[tuple[Path, int]], split: str | None) -> str:
         return "skipped (corpus not in ../shared)"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "prior.sqlite"
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         counts, corpora = database.build(sources, split)
         database.write(out, counts, corpora, {})
-        return f"{time.perf_counter() - t0:.2f} s ({out.stat().st_size / 1e6:.1f} MB)"
+        return (f"{time.perf_counter() - t0:.2f} s wall, {time.process_time() - c0:.2f} s CPU "
+                f"({out.stat().st_size / 1e6:.1f} MB)")
 
 
 def main() -> None:
+    path = sampler.default_path()
     t0 = time.perf_counter()
-    s = sampler.Sampler.from_file(sampler.default_path())
-    print(f"load shipped prior: {time.perf_counter() - t0:.3f} s")
-    rng = random.Random(1)
-    names = ["kick", "snare", "closed hat", "open hat", "clap"]
-    times = []
-    for i in range(N):
-        target, basis = rng.sample(names, 2)
-        pattern, current = rng.getrandbits(16), rng.getrandbits(16)
+    s = sampler.Sampler.from_file(path)
+    print(f"load shipped prior ({path.stat().st_size / 1e6:.1f} MB): {time.perf_counter() - t0:.3f} s")
+    if not (GMD / "info.csv").is_file():
+        raise SystemExit(f"prior_latency: no GMD at {GMD}; no real bases to press keys on")
+    jobs = presses(N)
+    for job in jobs[:200]:  # warm up
+        call(s, *job)
+    direct = []
+    for job in jobs:
         t = time.perf_counter()
-        s.generate(target, pattern, basis, 1.0, i, current)
-        times.append(time.perf_counter() - t)
-    q = statistics.quantiles(times, n=100)
-    print(f"generate, {N} random bases ({len(CLASSES)} classes): p50 {q[49] * 1e3:.3f} ms, "
-          f"p99 {q[98] * 1e3:.3f} ms, max {max(times) * 1e3:.3f} ms")
-    print(f"build from drummy: {build_time([(SHARED / 'drummy', 1)], None)}")
-    print(f"build from GMD train (the shipped prior): "
-          f"{build_time([(SHARED / 'groove-midi-dataset', 1)], 'train')}")
+        call(s, *job)
+        direct.append(time.perf_counter() - t)
+    print(f"key press, {N} real bases (track_from / second_half), direct: {quantiles(direct)}")
+    hop = trio.run(threaded, s, jobs)
+    print(f"key press through trio.to_thread (as the surface calls it): {quantiles(hop)}")
+    print(f"build from GMD train (the shipped prior): {build_time([(GMD, 1)], 'train')}")
 
 
 if __name__ == "__main__":

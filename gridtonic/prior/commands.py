@@ -37,9 +37,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--from", dest="basis", required=True, metavar="INSTRUMENT:PATTERN",
                    help="the basis, e.g. kick:'x---x---x---x---' (16 or 32 steps)")
     g.add_argument("--to", help="instrument to generate (default: the next bar of the basis)")
-    g.add_argument("--temperature", type=float, default=1.0,
+    g.add_argument("--temperature", type=float, default=sampler.FOCUS,
                    help=f"<1 safer, >1 wilder ({sampler.TEMPERATURE_MIN:g}..{sampler.TEMPERATURE_MAX:g}, "
-                   "default 1)")
+                   f"default {sampler.FOCUS:g})")
     g.add_argument("--seed", type=int, help="same seed, same answer")
     g.add_argument("--prior", type=Path, help="prior file (default: the shipped one)")
     g.set_defaults(func=_generate)

@@ -30,7 +30,7 @@ import numpy as np
 from gridtonic.prior.corpus import EVERY_HIT, GHOST_VELOCITY, Run, Stats, corpus_files, read_file
 from gridtonic.prior.database import Counts, Tally
 from gridtonic.prior.drums import CLASS_ID, CLASSES
-from gridtonic.prior.sampler import Rows, Sampler, _interpolate, _lookup
+from gridtonic.prior.sampler import FOCUS, Rows, Sampler, _interpolate, _lookup
 
 FLOOR = -16.0  # log2(1/65536)
 ALL = np.arange(1 << 16, dtype=np.int64)
@@ -183,7 +183,7 @@ def _draw_mass(s: Sampler, target: int, rows: Rows, pairs: list[tuple[int, int]]
     return float(np.median(mass))
 
 
-def evaluate(s: Sampler, runs: list[Run], original: Sampler | None = None, temperature: float = 1.0,
+def evaluate(s: Sampler, runs: list[Run], original: Sampler | None = None, temperature: float = FOCUS,
              only: tuple[str, ...] = PREDICTORS) -> list[Relation]:
     """Every relation of ``RELATIONS``, for the predictors in ``only`` (``original`` needs a prior
     counted from drummy's corpus)."""

@@ -35,13 +35,21 @@ log = logging.getLogger(__name__)
 
 THIN = 20  # pooled count below which the back-off also pools bases at Hamming distance 2
 # Back-off weight of a conditional level: C·types / (count + C·types). Witten-Bell (C = 1) trusts
-# a basis's few counts too much for human drumming; C = 6 scored best on held-out GMD bars.
+# a basis's few counts too much within a bar of human drumming (C = 6); bar → next bar rows are
+# sharper (a bar mostly repeats), and C = 6 there flattened P(backbeat → backbeat) from 0.62 to 0.46:
+# C = 2. Both chosen on the tuning split of train (bench/prior_eval.py --tune), never on validation.
 CONCENTRATION = 6.0
+NEXT_CONCENTRATION = 2.0
 STEP_PSEUDO = 4.0  # the class's step rates count as this many bars in a basis's step rates
-TOP_UNCONDITIONAL = 64  # most frequent patterns always among the candidates
+# Most frequent patterns always among the candidates: with 64 a draw covered a median 75 % of the
+# model's mass; 2048 lets a draw score as well as the model (tuning split), still under 1 ms.
+TOP_UNCONDITIONAL = 2048
 # Temperatures outside this range only make every draw the favourite or near-uniform noise.
 TEMPERATURE_MIN, TEMPERATURE_MAX = 0.05, 5.0
-FOCUS = 1.0  # the default temperature (the surfaces' focus/wild control starts here)
+# The default temperature, where the focus/wild control starts: on the tuning split 0.9 is the
+# warmest setting whose draws are at least as close (expected Hamming) to the drummer as every
+# baseline's while keeping their likelihood; the original's draws are 1-2 steps further off.
+FOCUS = 0.9
 BITS = np.arange(HALF, dtype=np.int64)
 _FLIPS = [np.array([sum(1 << j for j in c) for c in combinations(range(HALF), d)], np.int64) for d in (1, 2)]
 # A class without data in the prior borrows the closest one (drummy and GMD have no claps).
@@ -73,13 +81,14 @@ class Rows:
     start: np.ndarray
     pids: np.ndarray
     n: np.ndarray
+    concentration: float  # how far these rows' counts are trusted (see CONCENTRATION)
 
     @classmethod
-    def from_columns(cls, basis: np.ndarray, pids: np.ndarray, n: np.ndarray) -> Rows:
+    def from_columns(cls, basis: np.ndarray, pids: np.ndarray, n: np.ndarray, concentration: float) -> Rows:
         order = np.lexsort((pids, basis))
         basis, pids, n = basis[order], pids[order], n[order].astype(np.float64)
         keys, first = np.unique(basis, return_index=True)
-        return cls(keys, np.append(first, len(basis)), pids, n)
+        return cls(keys, np.append(first, len(basis)), pids, n, concentration)
 
     def gather(self, bases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All (pid, count) entries of the rows of ``bases`` that exist, pooled and summed."""
@@ -108,10 +117,10 @@ class Unconditional:
     rate: np.ndarray  # P(step j hit), per step
 
     @classmethod
-    def from_counts(cls, pids: np.ndarray, n: np.ndarray) -> Unconditional:
+    def from_counts(cls, pids: np.ndarray, n: np.ndarray, top: int = TOP_UNCONDITIONAL) -> Unconditional:
         n = n.astype(np.float64)
         rate = _hits(pids, n) / max(n.sum(), 1.0)
-        top = pids[np.argsort(-n, kind="stable")[:TOP_UNCONDITIONAL]]
+        top = pids[np.argsort(-n, kind="stable")[:top]]
         return cls(pids, n, np.sort(top), rate)
 
     def probability(self, ys: np.ndarray, rate: np.ndarray | None = None) -> np.ndarray:
@@ -153,6 +162,7 @@ class Evidence:
 
     levels: list[tuple[np.ndarray, np.ndarray]]
     how: str
+    concentration: float
 
 
 @dataclass(frozen=True)
@@ -180,11 +190,12 @@ class Proposal:
 class Sampler:
     """P(pattern | basis) for every class pair and bar → next bar, held in memory."""
 
-    def __init__(self, counts: Counts, source: str = "prior") -> None:
+    def __init__(self, counts: Counts, source: str = "prior", concentration: float = CONCENTRATION,
+                 next_concentration: float = NEXT_CONCENTRATION, top: int = TOP_UNCONDITIONAL) -> None:
         self.source = source
         p = counts.pattern
         self.unconditional = {
-            c: Unconditional.from_counts(p[p[:, 0] == c, 1], p[p[:, 0] == c, 2])
+            c: Unconditional.from_counts(p[p[:, 0] == c, 1], p[p[:, 0] == c, 2], top)
             for c in range(len(CLASSES))
         }
         self.with_data = frozenset(c for c, u in self.unconditional.items() if np.any(u.pids != 0))
@@ -192,11 +203,11 @@ class Sampler:
         self.within: dict[tuple[int, int], Rows] = {}
         for a, b in combinations(range(len(CLASSES)), 2):
             sel = q[(q[:, 0] == a) & (q[:, 2] == b)]
-            self.within[a, b] = Rows.from_columns(sel[:, 1], sel[:, 3], sel[:, 4])
-            self.within[b, a] = Rows.from_columns(sel[:, 3], sel[:, 1], sel[:, 4])
+            self.within[a, b] = Rows.from_columns(sel[:, 1], sel[:, 3], sel[:, 4], concentration)
+            self.within[b, a] = Rows.from_columns(sel[:, 3], sel[:, 1], sel[:, 4], concentration)
         j = counts.adjacent
         self.next_bar = {
-            c: Rows.from_columns(j[j[:, 0] == c, 1], j[j[:, 0] == c, 2], j[j[:, 0] == c, 3])
+            c: Rows.from_columns(*j[j[:, 0] == c, 1:4].T, next_concentration)
             for c in range(len(CLASSES))
         }
 
@@ -233,7 +244,7 @@ class Sampler:
             if not how and len(level[0]):
                 found = len(np.intersect1d(basis ^ flips, rows.keys, assume_unique=True))
                 how = f"nearest bases at Hamming {d} ({found} found, n={level[1].sum():g})"
-        return Evidence(levels, how or "unseen basis: unconditional frequencies")
+        return Evidence(levels, how or "unseen basis: unconditional frequencies", rows.concentration)
 
     def probability(self, target: int, evidence: Evidence, ys: np.ndarray) -> np.ndarray:
         """P(y | basis) for each y, through the whole back-off; patterns never seen get the step
@@ -243,7 +254,7 @@ class Sampler:
         total = sum(n.sum() for _, n in evidence.levels) + STEP_PSEUDO
         p = u.probability(ys, hits / total)
         for pids, n in reversed(evidence.levels):
-            p = _interpolate(pids, n, ys, p, CONCENTRATION)
+            p = _interpolate(pids, n, ys, p, evidence.concentration)
         return p
 
     def candidates(self, target: int, evidence: Evidence) -> np.ndarray:
@@ -288,7 +299,7 @@ class Sampler:
         return Generated(pid, prob, relation, "per-step frequencies (every known pattern excluded)")
 
     def generate(self, target_instrument: str, basis_pattern: str | int, basis_instrument: str,
-                 temperature: float = 1.0, seed: int | None = None, exclude: str | int | None = None,
+                 temperature: float = FOCUS, seed: int | None = None, exclude: str | int | None = None,
                  ) -> Generated:
         """A 16-step pattern for ``target_instrument`` given ``basis_instrument`` playing
         ``basis_pattern`` in the same bar; never the ``exclude`` pattern (the current one)."""
@@ -299,7 +310,7 @@ class Sampler:
                        random.Random(seed), None if exclude is None else _pid(exclude), relation)
         return _noted(g, note_t, note_b)
 
-    def next_bar_of(self, instrument: str, first_bar: str | int, temperature: float = 1.0,
+    def next_bar_of(self, instrument: str, first_bar: str | int, temperature: float = FOCUS,
                     seed: int | None = None, exclude: str | int | None = None) -> Generated:
         """The bar after ``first_bar`` for one instrument: P(bar 2 | bar 1)."""
         c, note = self.resolve(instrument)
@@ -308,7 +319,7 @@ class Sampler:
                        f"{CLASSES[c]}: bar 2 | bar 1")
         return _noted(g, note)
 
-    def track_from(self, target: Track, basis: Track, temperature: float = 1.0,
+    def track_from(self, target: Track, basis: Track, temperature: float = FOCUS,
                    seed: int | None = None) -> Proposal:
         """All 32 steps of ``target`` from ``basis``'s (introspect row from row), each half from the
         basis's half. A basis repeating its first half gives a repeating answer; the answer always
@@ -324,7 +335,7 @@ class Sampler:
             second = self.generate(target.name, b2, basis.name, temperature, rng.getrandbits(64), c2)
         return Proposal(_steps(first.pid, second.pid), _hows(first, second))
 
-    def second_half(self, track: Track, temperature: float = 1.0, seed: int | None = None) -> Proposal:
+    def second_half(self, track: Track, temperature: float = FOCUS, seed: int | None = None) -> Proposal:
         """Steps 17-32 of ``track`` conditioned on its steps 1-16 (P(bar 2 | bar 1)); never the
         current steps 17-32."""
         first = encode(track.steps[:HALF])
