@@ -36,6 +36,21 @@ class Param:
         v = min(max(v, self.minimum), self.maximum)
         return float(round(v)) if self.discrete else v
 
+    def at(self, x: float) -> float:
+        """The value at position ``x`` (0–1) of a knob or fader: linear over the range, on a log
+        scale for exponential ones (the middle of 20 Hz–20 kHz is 632 Hz)."""
+        x = min(max(x, 0.0), 1.0)
+        if self.exponential and self.minimum > 0:
+            return self.clamp(self.minimum * (self.maximum / self.minimum) ** x)
+        return self.clamp(self.minimum + (self.maximum - self.minimum) * x)
+
+    def position(self, value: float) -> float:
+        """Where ``value`` sits on a knob or fader (0–1): ``at``'s inverse."""
+        v = self.clamp(value)
+        if self.exponential and self.minimum > 0:
+            return math.log(v / self.minimum) / math.log(self.maximum / self.minimum)
+        return (v - self.minimum) / (self.maximum - self.minimum)
+
 
 PARAMS: tuple[Param, ...] = (
     Param("oscWave", 0, 2, 0, choices=("Sine", "Triangle", "Saw")),

@@ -31,11 +31,7 @@ class CcError(ValueError):
 def cc_value(name: str, value: int) -> float:
     """A 0–127 CC value as a value of parameter ``name``: linear over its range, on a log scale
     for exponential ones (a knob's middle is the geometric mean: 632 Hz for 20 Hz–20 kHz)."""
-    p = params.BY_NAME[name]
-    x = min(max(value, 0), 127) / 127.0
-    if p.exponential and p.minimum > 0:
-        return p.clamp(p.minimum * (p.maximum / p.minimum) ** x)
-    return p.clamp(p.minimum + (p.maximum - p.minimum) * x)
+    return params.BY_NAME[name].at(min(max(value, 0), 127) / 127.0)
 
 
 @dataclass
