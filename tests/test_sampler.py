@@ -246,7 +246,7 @@ def test_impossible_counts_are_refused_and_the_file_moved_aside(
     path.write_bytes(sampler.default_path().read_bytes())
     with sqlite3.connect(path) as con:
         assert con.execute(edit).rowcount == 1
-    with pytest.raises(prior.ImpossibleData, match=f"impossible {table} row"):
+    with pytest.raises(prior.ImpossibleData, match=f"damaged prior, impossible {table} row"):
         prior.read_counts(path)
     with caplog.at_level(logging.ERROR):
         assert sampler.load_file(path) is None
