@@ -14,7 +14,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gridtonic"
 TOP = "gridtonic"
-DEVICES = ("grid", "launchpad", "midi", "crow", "web")
+DEVICES = ("grid", "launchpad", "midi", "crow", "web", "link")
 # What each part may import besides itself; the top-level modules (app, cli, analysis) wire the parts
 # together and may import any of them. The root package (its version) is open to all but the core.
 ALLOWED: dict[str, set[str]] = {
