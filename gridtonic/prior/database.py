@@ -254,8 +254,8 @@ def _check_possible(con: sqlite3.Connection, path: Path) -> None:
         row = con.execute(f"SELECT {cols} FROM {table} WHERE {where} LIMIT 1").fetchone()
         if row is not None:
             shown = ", ".join(f"{c}={v!r}" for c, v in zip(cols.split(", "), row, strict=True))
-            raise ImpossibleData(f"{path}: damaged prior, impossible {table} row ({shown}): counts are whole numbers "
-                                 f"≥ 1, patterns 0..65535, instruments 0..{len(CLASSES) - 1}")
+            raise ImpossibleData(f"{path}: damaged prior, impossible {table} row ({shown}): counts are "
+                                 f"whole numbers ≥ 1, patterns 0..65535, instruments 0..{len(CLASSES) - 1}")
 
 
 def read_counts(path: Path) -> Counts:

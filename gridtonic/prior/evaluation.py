@@ -30,7 +30,7 @@ import numpy as np
 from gridtonic.prior.corpus import EVERY_HIT, GHOST_VELOCITY, Run, Stats, corpus_files, read_file
 from gridtonic.prior.database import Counts, Tally
 from gridtonic.prior.drums import CLASS_ID, CLASSES
-from gridtonic.prior.sampler import FOCUS, Rows, Sampler, _interpolate, _lookup
+from gridtonic.prior.sampler import FOCUS, Rows, Sampler
 
 FLOOR = -16.0  # log2(1/65536)
 ALL = np.arange(1 << 16, dtype=np.int64)
@@ -129,16 +129,18 @@ def predictors(s: Sampler, original: Sampler | None, target: int, basis: int, ne
     def model(x: int) -> Distribution:
         return ALL, s.probability(target, s.evidence(rows, x), ALL)
 
-    def back_off(x: int) -> Distribution:
-        pids, n = rows.gather(np.array([x]))
-        ys = np.union1d(pids, u.pids)
-        return ys, _interpolate(pids, n, ys, _lookup(u.pids, u.n, ys) / u.n.sum())
+    def back_off(x: int) -> Distribution:  # Witten-Bell: (count + types · frequency) / (total + types)
+        row = rows.pooled(np.array([x]))
+        types = np.count_nonzero(row)
+        if not types:
+            return _table(u.pids, u.n)
+        return u.pids, (row + types * u.n / u.n.sum()) / (row.sum() + types)
 
     out = {
         "draw": draw, "model": model,
         "unconditional": lambda x: _table(u.pids, u.n),
         "back-off": back_off,
-        "exact": lambda x: _table(*rows.gather(np.array([x]))),
+        "exact": lambda x: _table(u.pids, rows.pooled(np.array([x]))),
     }
     if original is not None:
         out["original"] = _original(original, target, basis, next_bar)
@@ -153,9 +155,9 @@ def _original(o: Sampler, target: int, basis: int, next_bar: bool) -> Callable[[
     rows: Rows = o.within[basis, target]
 
     def top50(x: int) -> Distribution:
-        pids, n = rows.gather(np.array([x]))
-        keep = np.sort(np.argsort(-n, kind="stable")[:50])
-        return _table(pids[keep], n[keep])
+        row = rows.pooled(np.array([x]))
+        keep = np.sort(np.argsort(-row, kind="stable")[:min(50, np.count_nonzero(row))])
+        return _table(u.pids[keep], row[keep])
     return top50
 
 
@@ -165,7 +167,8 @@ def _score(dist: Callable[[int], Distribution], pairs: list[tuple[int, int]]) ->
     for x, y in pairs:
         if x not in memo:
             ys, q = dist(x)
-            memo[x] = ((ys, q), ys[np.argsort(-q, kind="stable")[:5]])
+            best = np.argsort(-q, kind="stable")[:5]
+            memo[x] = ((ys, q), ys[best[q[best] > 0]])
         (ys, q), favourites = memo[x]
         i = np.searchsorted(ys, y)
         qy = q[i] if i < len(ys) and ys[i] == y else 0.0
@@ -179,7 +182,7 @@ def _draw_mass(s: Sampler, target: int, rows: Rows, pairs: list[tuple[int, int]]
     mass = []
     for x in sorted({x for x, _ in pairs}):
         ev = s.evidence(rows, x)
-        mass.append(s.probability(target, ev, s.candidates(target, ev)).sum())
+        mass.append(s.probability(target, ev).sum())
     return float(np.median(mass))
 
 

@@ -14,6 +14,7 @@ is pure numpy over in-memory arrays (well under a millisecond) and never touches
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -40,10 +41,8 @@ THIN = 20  # pooled count below which the back-off also pools bases at Hamming d
 # C = 2. Both chosen on the tuning split of train (bench/prior_eval.py --tune), never on validation.
 CONCENTRATION = 6.0
 NEXT_CONCENTRATION = 2.0
+CACHED = 256  # (target, basis) answers kept: a few MB, and a re-rolled row costs one draw
 STEP_PSEUDO = 4.0  # the class's step rates count as this many bars in a basis's step rates
-# Most frequent patterns always among the candidates: with 64 a draw covered a median 75 % of the
-# model's mass; 2048 lets a draw score as well as the model (tuning split), still under 1 ms.
-TOP_UNCONDITIONAL = 2048
 # Temperatures outside this range only make every draw the favourite or near-uniform noise.
 TEMPERATURE_MIN, TEMPERATURE_MAX = 0.05, 5.0
 # The default temperature, where the focus/wild control starts: on the tuning split 0.9 is the
@@ -75,92 +74,76 @@ def default_path() -> Path:
 
 @dataclass(frozen=True)
 class Rows:
-    """basis pid → row of (pid, count), as sorted keys with CSR offsets."""
+    """basis pid → row of (target pattern, count), as sorted keys with CSR offsets. A row's
+    patterns are held as indices into the target class's ``Unconditional.pids``, so pooling rows
+    is one ``bincount`` into a dense vector over the class's patterns (a few thousand), with no
+    sorting or merging at key-press time."""
 
     keys: np.ndarray
     start: np.ndarray
-    pids: np.ndarray
+    index: np.ndarray  # position of each entry's pattern in the target class's pids
     n: np.ndarray
+    size: int  # patterns of the target class
     concentration: float  # how far these rows' counts are trusted (see CONCENTRATION)
 
     @classmethod
-    def from_columns(cls, basis: np.ndarray, pids: np.ndarray, n: np.ndarray, concentration: float) -> Rows:
+    def from_columns(cls, basis: np.ndarray, pids: np.ndarray, n: np.ndarray, universe: np.ndarray,
+                     concentration: float) -> Rows:
         order = np.lexsort((pids, basis))
         basis, pids, n = basis[order], pids[order], n[order].astype(np.float64)
         keys, first = np.unique(basis, return_index=True)
-        return cls(keys, np.append(first, len(basis)), pids, n, concentration)
+        index = np.searchsorted(universe, pids).astype(np.intp)
+        return cls(keys, np.append(first, len(basis)), index, n, len(universe), concentration)
 
-    def gather(self, bases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """All (pid, count) entries of the rows of ``bases`` that exist, pooled and summed."""
+    def pooled(self, bases: np.ndarray) -> np.ndarray:
+        """The summed counts of the rows of ``bases`` that exist, dense over the class's patterns."""
         if not len(self.keys):
-            return np.zeros(0, np.int64), np.zeros(0)
+            return np.zeros(self.size)
         i = np.minimum(np.searchsorted(self.keys, bases), len(self.keys) - 1)
         i = i[self.keys[i] == bases]
-        if not len(i):
-            return np.zeros(0, np.int64), np.zeros(0)
         s, e = self.start[i], self.start[i + 1]
-        if len(i) == 1:
-            return self.pids[s[0]:e[0]], self.n[s[0]:e[0]]
         lens = e - s
         pos = np.repeat(s - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
-        pids, inverse = np.unique(self.pids[pos], return_inverse=True)
-        return pids, np.bincount(inverse, weights=self.n[pos])
+        return np.bincount(self.index[pos], weights=self.n[pos], minlength=self.size)
+
+    def found(self, bases: np.ndarray) -> int:
+        """How many of ``bases`` have a row."""
+        return len(np.intersect1d(bases, self.keys, assume_unique=True))
 
 
 @dataclass(frozen=True)
 class Unconditional:
-    """One class's pattern frequencies, with per-step hit rates for patterns never seen."""
+    """One class's pattern frequencies over every pattern it is known to play (``pids``: counted
+    in a bar, or as the answer of some row), with per-step hit rates for patterns never seen."""
 
     pids: np.ndarray  # sorted
     n: np.ndarray
-    top: np.ndarray  # the most frequent pids
+    bits: np.ndarray  # (pattern, step) 0/1 of pids, for per-step probabilities as one product
     rate: np.ndarray  # P(step j hit), per step
 
     @classmethod
-    def from_counts(cls, pids: np.ndarray, n: np.ndarray, top: int = TOP_UNCONDITIONAL) -> Unconditional:
-        n = n.astype(np.float64)
-        rate = _hits(pids, n) / max(n.sum(), 1.0)
-        top = pids[np.argsort(-n, kind="stable")[:top]]
-        return cls(pids, n, np.sort(top), rate)
+    def from_counts(cls, pids: np.ndarray, n: np.ndarray, also: np.ndarray) -> Unconditional:
+        """Counts ``n`` of ``pids``; ``also`` are patterns the class answers with in some row."""
+        universe = np.union1d(pids, also)
+        dense = np.zeros(len(universe))
+        dense[np.searchsorted(universe, pids)] = n
+        bits = ((universe[:, None] >> BITS) & 1).astype(np.float64)
+        return cls(universe, dense, bits, bits.T @ dense / max(dense.sum(), 1.0))
 
-    def probability(self, ys: np.ndarray, rate: np.ndarray | None = None) -> np.ndarray:
-        """Frequencies, backing off to independent steps at ``rate`` (default the class's)."""
-        return _interpolate(self.pids, self.n, ys, _per_step(self.rate if rate is None else rate, ys))
-
-
-def _hits(pids: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Weighted hit count of each step."""
-    return ((pids[:, None] >> BITS) & 1).T @ n
-
-
-def _per_step(rate: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    r = np.clip(rate, 1e-3, 1 - 1e-3)
-    bits = (ys[:, None] >> BITS) & 1
-    return np.exp(bits @ np.log(r) + (1 - bits) @ np.log1p(-r))
-
-
-def _lookup(pids: np.ndarray, n: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Counts of ``ys`` in a sorted (pids, n) row (0 where absent)."""
-    if not len(pids):
-        return np.zeros(len(ys))
-    i = np.minimum(np.searchsorted(pids, ys), len(pids) - 1)
-    return np.where(pids[i] == ys, n[i], 0.0)
-
-
-def _interpolate(pids: np.ndarray, n: np.ndarray, ys: np.ndarray, lower: np.ndarray,
-                 concentration: float = 1.0) -> np.ndarray:
-    """Witten-Bell style: (count(y) + c·types · lower(y)) / (total + c·types)."""
-    total, types = n.sum(), concentration * len(pids)
-    if total <= 0:
-        return lower
-    return (_lookup(pids, n, ys) + types * lower) / (total + types)
+    def per_step(self, rate: np.ndarray, ys: np.ndarray | None = None) -> np.ndarray:
+        """P(y) with independent steps hit at ``rate``, for ``ys`` (default: every known pattern)."""
+        r = np.clip(rate, 1e-3, 1 - 1e-3)
+        odds, none = np.log(r) - np.log1p(-r), np.log1p(-r).sum()
+        bits = self.bits if ys is None else ((ys[:, None] >> BITS) & 1).astype(np.float64)
+        return np.exp(bits @ odds + none)
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """The pooled rows a basis backs off through, nearest first, and how the answer was found."""
+    """The pooled rows a basis backs off through, nearest first (dense counts over the target
+    class's patterns), and how the answer was found."""
 
-    levels: list[tuple[np.ndarray, np.ndarray]]
+    levels: list[np.ndarray]
     how: str
     concentration: float
 
@@ -191,25 +174,31 @@ class Sampler:
     """P(pattern | basis) for every class pair and bar → next bar, held in memory."""
 
     def __init__(self, counts: Counts, source: str = "prior", concentration: float = CONCENTRATION,
-                 next_concentration: float = NEXT_CONCENTRATION, top: int = TOP_UNCONDITIONAL) -> None:
+                 next_concentration: float = NEXT_CONCENTRATION) -> None:
         self.source = source
-        p = counts.pattern
+        p, q, j = counts.pattern, counts.pair, counts.adjacent
+        answers = {c: np.concatenate([q[q[:, 2] == c, 3], q[q[:, 0] == c, 1], j[j[:, 0] == c, 2]])
+                   for c in range(len(CLASSES))}
         self.unconditional = {
-            c: Unconditional.from_counts(p[p[:, 0] == c, 1], p[p[:, 0] == c, 2], top)
+            c: Unconditional.from_counts(p[p[:, 0] == c, 1], p[p[:, 0] == c, 2], answers[c])
             for c in range(len(CLASSES))
         }
         self.with_data = frozenset(c for c, u in self.unconditional.items() if np.any(u.pids != 0))
-        q = counts.pair
         self.within: dict[tuple[int, int], Rows] = {}
         for a, b in combinations(range(len(CLASSES)), 2):
             sel = q[(q[:, 0] == a) & (q[:, 2] == b)]
-            self.within[a, b] = Rows.from_columns(sel[:, 1], sel[:, 3], sel[:, 4], concentration)
-            self.within[b, a] = Rows.from_columns(sel[:, 3], sel[:, 1], sel[:, 4], concentration)
-        j = counts.adjacent
+            ua, ub = self.unconditional[a].pids, self.unconditional[b].pids
+            self.within[a, b] = Rows.from_columns(sel[:, 1], sel[:, 3], sel[:, 4], ub, concentration)
+            self.within[b, a] = Rows.from_columns(sel[:, 3], sel[:, 1], sel[:, 4], ua, concentration)
         self.next_bar = {
-            c: Rows.from_columns(*j[j[:, 0] == c, 1:4].T, next_concentration)
+            c: Rows.from_columns(*j[j[:, 0] == c, 1:4].T, self.unconditional[c].pids, next_concentration)
             for c in range(len(CLASSES))
         }
+        self._cached = functools.lru_cache(maxsize=CACHED)(self._model)
+
+    def forget(self) -> None:
+        """Drop the cached answers (benchmarks measure new bases with it)."""
+        self._cached.cache_clear()
 
     @classmethod
     def from_file(cls, path: Path) -> Sampler:
@@ -234,31 +223,44 @@ class Sampler:
 
     def evidence(self, rows: Rows, basis: int) -> Evidence:
         """Pool the rows of the basis, then of bases one step flip away, then two while thin."""
-        levels = [rows.gather(np.array([basis], np.int64))]
-        how = f"exact basis (n={levels[0][1].sum():g})" if len(levels[0][0]) else ""
+        levels = [rows.pooled(np.array([basis], np.int64))]
+        n = levels[0].sum()
+        how = f"exact basis (n={n:g})" if n else ""
         for d, flips in enumerate(_FLIPS, start=1):
-            if d == 2 and sum(n.sum() for _, n in levels) >= THIN:
+            if d == 2 and n >= THIN:
                 break
-            level = rows.gather(basis ^ flips)
+            level = rows.pooled(basis ^ flips)
             levels.append(level)
-            if not how and len(level[0]):
-                found = len(np.intersect1d(basis ^ flips, rows.keys, assume_unique=True))
-                how = f"nearest bases at Hamming {d} ({found} found, n={level[1].sum():g})"
+            m = level.sum()
+            if not how and m:
+                how = f"nearest bases at Hamming {d} ({rows.found(basis ^ flips)} found, n={m:g})"
+            n += m
         return Evidence(levels, how or "unseen basis: unconditional frequencies", rows.concentration)
 
-    def probability(self, target: int, evidence: Evidence, ys: np.ndarray) -> np.ndarray:
-        """P(y | basis) for each y, through the whole back-off; patterns never seen get the step
-        rates of the basis's evidence (smoothed towards the class's)."""
+    def probability(self, target: int, evidence: Evidence, ys: np.ndarray | None = None) -> np.ndarray:
+        """P(y | basis) through the whole back-off, for ``ys`` (default: the class's known patterns,
+        the candidates). Patterns never seen get the step rates of the basis's evidence (smoothed
+        towards the class's): every one of the 65,536 has some probability, and they sum to 1."""
         u = self.unconditional[target]
-        hits = sum((_hits(pids, n) for pids, n in evidence.levels), STEP_PSEUDO * u.rate)
-        total = sum(n.sum() for _, n in evidence.levels) + STEP_PSEUDO
-        p = u.probability(ys, hits / total)
-        for pids, n in reversed(evidence.levels):
-            p = _interpolate(pids, n, ys, p, evidence.concentration)
-        return p
+        pooled = sum(evidence.levels, np.zeros(len(u.pids)))
+        rate = (u.bits.T @ pooled + STEP_PSEUDO * u.rate) / (pooled.sum() + STEP_PSEUDO)
+        total, types = u.n.sum(), float(np.count_nonzero(u.n))
+        scale = types / (total + types) if total > 0 else 1.0  # what unseen patterns keep
+        p = (u.n + types * u.per_step(rate)) / (total + types) if total > 0 else u.per_step(rate)
+        for level in reversed(evidence.levels):
+            if (n := level.sum()) > 0:
+                t = evidence.concentration * np.count_nonzero(level)
+                p = (level + t * p) / (n + t)
+                scale *= t / (n + t)
+        if ys is None:
+            return p
+        i = np.minimum(np.searchsorted(u.pids, ys), max(len(u.pids) - 1, 0))
+        known = u.pids[i] == ys if len(u.pids) else np.zeros(len(ys), bool)
+        return np.where(known, p[i] if len(u.pids) else 0.0, scale * u.per_step(rate, ys))
 
-    def candidates(self, target: int, evidence: Evidence) -> np.ndarray:
-        return np.unique(np.concatenate([self.unconditional[target].top] + [p for p, _ in evidence.levels]))
+    def candidates(self, target: int, evidence: Evidence | None) -> np.ndarray:
+        """What a draw picks from: every pattern the class is known to play."""
+        return self.unconditional[target].pids
 
     def relation(self, target: int, basis: int) -> tuple[Rows, str]:
         """Within-bar rows target | basis; the next-bar rows when both are one class (a variation)."""
@@ -273,21 +275,24 @@ class Sampler:
         """What a draw picks from: candidates ``ys``, the model's ``p`` of each and the drawing
         weights ``w`` (p ** (1/temperature), 0 for ``exclude``; not normalised, may be all 0).
         The evaluation scores exactly this."""
-        ys = self.candidates(target, ev)
-        p = self.probability(target, ev, ys)
-        w = p ** (1.0 / temperature)
-        if exclude:
-            w[np.isin(ys, np.fromiter(exclude, np.int64))] = 0.0
-        return ys, p, w
+        ys, p = self.candidates(target, ev), self.probability(target, ev)
+        return ys, p, _weights(ys, p, temperature, exclude)
 
-    def _draw(self, target: int, rows: Rows, basis_pid: int, temperature: float,
+    def _model(self, target: int, basis: int, basis_pid: int) -> tuple[np.ndarray, str]:
+        """P(y | basis) over the candidates and how it was found; cached per (target, basis class,
+        basis pattern) in ``__init__``: a performer re-rolls the same row again and again."""
+        ev = self.evidence(self.relation(target, basis)[0], basis_pid)
+        return self.probability(target, ev), ev.how
+
+    def _draw(self, target: int, basis: int, basis_pid: int, temperature: float,
               rng: random.Random, exclude: int | None, relation: str) -> Generated:
-        ev = self.evidence(rows, basis_pid)
-        ys, p, w = self.draws(target, ev, temperature, frozenset() if exclude is None else {exclude})
+        ys = self.candidates(target, None)
+        p, how = self._cached(target, basis, basis_pid)
+        w = _weights(ys, p, temperature, frozenset() if exclude is None else {exclude})
         total = w.sum()
         if total > 0 and np.isfinite(total):
             i = min(int(np.searchsorted(np.cumsum(w), rng.random() * total, side="right")), len(ys) - 1)
-            return Generated(int(ys[i]), float(p[i]), relation, ev.how)
+            return Generated(int(ys[i]), float(p[i]), relation, how)
         u = self.unconditional[target]  # nothing left to draw: per-step frequencies, a new pattern
         for _ in range(100):
             pid = encode([rng.random() < r for r in u.rate])
@@ -295,6 +300,7 @@ class Sampler:
                 break
         else:
             pid = (exclude or 0) ^ 1
+        ev = self.evidence(self.relation(target, basis)[0], basis_pid)
         prob = float(self.probability(target, ev, np.array([pid]))[0])
         return Generated(pid, prob, relation, "per-step frequencies (every known pattern excluded)")
 
@@ -305,8 +311,8 @@ class Sampler:
         ``basis_pattern`` in the same bar; never the ``exclude`` pattern (the current one)."""
         target, note_t = self.resolve(target_instrument)
         basis, note_b = self.resolve(basis_instrument)
-        rows, relation = self.relation(target, basis)
-        g = self._draw(target, rows, _pid(basis_pattern), checked_temperature(temperature),
+        relation = self.relation(target, basis)[1]
+        g = self._draw(target, basis, _pid(basis_pattern), checked_temperature(temperature),
                        random.Random(seed), None if exclude is None else _pid(exclude), relation)
         return _noted(g, note_t, note_b)
 
@@ -314,7 +320,7 @@ class Sampler:
                     seed: int | None = None, exclude: str | int | None = None) -> Generated:
         """The bar after ``first_bar`` for one instrument: P(bar 2 | bar 1)."""
         c, note = self.resolve(instrument)
-        g = self._draw(c, self.next_bar[c], _pid(first_bar), checked_temperature(temperature),
+        g = self._draw(c, c, _pid(first_bar), checked_temperature(temperature),
                        random.Random(seed), None if exclude is None else _pid(exclude),
                        f"{CLASSES[c]}: bar 2 | bar 1")
         return _noted(g, note)
@@ -341,6 +347,16 @@ class Sampler:
         first = encode(track.steps[:HALF])
         g = self.next_bar_of(track.name, first, temperature, seed, encode(track.steps[HALF:]))
         return Proposal(_steps(first, g.pid), _hows(g))
+
+
+def _weights(ys: np.ndarray, p: np.ndarray, temperature: float, exclude: frozenset[int]) -> np.ndarray:
+    """Drawing weights p ** (1/temperature), 0 for the ``exclude`` patterns (not normalised)."""
+    w = p ** (1.0 / temperature)
+    for y in exclude:
+        i = np.searchsorted(ys, y)
+        if i < len(ys) and ys[i] == y:
+            w[i] = 0.0
+    return w
 
 
 def _pid(pattern: str | int) -> int:
