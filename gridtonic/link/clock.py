@@ -102,6 +102,8 @@ class LinkClock(InternalClock):
         self._link.set_is_playing_and_request_beat_at_time(True, when, beat)
         self._playing = True
         self._resync(force=True)
+        if self.time_at(beat) < t - JUMP:  # Link put it in the past (a peer forced the beat just then):
+            super().restart(t, beat)  # as asked, so the sequencer sends no burst; the next tick realigns
 
     def set_tempo(self, tempo: float, now: float) -> None:
         """The instrument's tempo (page, tap, a preset or session loaded) goes to the peers."""
@@ -126,7 +128,9 @@ class LinkClock(InternalClock):
 
     def follow(self) -> None:
         """Once a tick: take Link's tempo, beat line, start/stop state and peer count. Whatever goes
-        wrong turns Link off with one line; the line plays on."""
+        wrong turns Link off with one line; the line plays on (and this does nothing from then on)."""
+        if self._link is None:
+            return
         try:
             self._follow()
         except Exception as e:  # noqa: BLE001 - a failing Link (or a bug here) must not stop the music
