@@ -49,7 +49,7 @@ def test_a_held_step_shows_its_velocity_on_its_column():
     s.tracks[1].velocity[6] = 3 / 7
     g.key(6, 1, True)
     f = frame.render(g, Status())
-    assert [at(f, 6, y) for y in range(8)] == [0, 15, 0, 0, 0, 6, 6, 6]
+    assert [at(f, 6, y) for y in range(7)] == [0, 15, 0, 0, 6, 6, 6]  # 3 of the 6 track rows lit
 
 
 def test_lanes_of_the_16x16_show_the_selected_tracks_levels():

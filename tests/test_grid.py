@@ -294,7 +294,7 @@ async def test_the_instrument_plays_what_the_grid_painted_introspected_and_gener
         await tap(g, *L16.keys["page_2"])
         calm = lambda: not surface.status(trio.current_time()).flashing  # noqa: E731
         await until(lambda: surface.gestures.page == 1 and calm() and shows(g, surface), "page 2 on the LEDs")
-        assert [g.level(x, 0) >= 4 for x in range(16)] == kick.steps[16:]
+        assert [g.level(x, 0) >= 4 for x in range(16)] == kick.steps[16:32]
         await tap(g, *L16.keys["play"])
         played.append(trio.current_time())
         assert played[0] < start + seconds - 4.1, "setup took too long for a whole cycle"

@@ -102,10 +102,11 @@ GROOVE = """MicrotonicPresetV3: {
  Tempo: 96 bpm
  Swing: 40%
  Pattern: a
+ FillRate: 4.0x
  Mutes: { Off, On }
  DrumPatches: { 1: { Name: "K" } 2: { Name: "S" } }
  Patterns: {
-  a: { Length: 8  Chained: true  1: { Triggers: x---x---  Accents: x------- } }
+  a: { Length: 8  Chained: true  1: { Triggers: x---x---  Accents: x-------  Fills: --x----- } }
   b: { Length: 4  Chained: false  2: { Triggers: --#- } }
  }
 }"""
@@ -117,8 +118,10 @@ def test_a_kit_with_steps_brings_its_patterns_and_settings():
     kits.load(session, preset, "a")
     kick, snare = session.tracks[0], session.tracks[1]
     assert session.tempo == 96 and kick.swing == 60.0  # Microtonic 40 % -> 60 % (50 = straight)
-    assert kick.pattern().startswith("x---x-------x---x---") and snare.pattern().startswith("----------x-")
-    assert kick.velocity[0] == 1.0 and kick.velocity[4] == kits.UNACCENTED
+    assert kick.pattern() == "x-x-x-------" and snare.pattern() == "----------x-"  # a chain a+b: 12 steps
+    assert kick.length == snare.length == 12
+    assert kick.accent[:12] == [True] + [False] * 11 and kick.velocity[:12] == [1.0] * 12
+    assert kick.condition[:3] == [None, None, "FILL"] and session.fill_every == 4  # Fills at FillRate
     assert snare.mute and not kick.mute
     untouched = default_session().tracks[2]  # a track the kit has no drum for is left as it was
     assert session.tracks[2].pattern() == untouched.pattern()

@@ -61,7 +61,7 @@ def test_unknown_fields_and_out_of_range_values_warn_and_clamp(caplog):
     assert "flux" not in s.tracks[0].patch_a
     assert s.tracks[0].velocity[0] == 1.0
     assert s.tracks[1].probability[:4] == [1.0, 0.0, 0.5, 1.0]
-    assert s.tracks[2].probability == [1.0] * 32
+    assert s.tracks[2].probability == [1.0] * 64
     assert s.seed == 0
     text = caplog.text
     for word in ("colour", "wobble", "tempo", "pan", "oscFreq", "flux", "velocity[0]", "probability[0]",
@@ -79,7 +79,7 @@ def test_bad_slots_are_dropped_with_a_warning(caplog):
     first = s.slots[0][0]
     assert first.on[:8] == (True, False, False, False) * 2
     assert first.velocity[0] == 0.5 and first.probability[0] == 1.0
-    assert s.slots[5][1].on == (False,) * 32
+    assert s.slots[5][1].on == (False,) * 64
     for where in ("slots[0][0].probability[0]", "slots[1]: a slot must be", "slots[2]", "slots[3]",
                   "slots[5][1]: pattern must be a string"):
         assert where in caplog.text

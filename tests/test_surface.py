@@ -106,7 +106,7 @@ async def test_generated_rows_arrive_off_the_key_path_and_flash(autojump_clock):
             surface.key(x, y, down)
         assert 3 in surface.pending  # the key handler returned before the sampler ran
         await settled(surface)
-        assert s.tracks[3].steps == s.tracks[0].steps
+        assert s.tracks[3].steps[:32] == s.tracks[0].steps[:32]
         assert 3 in surface.status(trio.current_time()).flashing
         await trio.sleep(FLASH)
         assert not surface.status(trio.current_time()).flashing
@@ -220,5 +220,5 @@ async def test_a_session_shrinking_while_the_sampler_runs_does_not_end_the_surfa
         assert len(s.tracks) == 2 and 4 not in surface.flashes
         introspect(0, 1)  # the worker is still there
         await settled(surface)
-        assert s.tracks[1].steps == s.tracks[0].steps and 1 in surface.flashes
+        assert s.tracks[1].steps[:32] == s.tracks[0].steps[:32] and 1 in surface.flashes
         n.cancel_scope.cancel()

@@ -7,9 +7,11 @@ Gestures turn key presses into these; ``apply`` makes the edits that are plain s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from gridtonic.core import params
 from gridtonic.core.layout import LANE_KINDS
-from gridtonic.core.session import STEPS, Session
+from gridtonic.core.session import LANES, MAX_SLOTS, MAX_STEPS, SPEEDS, STEPS, Session
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,50 @@ class SetLevel:
     step: int
     lane: str
     level: float
+
+
+@dataclass(frozen=True)
+class SetStepField:
+    """One per-step setting of a step: ``ratchet``, ``ramp``, ``nudge``, ``condition`` or ``accent``
+    (values as the session holds them). A condition replaces a probability: one condition a step."""
+
+    track: int
+    step: int
+    field: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class SetLock:
+    """Parameter ``name`` locked to ``value`` on one step (None: the lock removed)."""
+
+    track: int
+    step: int
+    name: str
+    value: float | None
+
+
+@dataclass(frozen=True)
+class SetTrackField:
+    """A track's ``length`` (1–64 steps) or ``speed`` (one of SPEEDS)."""
+
+    track: int
+    field: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class SetChain:
+    """Slots played in turn at bar lines (song mode); empty ends the chain."""
+
+    slots: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Fill:
+    """The FILL key held (True) or let go."""
+
+    held: bool
 
 
 @dataclass(frozen=True)
@@ -84,8 +130,10 @@ class RecallSlot:
     slot: int
 
 
-Action = (SetSteps | SetLevel | ClearTrack | ToggleMute | SetPattern | Introspect | Generate | Transport
-          | Tap | SaveSlot | RecallSlot)
+Action = (SetSteps | SetLevel | SetStepField | SetLock | SetTrackField | SetChain | Fill | ClearTrack
+          | ToggleMute | SetPattern | Introspect | Generate | Transport | Tap | SaveSlot | RecallSlot)
+STEP_FIELDS = ("ratchet", "ramp", "nudge", "condition", "accent")
+
 
 
 def apply(session: Session, action: Action) -> bool:
@@ -96,13 +144,33 @@ def apply(session: Session, action: Action) -> bool:
         case SetSteps(track, steps, on):
             t = session.tracks[track]
             for s in steps:
-                t.steps[s % STEPS] = on
+                t.steps[s % MAX_STEPS] = on
         case SetLevel(track, step, lane, level) if lane in LANE_KINDS:
             t = session.tracks[track]
-            t.steps[step % STEPS] = True
-            getattr(t, lane)[step % STEPS] = min(max(float(level), 0.0), 1.0)
+            t.steps[step % MAX_STEPS] = True
+            getattr(t, lane)[step % MAX_STEPS] = min(max(float(level), 0.0), 1.0)
+            if lane == "probability" and level < 1.0:
+                t.condition[step % MAX_STEPS] = None
+        case SetStepField(track, step, name, value) if name in STEP_FIELDS:
+            t, i = session.tracks[track], step % MAX_STEPS
+            value = bool(value) if name == "accent" else LANES[name][1](value, f"track {track + 1} {name}")
+            getattr(t, name)[i] = value
+            if name == "condition" and value is not None:
+                t.probability[i] = 1.0
+        case SetLock(track, step, name, value) if name in params.BY_NAME:
+            locks = session.tracks[track].locks[step % MAX_STEPS]
+            if value is None:
+                locks.pop(name, None)
+            else:
+                locks[name] = params.BY_NAME[name].clamp(value)
+        case SetTrackField(track, "length", value) if isinstance(value, int):
+            session.tracks[track].length = min(max(value, 1), MAX_STEPS)
+        case SetTrackField(track, "speed", value) if value in SPEEDS:
+            session.tracks[track].speed = float(value)
+        case SetChain(slots):
+            session.chain = [s for s in slots if isinstance(s, int) and 0 <= s < MAX_SLOTS]
         case ClearTrack(track):
-            session.tracks[track].steps = [False] * STEPS
+            session.tracks[track].steps = [False] * MAX_STEPS
         case ToggleMute(track):
             session.tracks[track].mute = not session.tracks[track].mute
         case SetPattern(track, first, steps):

@@ -8,24 +8,46 @@ changes it; the surface applies the actions. Any controller with keys on a grid 
 - Hold a step and press others in its row: paint the span (set if the held step was empty,
   erase if it was set) — supertonic's "hold K3 and turn E2".
 - Hold a step and press another key in its column: that column is a fader for the step's velocity
-  (top loudest); it also sets the step.
+  (top loudest; function keys keep their meaning, so it spans the rows without one).
+- Hold steps and press a key of the layout's ``[hold]`` layer: edit every held step (kria /
+  Elektron trig editing): ``ratchet`` +1 (1–8, wraps), ``condition`` the next of ``CONDITIONS``,
+  ``nudge`` 1/24 step later, ``speed`` the track's next speed — with ``shift`` held each goes the
+  other way; ``accent`` toggles; ``length`` makes the held step its track's last; ``clear`` resets
+  the step's ratchet, ramp, nudge, condition, accent and locks. ``lock``: a tap chooses the next
+  parameter to lock (``lock_param``; shift: the previous), holding it turns the held step's column
+  into a fader for that parameter's locked value (``clear`` meanwhile removes that one lock).
 - A key in a lane (16×16: velocity, probability) is a fader for that step of the selected track.
 - Hold ``introspect``: the first row pressed is the basis, each further row pressed is generated
   from it (supertonic's K1+K3). Hold ``generate`` and press rows: steps 17–32 from 1–16 (K1+K2);
   a tap of ``generate`` alone does the selected track.
-- Hold ``mute`` / ``clear`` / ``shift`` and press a row: mute, clear, select it.
+- Hold ``mute`` / ``clear`` / ``shift`` and press a row: mute, clear, select it. Selecting scrolls
+  the track rows (``offset``) so the selected track and its neighbours show: every track is
+  reachable on a surface with fewer rows than tracks.
 - ``slot_N`` recalls a pattern slot (the surface queues it to the bar line), ``shift`` + ``slot_N``
-  saves to it. ``page_N`` / ``page`` show steps of another page; ``play`` starts and stops,
-  ``shift`` + ``play`` taps the tempo.
+  saves to it; hold a slot key and press others in order: a chain of those slots (song mode); a
+  plain recall ends a chain. ``page_N`` shows page N, ``shift`` + ``page_N`` page N of the next bank
+  (steps 33–64 on a grid with two page keys); ``page`` cycles the pages the tracks' lengths use.
+  ``play`` starts and stops, ``shift`` + ``play`` taps the tempo; ``fill`` (``[shift]`` layer on
+  full layouts) is Elektron's FILL while held.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from gridtonic.core import actions as a
-from gridtonic.core.layout import MODIFIERS, Key, Layout
-from gridtonic.core.session import Session
+from gridtonic.core.layout import HOLD_KEYS, MODIFIERS, Key, Layout
+from gridtonic.core.params import PARAMS
+from gridtonic.core.session import MAX_NUDGE, MAX_RATCHET, SPEEDS, Session
+
+# the conditions a grid cycles through (the page sets any A:B up to 8)
+CONDITIONS: tuple[str | None, ...] = (
+    None, *(f"{n}:{b}" for b in range(2, 5) for n in range(1, b + 1)),
+    "FILL", "!FILL", "PRE", "!PRE", "NEI", "!NEI", "1ST", "!1ST",
+)
+RATCHETS = tuple(range(1, MAX_RATCHET + 1))
+RESET = (("ratchet", 1), ("ramp", 0.0), ("nudge", 0), ("condition", None), ("accent", False))
 
 
 @dataclass
@@ -36,16 +58,28 @@ class StepHold:
     used: bool = False  # a gesture was made with it: its release leaves the step alone
 
 
+def _next(values: tuple[Any, ...], current: Any, back: bool) -> Any:
+    """The value after ``current`` in ``values`` (before it when ``back``), wrapping; the first
+    (last when ``back``) when ``current`` is not one of them."""
+    if current not in values:
+        return values[-1 if back else 0]
+    return values[(values.index(current) + (-1 if back else 1)) % len(values)]
+
+
 @dataclass
 class Gestures:
     layout: Layout
     session: Session
     page: int = 0
     selected: int = 0
+    offset: int = 0  # the track on the top track row (rows scroll when there are more tracks)
+    lock_param: int = 0  # index in PARAMS of the parameter ``lock`` sets
     basis: int | None = None  # introspection basis while ``introspect`` is held
     held: set[Key] = field(default_factory=set)
     steps: dict[Key, StepHold] = field(default_factory=dict)  # held step keys, oldest first
-    modifiers: dict[str, bool] = field(default_factory=dict)  # held modifier → used while held
+    modifiers: dict[str, bool] = field(default_factory=dict)  # held modifier (and lock) → used while held
+    names: dict[Key, str] = field(default_factory=dict)  # what each held function key meant when pressed
+    chain: list[int] = field(default_factory=list)  # slots pressed while a slot key is held
 
     @property
     def anchor(self) -> StepHold | None:
@@ -70,46 +104,122 @@ class Gestures:
         self.held.discard(xy)
         return self._up(x, y)
 
-    def _track(self, y: int) -> int | None:
-        t = self.layout.track_at(y)
+    def track_at(self, y: int) -> int | None:
+        """The track shown on row ``y`` (the rows scrolled by ``offset``), if any."""
+        row = self.layout.track_at(y)
+        t = None if row is None else row + self.offset
         return t if t is not None and t < len(self.session.tracks) else None
+
+    def select(self, track: int) -> None:
+        """Select ``track`` and scroll the track rows so it shows with a neighbour on each side
+        where there is one (selecting the bottom row brings the next track in)."""
+        self.selected = track
+        rows, n = len(self.layout.track_rows), len(self.session.tracks)
+        if rows >= n:
+            self.offset = 0
+            return
+        margin = 1 if rows > 2 else 0
+        self.offset = min(max(self.offset, track + margin + 1 - rows), track - margin)
+        self.offset = min(max(self.offset, 0), n - rows)
+
+    def pages_used(self) -> int:
+        """Pages the longest track's steps take (at least one)."""
+        longest = max((t.length for t in self.session.tracks), default=1)
+        return max(1, -(-longest // self.layout.page_size))
+
+    def layer(self) -> str:
+        """The layout layer the function keys are in now."""
+        return "hold" if self.steps else "shift" if "shift" in self.modifiers else ""
 
     def _down(self, x: int, y: int) -> list[a.Action]:
         anchor_xy = self.anchor_key()
-        if anchor_xy is not None and x == anchor_xy[0] and y != anchor_xy[1]:
-            return self._fader(x, y, anchor_xy)
-        name = self.layout.function_at(x, y)
+        name = self.layout.function_at(x, y, self.layer())
+        if anchor_xy is not None and x == anchor_xy[0] and y != anchor_xy[1] and name is None:
+            return self._fader(y, anchor_xy)
         if name is not None:
+            self.names[(x, y)] = name
             return self._function(name)
         lane = self.layout.lane_at(y)
         if lane is not None:
             return self._lane(x, y, lane)
-        track = self._track(y)
+        track = self.track_at(y)
         step = self.layout.step_at(x, self.page)
         if track is None or step is None:
             return []
         return self._row(track, step, (x, y))
 
+    def _shifted(self) -> bool:
+        """Whether shift is held; a function key that reads it uses it."""
+        if "shift" in self.modifiers:
+            self.modifiers["shift"] = True
+            return True
+        return False
+
     def _function(self, name: str) -> list[a.Action]:
+        if name in HOLD_KEYS or (name == "clear" and self.steps):
+            return self._step_edit(name)
         if name in MODIFIERS:
             self.modifiers[name] = False
             return []
         if name == "play":
-            if "shift" in self.modifiers:  # shift + play: tap tempo
-                self.modifiers["shift"] = True
-                return [a.Tap()]
-            return [a.Transport()]
+            return [a.Tap()] if self._shifted() else [a.Transport()]
+        if name == "fill":
+            return [a.Fill(True)]
         if name == "page":
-            self.page = (self.page + 1) % self.layout.pages
+            self.page = (self.page + (-1 if self._shifted() else 1)) % self.pages_used()
         elif name.startswith("page_"):
-            self.page = int(name[5:]) - 1
+            page = int(name[5:]) - 1 + (self.layout.page_keys if self._shifted() else 0)
+            self.page = min(page, self.layout.pages - 1)
         elif name.startswith("slot_"):
-            slot = int(name[5:]) - 1
-            if "shift" in self.modifiers:
-                self.modifiers["shift"] = True
-                return [a.SaveSlot(slot)]
-            return [a.RecallSlot(slot)]
+            return self._slot(int(name[5:]) - 1)
         return []
+
+    def _slot(self, slot: int) -> list[a.Action]:
+        if self._shifted():
+            return [a.SaveSlot(slot)]
+        if self.chain:  # another slot key is held: this one joins its chain
+            self.chain.append(slot)
+            return []
+        self.chain = [slot]
+        return [a.SetChain(()), a.RecallSlot(slot)] if self.session.chain else [a.RecallSlot(slot)]
+
+    def _step_edit(self, name: str) -> list[a.Action]:
+        """A ``[hold]`` key (or clear) pressed while steps are held: edit each of them."""
+        for hold in self.steps.values():
+            hold.used = True
+        back = self._shifted()
+        if name == "lock":
+            self.modifiers["lock"] = False
+            return []
+        if name == "clear" and "lock" in self.modifiers:
+            self.modifiers["lock"] = True
+            name = PARAMS[self.lock_param].name
+            return [a.SetLock(h.track, h.step, name, None) for h in self.steps.values()]
+        out: list[a.Action] = []
+        tracks = self.session.tracks
+        for h in self.steps.values():
+            t = tracks[h.track]
+            match name:
+                case "ratchet":
+                    out.append(a.SetStepField(h.track, h.step, "ratchet",
+                                              _next(RATCHETS, t.ratchet[h.step], back)))
+                case "condition":
+                    out.append(a.SetStepField(h.track, h.step, "condition",
+                                              _next(CONDITIONS, t.condition[h.step], back)))
+                case "nudge":
+                    nudge = min(max(t.nudge[h.step] + (-1 if back else 1), -MAX_NUDGE), MAX_NUDGE)
+                    out.append(a.SetStepField(h.track, h.step, "nudge", nudge))
+                case "accent":
+                    out.append(a.SetStepField(h.track, h.step, "accent", not t.accent[h.step]))
+                case "clear":
+                    out += [a.SetStepField(h.track, h.step, f, v) for f, v in RESET]
+                    out += [a.SetLock(h.track, h.step, p, None) for p in t.locks[h.step]]
+        if name in ("length", "speed"):  # once per track, from its oldest held step
+            firsts = {h.track: h for h in reversed(self.steps.values())}
+            for track, h in firsts.items():
+                value = h.step + 1 if name == "length" else _next(SPEEDS, tracks[track].speed, back)
+                out.append(a.SetTrackField(track, name, value))
+        return out
 
     def _row(self, track: int, step: int, xy: Key) -> list[a.Action]:
         for mod in ("introspect", "generate", "mute", "clear", "shift"):
@@ -138,16 +248,29 @@ class Gestures:
             return [a.ToggleMute(track)]
         if mod == "clear":
             return [a.ClearTrack(track)]
-        self.selected = track
+        self.select(track)
         return []
 
-    def _fader(self, x: int, y: int, anchor_xy: Key) -> list[a.Action]:
-        """The anchor's column as a fader: the other keys from bottom (quietest) to top (loudest)."""
+    def fader_rows(self, anchor_xy: Key) -> list[int]:
+        """The rows of the held step's column that make its fader (top first): all but its own row
+        and the function keys."""
+        x, ay = anchor_xy
+        return [r for r in range(self.layout.height) if r != ay and self.layout.function_at(x, r) is None]
+
+    def _fader(self, y: int, anchor_xy: Key) -> list[a.Action]:
+        """The anchor's column as a fader: the other keys from bottom (lowest) to top (highest)."""
         anchor = self.steps[anchor_xy]
         anchor.used = True
-        rows = [r for r in range(self.layout.height) if r != anchor_xy[1]]
-        level = len(rows) - rows.index(y)
-        return [a.SetLevel(anchor.track, anchor.step, "velocity", level / len(rows))]
+        rows = self.fader_rows(anchor_xy)
+        if y not in rows:
+            return []
+        level = (len(rows) - rows.index(y)) / len(rows)
+        if "lock" in self.modifiers:  # bottom = the parameter's minimum, top its maximum
+            self.modifiers["lock"] = True
+            param = PARAMS[self.lock_param]
+            position = (level * len(rows) - 1) / max(1, len(rows) - 1)
+            return [a.SetLock(anchor.track, anchor.step, param.name, param.at(position))]
+        return [a.SetLevel(anchor.track, anchor.step, "velocity", level)]
 
     def _lane(self, x: int, y: int, lane: str) -> list[a.Action]:
         step = self.layout.step_at(x, self.page)
@@ -159,13 +282,28 @@ class Gestures:
     def _up(self, x: int, y: int) -> list[a.Action]:
         hold = self.steps.pop((x, y), None)
         if hold is not None:
+            if not self.steps:
+                self.modifiers.pop("lock", None)
             return [a.SetSteps(hold.track, (hold.step,), False)] if hold.was_on and not hold.used else []
-        name = self.layout.function_at(x, y)
+        name = self.names.pop((x, y), None)
+        if name == "fill":
+            return [a.Fill(False)]
+        if name is not None and name.startswith("slot_"):
+            return self._slot_up()
         if name not in self.modifiers:
             return []
         used = self.modifiers.pop(name)
         if name == "introspect":
             self.basis = None
+        elif name == "lock" and not used:  # a tap: the next parameter to lock
+            self.lock_param = (self.lock_param + (-1 if self._shifted() else 1)) % len(PARAMS)
         elif name == "generate" and not used and self.selected < len(self.session.tracks):
             return [a.Generate(self.selected)]
         return []
+
+    def _slot_up(self) -> list[a.Action]:
+        """When the last held slot key goes up, two or more slots pressed make the chain."""
+        if any(n.startswith("slot_") for n in self.names.values()):
+            return []
+        chain, self.chain = self.chain, []
+        return [a.SetChain(tuple(chain))] if len(chain) > 1 else []

@@ -1,85 +1,43 @@
-"""The step sequencer: which hits fall in a span of beats, and the task that schedules them ahead.
+"""The step sequencer: the task that hands out hits ahead of the clock, and the transport.
 
 Hits carry their *ideal* time from the clock, computed ahead of need (``LOOKAHEAD``); the engine
 stamps each bundle with that time plus a fixed latency, so the loop's sleep precision never shows
-in the audio. Steps are 16ths; per-track swing delays the odd 16ths like the original's lattice.
-A step with probability p plays when ``chance`` (a hash, not a random generator) is below p, so the
-same session plays the same hits live and in an offline render.
+in the audio. What plays is decided by a :class:`~gridtonic.core.playback.Playback` (lengths,
+speeds, conditions, ratchets, nudges, locks, chains); a step with probability p plays when
+``chance`` (a hash, not a random generator) is below p, so the same session plays the same hits
+live and in an offline render.
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import replace
 
 import trio
 
 from gridtonic.core.clock import Clock
-from gridtonic.core.session import STEPS, Session, Track
+from gridtonic.core.playback import STEP_BEATS, Hit, Playback, chance, step_beat
+from gridtonic.core.session import Session
 
-STEP_BEATS = 0.25
+__all__ = ["LOOKAHEAD", "STEP_BEATS", "TICK", "Hit", "Sequencer", "chance", "hits_between", "step_beat"]
+
 LOOKAHEAD = 0.05  # s of hits computed ahead of the clock
 TICK = 0.01  # s between scheduling passes
-MASK64 = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15  # splitmix64's increment: keeps seed 0, track 0, step 0 away from 0
 
 
-@dataclass(frozen=True)
-class Hit:
-    time: float  # ideal trio time of the hit
-    beat: float
-    step: int  # absolute 16th count since the transport started
-    track: int
-    velocity: float
-
-
-def step_beat(step: int, swing: float) -> float:
-    """Beat of 16th number ``step``: odd 16ths move later with swing > 50 %."""
-    pair, odd = divmod(step, 2)
-    return pair * 2 * STEP_BEATS + odd * 2 * STEP_BEATS * swing / 100.0
-
-
-def _mix(x: int) -> int:
-    """splitmix64's finaliser: every input bit flips about half the output bits."""
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
-    return x ^ (x >> 31)
-
-
-def chance(seed: int, track: int, step: int) -> float:
-    """A uniform draw in [0, 1) that depends only on its arguments (no random state to share or
-    reset): the same step of the same track in the same session always draws the same number."""
-    x = 0
-    for part in (seed, track, step):
-        x = _mix(((x ^ part) + GOLDEN) & MASK64)
-    return (x >> 11) / 2.0**53
-
-
-def track_hits(track: Track, index: int, b0: float, b1: float,
-               seed: int) -> Iterable[tuple[float, int, float]]:
-    """(beat, step, velocity) of ``track`` (number ``index``)'s hits with b0 <= beat < b1: its set steps
-    that pass their probability draw."""
-    if track.mute:
-        return
-    first = max(0, math.floor(b0 / STEP_BEATS) - 2)
-    last = math.ceil(b1 / STEP_BEATS) + 1
-    for n in range(first, last):
-        b = step_beat(n, track.swing)
-        pos = n % STEPS
-        if b0 <= b < b1 and track.steps[pos] and chance(seed, index, n) < track.probability[pos]:
-            yield b, n, track.velocity[pos]
+def _timed(hits: list[Hit], clock: Clock) -> list[Hit]:
+    return [replace(h, time=clock.time_at(h.beat)) for h in hits]
 
 
 def hits_between(session: Session, clock: Clock, b0: float, b1: float) -> list[Hit]:
-    """All hits in [b0, b1) in time order."""
-    hits = [
-        Hit(clock.time_at(b), b, n, i, v)
-        for i, t in enumerate(session.tracks)
-        for b, n, v in track_hits(t, i, b0, b1, session.seed)
-    ]
-    hits.sort(key=lambda h: (h.beat, h.track))
-    return hits
+    """All hits in [b0, b1) in time order of a playback started at beat 0 (what an offline render
+    plays; a chain switches the patterns of a copy, never of ``session``)."""
+    playback = Playback(copy.deepcopy(session) if session.chain else session)
+    if b0 > 0.0:
+        playback.hits(0.0, b0)
+    return _timed(playback.hits(b0, b1), clock)
 
 
 class Sequencer:
@@ -91,6 +49,8 @@ class Sequencer:
         self.sinks = sinks if sinks is not None else []
         self.listeners: list[Callable[[float | None], None]] = []  # told the start beat, or None on stop
         self.playing = False
+        self.fill = False  # Elektron's FILL key, held from a surface
+        self.playback = Playback(session)
         self._scheduled = 0.0  # beats up to which hits have been handed out
 
     def start(self, beat: float = 0.0) -> None:
@@ -102,6 +62,8 @@ class Sequencer:
     def play_from(self, beat: float) -> None:
         """Play from ``beat`` on the clock as it is (a MIDI master placed it); hits before it are skipped."""
         self._scheduled = beat
+        self.playback = Playback(self.session, origin=min(beat, 0.0))
+        self.playback.skip_to(beat)
         self.playing = True
         for listener in self.listeners:
             listener(beat)
@@ -115,6 +77,10 @@ class Sequencer:
         """The 16th under the playhead (for displays)."""
         return max(0, math.floor(self.clock.beat_at(trio.current_time()) / STEP_BEATS))
 
+    def positions(self, now: float) -> list[int]:
+        """Each track's position in its own pattern at trio time ``now``."""
+        return self.playback.positions(self.clock.beat_at(now))
+
     def schedule(self, now: float) -> list[Hit]:
         """Hand out the hits due before ``now + LOOKAHEAD`` that were not handed out yet."""
         if not self.playing:
@@ -122,7 +88,8 @@ class Sequencer:
         horizon = self.clock.beat_at(now + LOOKAHEAD)
         if horizon <= self._scheduled:
             return []
-        hits = hits_between(self.session, self.clock, self._scheduled, horizon)
+        self.playback.fill = self.fill
+        hits = _timed(self.playback.hits(self._scheduled, horizon), self.clock)
         self._scheduled = horizon
         for h in hits:
             for sink in self.sinks:

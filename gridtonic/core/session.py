@@ -8,88 +8,223 @@ The file is JSON with patterns as ``x``/``-`` strings so a person can read and e
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from gridtonic.core import params
-from gridtonic.core.fields import clamp, flag, text, unknown
+from gridtonic.core.fields import clamp, flag, integer, shown, text, unknown
 from gridtonic.core.kit import default_kit
 
 log = logging.getLogger(__name__)
 
-STEPS = 32
+STEPS = 32  # the default length, and what the prior works on (two bars of 16)
+MAX_STEPS = 64  # every per-step list is this long; a track's ``length`` says how many play
 MAX_TRACKS = 8
 MAX_SLOTS = 16  # as many as a layout can have keys for
+MAX_CHAIN = 64  # entries in a chain (song mode)
+MAX_FILL_EVERY = 64  # bars
+MAX_RATCHET = 8
+MAX_NUDGE = 12  # in 1/NUDGE_DIVISIONS of the track's step: ±½ step
+NUDGE_DIVISIONS = 24
+MAX_CYCLES = 8  # the B of an A:B condition
+SPEEDS = (0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # track steps per 16th
+CONDITIONS: tuple[str, ...] = (
+    *(f"{a}:{b}" for b in range(1, MAX_CYCLES + 1) for a in range(1, b + 1)),
+    "FILL", "!FILL", "PRE", "!PRE", "NEI", "!NEI", "1ST", "!1ST",
+)
 FORMAT = "gridtonic-session"
-VERSION = 1
+VERSION = 2
 
 
 class SessionError(ValueError):
     """A session file that cannot be used at all (not JSON, not a session)."""
 
 
-def _levels(value: Any, where: str) -> list[float]:
-    """Per-step levels 0–1 (velocity, probability) from a file; missing steps are 1.0."""
-    levels = [1.0] * STEPS
+def _full(values: Sequence[Any], default: Any) -> list[Any]:
+    """A per-step list MAX_STEPS long. Up to 32 given (an older session, or a short hand-written list)
+    fill steps 1–32, missing ones ``default``, and steps 33–64 repeat them, so lengthening a
+    version-1 track replays its pattern; a longer list is padded with ``default``."""
+    values = list(values[:MAX_STEPS])
+    if len(values) <= STEPS:
+        values = (values + [default] * (STEPS - len(values))) * 2
+    return values + [default] * (MAX_STEPS - len(values))
+
+
+def _written(values: Sequence[Any]) -> list[Any]:
+    """What a file keeps of a per-step list: steps 1–32 when 33–64 repeat them (all older files and
+    most tracks), else all 64. ``_full`` reads either back to the same list."""
+    values = list(values)
+    return values[:STEPS] if values[STEPS:] == values[:STEPS] else values
+
+
+def _per_step(value: Any, read: Callable[[Any, str], Any], default: Any, where: str) -> list[Any]:
+    """A per-step list from a file, each entry checked by ``read`` (which warns and defaults)."""
     if not isinstance(value, list):
-        log.warning("%s must be a list of numbers 0-1; ignored", where)
-        return levels
-    for i, v in enumerate(value[:STEPS]):
-        levels[i] = clamp(v, 0.0, 1.0, 1.0, f"{where}[{i}]")
-    return levels
+        log.warning("%s must be a list; ignored", where)
+        return [default] * MAX_STEPS
+    if len(value) > MAX_STEPS:
+        log.warning("%s has %d steps; only the first %d are used", where, len(value), MAX_STEPS)
+    return _full([read(v, f"{where}[{i}]") for i, v in enumerate(value[:MAX_STEPS])], default)
+
+
+def _level(v: Any, where: str) -> float:
+    return clamp(v, 0.0, 1.0, 1.0, where)
+
+
+def _ratchet(v: Any, where: str) -> int:
+    return int(round(clamp(v, 1, MAX_RATCHET, 1, where)))
+
+
+def _ramp(v: Any, where: str) -> float:
+    return clamp(v, -1.0, 1.0, 0.0, where)
+
+
+def _nudge(v: Any, where: str) -> int:
+    return int(round(clamp(v, -MAX_NUDGE, MAX_NUDGE, 0, where)))
+
+
+def _condition(v: Any, where: str) -> str | None:
+    if v is None or v in CONDITIONS:
+        return v
+    log.warning("%s: %s is not a condition (A:B with 1 <= A <= B <= %d, FILL, PRE, NEI, 1ST or one of "
+                "them after !); none used", where, shown(v), MAX_CYCLES)
+    return None
+
+
+def clean_lock(v: Any, where: str) -> dict[str, float]:
+    """Parameter locks (name → value) with unknown names dropped and values clamped like a patch's."""
+    if not isinstance(v, dict):
+        log.warning("%s: %s is not an object of parameter values; no locks used", where, shown(v))
+        return {}
+    patch = params.clean(v, where)
+    return {name: patch[name] for name in v if name in params.BY_NAME}
+
+
+def _speed(v: Any, where: str) -> float:
+    s = clamp(v, SPEEDS[0], SPEEDS[-1], 1.0, where)
+    near = min(SPEEDS, key=lambda x: abs(x - s))
+    if near != s:
+        log.warning("%s: %s is not one of the speeds %s; using %g", where, shown(v), SPEEDS, near)
+    return near
 
 
 def _steps_text(steps: Iterable[bool]) -> str:
     return "".join("x" if s else "-" for s in steps)
 
 
-def _steps_from(text: str) -> list[bool]:
+def _steps_from(text: str, where: str = "pattern") -> list[bool]:
     """Steps from an ``x``/``-`` string (any character but ``-``/``.``/space is a hit, as in the
-    original), repeated to 32; a longer string is cut at 32 with a warning."""
+    original): up to 32 characters repeat to 32 (then to 64, as every short per-step list), a
+    longer string repeats to 64; past 64 it is cut with a warning."""
     text = text.strip() or "-"
-    if len(text) > STEPS:
-        log.warning("pattern %r has %d steps; only the first %d are used", text, len(text), STEPS)
-    return [text[i % len(text)] not in "-. " for i in range(STEPS)]
+    if len(text) > MAX_STEPS:
+        log.warning("%s %r has %d steps; only the first %d are used", where, text[:MAX_STEPS] + "…",
+                    len(text), MAX_STEPS)
+    size = STEPS if len(text) <= STEPS else MAX_STEPS
+    return _full([text[i % len(text)] not in "-. " for i in range(size)], False)
+
+
+def _pattern(d: dict[str, Any], key: str, where: str) -> list[bool]:
+    value = d.get(key, "")
+    if not isinstance(value, str):
+        log.warning("%s: %s must be a string of x and -; ignored", where, key)
+        value = ""
+    return _steps_from(value, f"{where}.{key}")
+
+
+# The per-step lists besides on/off: file key (= Track and Steps attribute), default, reader, and how
+# one value is written. Written only when some step differs from its default.
+LANES: dict[str, tuple[Any, Callable[[Any, str], Any], Callable[[Any], Any]]] = {
+    "probability": (1.0, _level, lambda v: round(v, 4)),
+    "ratchet": (1, _ratchet, int),
+    "ramp": (0.0, _ramp, lambda v: round(v, 4)),
+    "nudge": (0, _nudge, int),
+    "condition": (None, _condition, lambda v: v),
+    "locks": ({}, clean_lock, dict),
+}
+
+
+def _no_locks() -> tuple[dict[str, float], ...]:
+    return tuple({} for _ in range(MAX_STEPS))
 
 
 @dataclass(frozen=True)
 class Steps:
-    """One track's steps with their velocity and probability: the part of a track a pattern slot keeps.
+    """One track's per-step lists with its length and speed: the part of a track a pattern slot keeps.
 
-    Also the one place these three are written to and read from a file, for tracks and slots alike.
+    Also the one place these are written to and read from a file, for tracks and slots alike.
     """
 
     on: tuple[bool, ...]
     velocity: tuple[float, ...]
     probability: tuple[float, ...]
+    ratchet: tuple[int, ...] = (1,) * MAX_STEPS
+    ramp: tuple[float, ...] = (0.0,) * MAX_STEPS
+    nudge: tuple[int, ...] = (0,) * MAX_STEPS
+    condition: tuple[str | None, ...] = (None,) * MAX_STEPS
+    accent: tuple[bool, ...] = (False,) * MAX_STEPS
+    locks: tuple[dict[str, float], ...] = field(default_factory=_no_locks)
+    length: int = STEPS
+    speed: float = 1.0
+
+    KEYS: ClassVar[frozenset[str]] = frozenset({"pattern", "velocity", "accent", "length", "speed", *LANES})
+    LISTS: ClassVar[tuple[str, ...]] = ("velocity", "accent", *LANES)  # besides on (Track.steps)
 
     @classmethod
     def of(cls, track: Track) -> Steps:
-        return cls(tuple(track.steps), tuple(track.velocity), tuple(track.probability))
+        """A copy of ``track``'s steps (lists shorter than MAX_STEPS read as ``_full`` reads a file)."""
+        lists = {name: tuple(_full(getattr(track, name), _default(name))) for name in cls.LISTS}
+        lists["locks"] = tuple(dict(lock) for lock in lists["locks"])
+        return cls(on=tuple(_full(track.steps, False)), length=track.length, speed=track.speed, **lists)
 
     def restore(self, track: Track) -> None:
-        track.steps, track.velocity = list(self.on), list(self.velocity)
-        track.probability = list(self.probability)
+        track.steps = list(self.on)
+        for name in self.LISTS:
+            setattr(track, name, list(getattr(self, name)))
+        track.locks = [dict(lock) for lock in self.locks]
+        track.length, track.speed = self.length, self.speed
 
     def to_dict(self) -> dict[str, Any]:
-        """``pattern`` and ``velocity``, plus ``probability`` only when a step has one below 1."""
+        """``pattern`` and ``velocity``; the other lists, length and speed only when not the default."""
         d: dict[str, Any] = {
-            "pattern": _steps_text(self.on),
-            "velocity": [round(v, 4) for v in self.velocity],
+            "pattern": _steps_text(_written(self.on)),
+            "velocity": [round(v, 4) for v in _written(self.velocity)],
         }
-        if any(p < 1.0 for p in self.probability):
-            d["probability"] = [round(p, 4) for p in self.probability]
+        if any(self.accent):
+            d["accent"] = _steps_text(_written(self.accent))
+        for name, (default, _, write) in LANES.items():
+            values = getattr(self, name)
+            if any(v != default for v in values):
+                d[name] = [write(v) for v in _written(values)]
+        if self.length != STEPS:
+            d["length"] = self.length
+        if self.speed != 1.0:
+            d["speed"] = self.speed
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> Steps:
-        pattern = d.get("pattern", "")
-        if not isinstance(pattern, str):
-            log.warning("%s: pattern must be a string of x and -; ignored", where)
-            pattern = ""
-        return cls(tuple(_steps_from(pattern)), tuple(_levels(d.get("velocity", []), f"{where}.velocity")),
-                   tuple(_levels(d.get("probability", []), f"{where}.probability")))
+        lists = {name: _per_step(d.get(name, []), read, default, f"{where}.{name}")
+                 for name, (default, read, _) in LANES.items()}
+        for i, c in enumerate(lists["condition"]):
+            if c is not None and lists["probability"][i] < 1.0:
+                if i < STEPS or len(d.get("condition", [])) > STEPS:  # warn once per step written
+                    log.warning("%s: step %d has a condition and a probability (one condition a step); "
+                                "the condition %s is used", where, i + 1, c)
+                lists["probability"][i] = 1.0
+        return cls(
+            on=tuple(_pattern(d, "pattern", where)),
+            velocity=tuple(_per_step(d.get("velocity", []), _level, 1.0, f"{where}.velocity")),
+            accent=tuple(_pattern(d, "accent", where)),
+            length=integer(d, "length", 1, MAX_STEPS, STEPS, where),
+            speed=_speed(d.get("speed", 1.0), f"{where}.speed"),
+            **{name: tuple(values) for name, values in lists.items()},
+        )
+
+
+def _default(name: str) -> Any:
+    return {"velocity": 1.0, "accent": False}.get(name, LANES.get(name, (None,))[0])
 
 
 Slot = tuple[Steps, ...]  # a saved pattern: Steps for each track, in track order
@@ -101,9 +236,17 @@ class Track:
     patch_a: dict[str, float] = field(default_factory=params.defaults)
     patch_b: dict[str, float] = field(default_factory=params.defaults)
     morph: float = 0.0  # 0 = patch A, 1 = patch B
-    steps: list[bool] = field(default_factory=lambda: [False] * STEPS)
-    velocity: list[float] = field(default_factory=lambda: [1.0] * STEPS)
-    probability: list[float] = field(default_factory=lambda: [1.0] * STEPS)  # chance a set step plays
+    steps: list[bool] = field(default_factory=lambda: [False] * MAX_STEPS)
+    velocity: list[float] = field(default_factory=lambda: [1.0] * MAX_STEPS)
+    probability: list[float] = field(default_factory=lambda: [1.0] * MAX_STEPS)  # chance a set step plays
+    ratchet: list[int] = field(default_factory=lambda: [1] * MAX_STEPS)  # hits inside the step
+    ramp: list[float] = field(default_factory=lambda: [0.0] * MAX_STEPS)  # ratchet velocity ramp -1..1
+    nudge: list[int] = field(default_factory=lambda: [0] * MAX_STEPS)  # 1/NUDGE_DIVISIONS of a step
+    condition: list[str | None] = field(default_factory=lambda: [None] * MAX_STEPS)  # one of CONDITIONS
+    accent: list[bool] = field(default_factory=lambda: [False] * MAX_STEPS)
+    locks: list[dict[str, float]] = field(default_factory=lambda: [{} for _ in range(MAX_STEPS)])
+    length: int = STEPS  # steps played before the track loops, 1..MAX_STEPS
+    speed: float = 1.0  # track steps per 16th, one of SPEEDS
     swing: float = 50.0  # %, 50 = straight (the original's per-track swing)
     mute: bool = False
     pan: float = 0.0
@@ -125,10 +268,12 @@ class Track:
         return out
 
     def pattern(self) -> str:
-        return _steps_text(self.steps)
+        """The steps it plays (its ``length``), as ``x``/``-``."""
+        return _steps_text(self.steps[: self.length])
 
     def set_pattern(self, text: str) -> None:
-        """Steps from an ``x``/``-`` string (any character but ``-``/``.``/space is a hit), repeated to 32."""
+        """Steps from an ``x``/``-`` string (any character but ``-``/``.``/space is a hit), repeated
+        to 32 (to 64 when longer)."""
         self.steps = _steps_from(text)
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,11 +294,8 @@ class Track:
     def from_dict(cls, d: Any, where: str) -> Track:
         if not isinstance(d, dict):
             raise SessionError(f"{where}: a track must be an object, not {type(d).__name__}")
-        known = {
-            "name", "pattern", "velocity", "probability", "swing", "mute", "pan", "choke", "max_voices",
-            "morph", "patch_a", "patch_b",
-        }
-        unknown(d, known, where)
+        known = {"name", "swing", "mute", "pan", "choke", "max_voices", "morph", "patch_a", "patch_b"}
+        unknown(d, known | Steps.KEYS, where)
         t = cls(name=text(d, "name", "track", 32, where))
         Steps.from_dict(d, where).restore(t)
         t.swing = clamp(d.get("swing", 50.0), 0.0, 100.0, 50.0, f"{where}.swing")
@@ -179,7 +321,7 @@ def _slot_from(d: Any, where: str) -> Slot | None:
     if len(d) > MAX_TRACKS:
         log.warning("%s: %d tracks, only the first %d kept", where, len(d), MAX_TRACKS)
     for i, t in enumerate(d[:MAX_TRACKS]):
-        unknown(t, {"pattern", "velocity", "probability"}, f"{where}[{i}]")
+        unknown(t, Steps.KEYS, f"{where}[{i}]")
     return tuple(Steps.from_dict(t, f"{where}[{i}]") for i, t in enumerate(d[:MAX_TRACKS]))
 
 
@@ -189,9 +331,11 @@ class Session:
     tempo: float = 120.0
     seed: int = 0  # keys the per-step probability draws, so a render plays what the live engine plays
     slots: list[Slot | None] = field(default_factory=list)  # pattern slots by number (None: empty)
+    chain: list[int] = field(default_factory=list)  # song mode: slot numbers played in turn (empty: off)
+    fill_every: int = 0  # bars: every N-th bar plays as a fill (Microtonic's FillRate); 0 = only held
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "format": FORMAT,
             "version": VERSION,
             "tempo": self.tempo,
@@ -199,12 +343,21 @@ class Session:
             "tracks": [t.to_dict() for t in self.tracks],
             "slots": [None if s is None else [steps.to_dict() for steps in s] for s in self.slots],
         }
+        if self.chain:
+            d["chain"] = list(self.chain)
+        if self.fill_every:
+            d["fill_every"] = self.fill_every
+        return d
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "session") -> Session:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise SessionError(f"{where}: not a gridtonic session (missing \"format\": \"{FORMAT}\")")
-        unknown(d, {"format", "version", "tempo", "seed", "tracks", "slots"}, where)
+        unknown(d, {"format", "version", "tempo", "seed", "tracks", "slots", "chain", "fill_every"}, where)
+        version = d.get("version", VERSION)
+        if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+            log.warning("%s: written by a newer gridtonic (version %d, this one reads up to %d); what it "
+                        "does not know is dropped", where, version, VERSION)
         tracks = d.get("tracks")
         if not isinstance(tracks, list) or not tracks:
             raise SessionError(f"{where}: \"tracks\" must be a non-empty list")
@@ -221,7 +374,25 @@ class Session:
             tempo=clamp(d.get("tempo", 120.0), 20.0, 300.0, 120.0, f"{where}.tempo"),
             seed=int(clamp(d.get("seed", 0), 0, 2**32 - 1, 0, f"{where}.seed")),
             slots=[_slot_from(s, f"{where}.slots[{i}]") for i, s in enumerate(slots[:MAX_SLOTS])],
+            chain=_chain(d.get("chain", []), f"{where}.chain"),
+            fill_every=integer(d, "fill_every", 0, MAX_FILL_EVERY, 0, where),
         )
+
+
+def _chain(value: Any, where: str) -> list[int]:
+    """Slot numbers (0-based, as ``slots``) of a chain; entries that are not slot numbers are dropped."""
+    if not isinstance(value, list):
+        log.warning("%s must be a list of slot numbers; ignored", where)
+        return []
+    if len(value) > MAX_CHAIN:
+        log.warning("%s has %d entries; only the first %d are used", where, len(value), MAX_CHAIN)
+    chain = []
+    for i, v in enumerate(value[:MAX_CHAIN]):
+        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < MAX_SLOTS:
+            chain.append(v)
+        else:
+            log.warning("%s[%d]: %s is not a slot number 0..%d; dropped", where, i, shown(v), MAX_SLOTS - 1)
+    return chain
 
 
 DEFAULT_PATTERN = {

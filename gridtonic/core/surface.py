@@ -51,8 +51,9 @@ class Sampler(Protocol):
 
 
 def _copy(t: Track) -> Track:
-    """A track the sampler may read in its thread while keys keep editing the real one."""
-    return Track(name=t.name, steps=list(t.steps), velocity=list(t.velocity))
+    """A track the sampler may read in its thread while keys keep editing the real one (its 32
+    steps: what the prior works on)."""
+    return Track(name=t.name, steps=list(t.steps[:STEPS]), velocity=list(t.velocity[:STEPS]))
 
 
 class Surface:
@@ -103,6 +104,8 @@ class Surface:
                     log.info("following MIDI clock: the master starts playback (Start or Continue)")
                 else:
                     self.sequencer.start()
+            case a.Fill(held):
+                self.sequencer.fill = held
             case a.Tap():
                 clock = self.sequencer.clock
                 if isinstance(clock, InternalClock):
@@ -148,24 +151,41 @@ class Surface:
         """Redraw now: the session was edited from outside the keys (a browser page, a preset)."""
         self._touch()
 
+    def select(self, track: int) -> None:
+        """Select ``track`` from elsewhere (the page's pattern rows): the track rows scroll to it."""
+        if 0 <= track < len(self.session.tracks):
+            self.gestures.select(track)
+            self._touch()
+
     # -- output ----------------------------------------------------------------------------
 
-    def playhead(self, now: float) -> int | None:
+    def positions(self, now: float) -> list[int] | None:
+        """Each track's pattern position being heard at ``now``; None when stopped."""
         if not self.sequencer.playing:
             return None
-        beat = max(0.0, self.sequencer.clock.beat_at(now - self.latency))
-        return math.floor(beat / STEP_BEATS) % STEPS
+        return self.sequencer.positions(now - self.latency)
+
+    def playhead(self, now: float) -> int | None:
+        """The selected track's position (the page's cursor), None when stopped."""
+        positions = self.positions(now)
+        if positions is None:
+            return None
+        return positions[min(self.gestures.selected, len(positions) - 1)] if positions else 0
 
     def status(self, now: float) -> Status:
-        step = self.playhead(now)
+        positions = self.positions(now)
+        step = None if positions is None else self.playhead(now)
+        beat = max(0.0, self.sequencer.clock.beat_at(now - self.latency))
         return Status(
             playhead=step,
+            positions=tuple(positions or ()),
+            fill=self.sequencer.fill,
             flashing=frozenset(t for t, end in self.flashes.items() if end > now),
             pending=frozenset(self.pending),
             slots=tuple(s is not None for s in self.session.slots),
             active_slot=self.active_slot,
             queued_slot=self.queued_slot,
-            blink=step is not None and step % 2 == 0,
+            blink=step is not None and math.floor(beat / STEP_BEATS) % 2 == 0,
         )
 
     def frame(self, now: float) -> Frame:
@@ -174,10 +194,11 @@ class Surface:
     def next_change(self, now: float) -> float | None:
         """When the frame changes by itself next (playhead, end of a flash), if it does."""
         times = [end for end in self.flashes.values() if end > now]
-        if self.sequencer.playing:
+        if self.sequencer.playing:  # the next step of any track (each at its own speed) or of the 16ths
             clock = self.sequencer.clock
             beat = max(0.0, clock.beat_at(now - self.latency))
-            times.append(clock.time_at((math.floor(beat / STEP_BEATS) + 1) * STEP_BEATS) + self.latency)
+            for length in {STEP_BEATS / t.speed for t in self.session.tracks} | {STEP_BEATS}:
+                times.append(clock.time_at((math.floor(beat / length) + 1) * length) + self.latency)
         return min(times, default=None)
 
     async def show(self, send: Callable[[Frame], None], fps: float = FPS) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gridtonic.core.fields import integer, number, unknown
+from gridtonic.core.playback import output_velocity
 from gridtonic.core.sequencer import STEP_BEATS, Hit
 from gridtonic.io import store
 
@@ -301,7 +302,7 @@ def hit_lines(config: CrowConfig, hit: Hit, levels: dict[int, float]) -> list[st
     """The lines one hit sends. ``levels`` holds each envelope's last sent level and is updated, so
     an unchanged level costs nothing."""
     lines = []
-    v = min(max(hit.velocity, 0.0), 1.0)
+    v = min(max(output_velocity(hit), 0.0), 1.0)
     for n, out in sorted(config.outputs.items()):
         if out.track != hit.track:
             continue

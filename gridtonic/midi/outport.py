@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import trio
 
 from gridtonic.core.midiparse import CLOCK, CONTINUE, NOTE_ON, SONG_POSITION, START, STOP
+from gridtonic.core.playback import output_velocity
 from gridtonic.core.sequencer import Hit, Sequencer
 from gridtonic.io import midiports
 from gridtonic.midi.clock import PPQN, SPP_TICKS
@@ -62,7 +63,7 @@ class MidiOut:
         n = self.notes.get(hit.track)
         if n is None:
             return
-        velocity = n.velocity if n.velocity is not None else max(1, round(127 * hit.velocity))
+        velocity = n.velocity if n.velocity is not None else max(1, round(127 * output_velocity(hit)))
         on = hit.time + self.latency
         off = self.sequencer.clock.time_at(hit.beat + n.gate) + self.latency
         self.at(on, [NOTE_ON | n.channel, n.note, velocity])

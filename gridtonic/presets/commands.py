@@ -45,9 +45,9 @@ def table(preset: Preset, order: str = "key") -> str:
     lines.append(row("choke", [str(d.choke or "-") for d in drums]))
     lines.append(row("def", [synthdefs.def_name(d.patch).removeprefix("supertonic_") for d in drums]))
     steps = chain(preset)
-    if any(is_hit(c) for t, _ in steps.values() for c in t):
+    if any(is_hit(c) for t, *_ in steps.values() for c in t):
         lines.append(f"pattern {preset.active}:")
-        lines += [f"  {d.key}  {steps.get(d.key, ('-', ''))[0]}" for d in drums]
+        lines += [f"  {d.key}  {steps.get(d.key, ('-',))[0]}" for d in drums]
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from gridtonic.core.session import MAX_TRACKS, STEPS, Session, Track
+from gridtonic.core.session import MAX_FILL_EVERY, MAX_STEPS, MAX_TRACKS, Session, Track
 from gridtonic.io import store
 from gridtonic.presets.mtpreset import Drum, Preset, PresetError, is_hit, parse
 
@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 ORDERS = ("key", "file")
 SLOTS = ("a", "b", "both")
 MAX_BYTES = 1 << 22
-UNACCENTED = 0.7  # velocity of steps without an accent, in a pattern that has accents
 SUFFIXES = (".mtpreset", ".mtdrum", ".preset", ".mtdp", "")
 
 
@@ -117,42 +116,46 @@ def _kit_settings(session: Session, preset: Preset, drums: list[Drum | None]) ->
         session.tempo = min(max(preset.tempo, 20.0), 300.0)
     swing = 50.0 + min(max(preset.swing, 0.0), 100.0) / 4  # Microtonic 0..100 % -> 50 (straight)..75 %
     steps = chain(preset)
-    if any(is_hit(c) for trig, _ in steps.values() for c in trig) and preset.step_rate != "1/16":
+    if any(is_hit(c) for trig, *_ in steps.values() for c in trig) and preset.step_rate != "1/16":
         log.info("%s: step rate %s played as 16ths", preset.name, preset.step_rate)
+    has_steps = any(is_hit(c) for trig, _, fill in steps.values() for c in trig + fill)
     for t, drum in zip(session.tracks, drums, strict=True):
         t.swing = swing
         if drum is None:
             continue
         if drum.key <= len(preset.mutes):
             t.mute = preset.mutes[drum.key - 1]
-        if any(is_hit(c) for trig, _ in steps.values() for c in trig):
-            trig, acc = steps.get(drum.key, ("-", ""))
-            t.set_pattern(trig)
-            accented = [is_hit(c) for c in acc] or [True]
-            if not any(accented):
-                accented = [True]
-            t.velocity = [1.0 if accented[i % len(accented)] else UNACCENTED for i in range(STEPS)]
+        if has_steps:
+            trig, acc, fill = steps.get(drum.key, ("-", "-", "-"))  # all three as long as the chain
+            at = [i % len(trig) for i in range(MAX_STEPS)]
+            t.steps = [is_hit(trig[i]) or is_hit(fill[i]) for i in at]  # a fill step: a FILL condition
+            t.condition = [None if is_hit(trig[i]) or not is_hit(fill[i]) else "FILL" for i in at]
+            t.accent = [is_hit(acc[i]) for i in at]
+            t.velocity, t.probability = [1.0] * MAX_STEPS, [1.0] * MAX_STEPS
+            t.length = len(trig)
+    if has_steps:
+        session.fill_every = min(round(preset.fill_rate), MAX_FILL_EVERY) if preset.fill_rate >= 1 else 0
 
 
-def chain(preset: Preset) -> dict[int, tuple[str, str]]:
-    """Per drum key, (triggers, accents) of the active pattern, followed by the patterns it is
-    chained to, up to 32 steps; each pattern cut or padded to its Length."""
-    out: dict[int, tuple[str, str]] = {}
+def chain(preset: Preset) -> dict[int, tuple[str, str, str]]:
+    """Per drum key, (triggers, accents, fills) of the active pattern, followed by the patterns it is
+    chained to, up to 64 steps; each pattern cut or padded to its Length."""
+    out: dict[int, tuple[str, str, str]] = {}
     name = preset.active
     total = 0
     seen = set()
-    while name in preset.patterns and name not in seen and total < STEPS:
+    while name in preset.patterns and name not in seen and total < MAX_STEPS:
         seen.add(name)
         p = preset.patterns[name]
         for key in set(p.triggers) | set(out):
-            trig, acc = out.get(key, ("-" * total, "-" * total))
-            out[key] = (trig + p.triggers.get(key, "")[: p.length].ljust(p.length, "-"),
-                        acc + p.accents.get(key, "")[: p.length].ljust(p.length, "-"))
+            parts = out.get(key, ("-" * total,) * 3)
+            new = (p.triggers.get(key, ""), p.accents.get(key, ""), p.fills.get(key, ""))
+            out[key] = tuple(o + n[: p.length].ljust(p.length, "-") for o, n in zip(parts, new, strict=True))
         total += p.length
         if not p.chained:
             break
         name = chr(ord(name) + 1)
-    return {k: (t[:STEPS], a[:STEPS]) for k, (t, a) in out.items()}
+    return {k: (t[:MAX_STEPS], a[:MAX_STEPS], f[:MAX_STEPS]) for k, (t, a, f) in out.items()}
 
 
 def session_with(session: Session, name: str, slot: str = "a", order: str = "key") -> Preset:

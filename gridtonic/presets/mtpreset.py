@@ -227,6 +227,7 @@ class Preset:
     tempo: float | None = None  # bpm, when the file has one
     swing: float = 0.0  # %
     step_rate: str = "1/16"
+    fill_rate: float = 0.0  # FillRate: the fill steps play every this many patterns (0: never by themselves)
     mutes: tuple[bool, ...] = ()
     single: bool = False  # a .mtdrum: one drum, no kit
 
@@ -481,6 +482,7 @@ def parse(text: str, where: str = "<preset>", name: str = "") -> Preset:
         raise f.fail("Pattern", f"{active!r} is not a..l")
     tempo = f.number("tempo", {"": 1.0, "bpm": 1.0})
     swing = f.number("swing", {"": 1.0, "%": 1.0})
+    fill_rate = f.number("fillrate", {"": 1.0, "x": 1.0})
     return Preset(
         name=name or where,
         drums=tuple(drums),
@@ -489,5 +491,6 @@ def parse(text: str, where: str = "<preset>", name: str = "") -> Preset:
         tempo=tempo if tempo is not None and math.isfinite(tempo) else None,
         swing=0.0 if swing is None or not math.isfinite(swing) else swing,
         step_rate=(f.text("steprate") or "1/16").strip(),
+        fill_rate=fill_rate if fill_rate is not None and math.isfinite(fill_rate) and fill_rate > 0 else 0.0,
         mutes=_mutes(f),
     )

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import trio
 
+from gridtonic.core.playback import voice_patch
 from gridtonic.core.sequencer import Hit
 from gridtonic.core.session import Session
 from gridtonic.io import osc
@@ -25,7 +26,8 @@ class Sender(Protocol):
 
 
 class Voices:
-    """A session's hits → scsynth messages, with its tracks' pan, choke and voice limits."""
+    """A session's hits → scsynth messages, with its tracks' pan, choke and voice limits; a hit's
+    parameter locks and accent travel in its own ``/s_new`` (no extra voices, no ``/n_set``)."""
 
     def __init__(self, session: Session, max_voices: int = 24):
         self.session = session
@@ -34,7 +36,7 @@ class Voices:
     def messages(self, hit: Hit, at: float | None = None) -> list[bytes]:
         track = self.session.tracks[hit.track]
         return self.voicer.hit(
-            hit.time if at is None else at, hit.track, track.patch(), hit.velocity, track.pan,
+            hit.time if at is None else at, hit.track, voice_patch(track, hit), hit.velocity, track.pan,
             track.choke, track.max_voices,
         )
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gridtonic.core.clock import InternalClock
+from gridtonic.core.playback import voice_patch
 from gridtonic.core.sequencer import hits_between
 from gridtonic.core.session import Session, SessionError, default_session
 from gridtonic.sound import nrt, synthdefs
@@ -48,7 +49,8 @@ def _find(session: Session, name: str):
 def planned(session: Session, path: Path, bars: int, sample_rate: int = 48000) -> tuple[float, nrt.Output]:
     """The longest a render of ``bars`` bars can last (s: the bars and the longest voice's tail)
     and the file it makes."""
-    longest = max((synthdefs.duration(t.patch()) for t in session.tracks), default=0.0)
+    longest = max((synthdefs.duration(t.patch() | lock) for t in session.tracks
+                   for lock in ({}, *(lock for lock in t.locks if lock))), default=0.0)
     seconds = InternalClock(session.tempo).time_at(4.0 * bars) + longest + TAIL_S
     return seconds, nrt.output(path, seconds, sample_rate)
 
@@ -65,7 +67,7 @@ def render(session: Session, path: Path, bars: int = 2, seed: int = 1, sample_ra
     tail = 0.0
     for hit in hits_between(session, clock, 0.0, end_beat):
         events.append((hit.time, voices.messages(hit)))
-        tail = max(tail, hit.time + synthdefs.duration(session.tracks[hit.track].patch()))
+        tail = max(tail, hit.time + synthdefs.duration(voice_patch(session.tracks[hit.track], hit)))
     duration = max(clock.time_at(end_beat), tail) + TAIL_S
     nrt.render(events, path, duration, sample_rate=sample_rate, seed=seed,
                progress=progress and (lambda done: progress(done, duration)))
