@@ -3,7 +3,7 @@ aalink peer (:mod:`gridtonic.link.peer`) in a process of its own. For tests and 
 
 ``namespaced(argv)`` runs a command in a new network namespace with only ``lo`` up, multicast on
 and 224.0.0.0/4 routed to it, so Link's discovery never leaves the machine. Inside one,
-``python -m gridtonic.link.rig [PHASE_SECONDS]`` plays the scenario of :func:`peers` and prints
+``python -m gridtonic.link.rig [PHASE_SECONDS [CHANGES]]`` plays the scenario of :func:`peers`, prints
 one JSON object: how long tempo and start/stop took each way, how far apart the two peers' beats
 are at the same host times (ms, over ``PHASE_SECONDS``), where gridtonic's bar lines sound in the
 peer's phase, what a peer's out-of-range tempo did, and gridtonic's log lines.
@@ -158,9 +158,10 @@ class Rig:
         return out
 
 
-async def peers(phase_seconds: float = PHASE_SECONDS) -> dict[str, Any]:
-    """Two peers: joining, tempo each way, phase agreement, start/stop each way with the bar lines
-    after each start, and a peer's tempo out of the session's range."""
+async def peers(phase_seconds: float = PHASE_SECONDS, changes: int = 1) -> dict[str, Any]:
+    """Two peers: joining, ``changes`` tempo changes each way (ending at 137 BPM), phase agreement,
+    start/stop each way with the bar lines after each start, and a peer's tempo out of the
+    session's range."""
     rig, out = Rig(120.0), {}
     async with trio.open_nursery() as n:
         await rig.run(n, 90.0)
@@ -169,12 +170,18 @@ async def peers(phase_seconds: float = PHASE_SECONDS) -> dict[str, Any]:
             t, lambda s: s["peers"] == 1)())
         out["tempo_at_join"] = [rig.clock.tempo, rig.peer[-1]["tempo"]]
 
-        t = rig.host()
-        rig.clock.set_tempo(100.0, trio.current_time())
-        out["tempo_to_peer_s"] = await rig.until(t, rig.peer_shows(
-            t, lambda s: abs(s["tempo"] - 100.0) < SAME_TEMPO))
-        t = await rig.tell(tempo=137.0)
-        out["tempo_from_peer_s"] = await rig.until(t, lambda: abs(rig.clock.tempo - 137.0) < SAME_TEMPO)
+        out["tempo_to_peer_s"], out["tempo_from_peer_s"] = [], []
+        for i in range(changes):
+            t = rig.host()
+            rig.clock.set_tempo(100.0 + i, trio.current_time())
+            out["tempo_to_peer_s"].append(await rig.until(t, rig.peer_shows(
+                t, lambda s, bpm=100.0 + i: abs(s["tempo"] - bpm) < SAME_TEMPO)))
+            await trio.sleep(0.1)
+            bpm = 137.0 + changes - 1 - i
+            t = await rig.tell(tempo=bpm)
+            out["tempo_from_peer_s"].append(await rig.until(
+                t, lambda bpm=bpm: abs(rig.clock.tempo - bpm) < SAME_TEMPO))
+            await trio.sleep(0.1)
         out["session_tempo"] = rig.session.tempo
 
         await trio.sleep(0.5)
@@ -216,18 +223,19 @@ async def peers(phase_seconds: float = PHASE_SECONDS) -> dict[str, Any]:
     return out
 
 
-def main(phase_seconds: float = PHASE_SECONDS) -> dict[str, Any]:
+def main(phase_seconds: float = PHASE_SECONDS, changes: int = 1) -> dict[str, Any]:
     """The scenario, with gridtonic's log lines and the network namespace it ran in."""
     logs: list[str] = []
     handler = logging.Handler()
     handler.emit = lambda record: logs.append(f"{record.levelname} {record.getMessage()}")  # type: ignore[method-assign]
     logging.getLogger("gridtonic").addHandler(handler)
     logging.getLogger("gridtonic").setLevel(logging.INFO)
-    result = trio.run(peers, phase_seconds)
+    result = trio.run(peers, phase_seconds, changes)
     result["log"] = logs
     result["netns"] = os.readlink("/proc/self/ns/net")
     return result
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(float(sys.argv[1]) if len(sys.argv) > 1 else PHASE_SECONDS)))
+    args = sys.argv[1:]
+    print(json.dumps(main(float(args[0]) if args else PHASE_SECONDS, int(args[1]) if args[1:] else 1)))
