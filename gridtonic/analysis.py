@@ -27,8 +27,12 @@ def onsets(path: Path, threshold: float = 0.01, min_gap: float = 0.03) -> np.nda
     threshold crosses each at the same offset: differences between onsets are exact in samples.
     """
     x, sr = sf.read(str(path), dtype="float64", always_2d=True)
-    loud = np.abs(x).max(axis=1) > threshold
-    idx = np.flatnonzero(loud)
+    return onsets_in(np.abs(x).max(axis=1), sr, threshold, min_gap)
+
+
+def onsets_in(x: np.ndarray, sr: int, threshold: float = 0.01, min_gap: float = 0.03) -> np.ndarray:
+    """``onsets`` of one signal already in memory (a channel, say)."""
+    idx = np.flatnonzero(np.abs(x) > threshold)
     if idx.size == 0:
         return idx
     gap = int(min_gap * sr)

@@ -20,7 +20,7 @@ from gridtonic.app import Instrument
 from gridtonic.core import params
 from gridtonic.grid import udp
 from gridtonic.sound import synthdefs
-from gridtonic.sound.render import pattern_session
+from gridtonic.sound.render import pattern_session, render
 from gridtonic.sound.scsynth import Scsynth
 
 pytestmark = pytest.mark.realtime
@@ -74,3 +74,42 @@ async def test_the_global_lowpass_runs_after_the_voice_group(jack_server):
         status = await server.status()
         n.cancel_scope.cancel()
     assert status["synths"] == 1 and status["groups"] == 2  # root + voice group; the lowpass
+
+
+def featured_session():
+    """One click track with every per-step timing feature: ratchets, nudges either way, a condition,
+    a speed and a length that is not a bar."""
+    s = pattern_session("kick:x---x---x-x-x--")
+    t = s.tracks[0]
+    t.patch_a = t.patch_b = params.clean(analysis.CLICK)
+    t.length = 17  # polymetric against the bar: every cycle starts on another 16th
+    t.ratchet[0], t.ramp[0] = 3, 0.0
+    t.nudge[4], t.nudge[8] = 5, -7
+    t.condition[10] = "1:2"
+    t.ratchet[12] = 2
+    return s
+
+
+async def test_live_play_matches_the_render_to_the_sample(jack_server, tmp_path, without_xruns):
+    s = featured_session()
+    rendered = tmp_path / "render.wav"
+    render(s, rendered, bars=8)
+    want = analysis.onsets(rendered, threshold=0.05, min_gap=0.02).astype(float)
+
+    async def play(attempt: int):
+        path = tmp_path / f"live{attempt}.wav"
+        inst = Instrument(featured_session(), port=udp.free_port(), jack_server=jack_server)
+        await analysis.capture(inst, path, 4.0, settle=1.0)
+        return analysis.onsets(path, threshold=0.05, min_gap=0.02).astype(float)
+
+    live = await without_xruns(play)
+    assert len(live) >= 10  # about 16 hits in 4 s
+    # the recording starts mid-pattern: find where in the render it is, then compare the onsets on
+    # the line through them (JACK dummy's clock runs a little off the system clock time tags use)
+    fits = []
+    for k in range(len(want) - len(live) + 1):
+        ref = want[k:k + len(live)]
+        slope, offset = np.polyfit(ref, live, 1)
+        fits.append((float(np.abs(live - (offset + slope * ref)).max()), k, slope))
+    error, _, slope = min(fits)
+    assert abs(slope - 1) < 0.01 and error <= 1.5, (error, slope)  # ±1 sample, and the fit's rounding
