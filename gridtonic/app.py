@@ -30,6 +30,7 @@ from gridtonic.crow import Crow, CrowConfig
 from gridtonic.io import config, jack, midiports, store
 from gridtonic.io.jack import JackError
 from gridtonic.io.tasks import supervise
+from gridtonic.link import LinkClock
 from gridtonic.midi import MidiClock, MidiConfig
 from gridtonic.presets import kits
 from gridtonic.prior import sampler
@@ -58,6 +59,7 @@ class Instrument:
     web: web.WebConfig | None = None  # None: no browser page
     launchpad: launchpad.LaunchpadConfig | None = None  # None: no Launchpads
     prior: Path | None = None  # introspection prior; None: the shipped one
+    link: bool = False  # the clock is an Ableton Link session's (--clock link)
     saved: str | None = None  # the session file as read, before --tempo/--preset: autosave's baseline
     clock: InternalClock | MidiClock = field(init=False)
     server: Scsynth = field(init=False)
@@ -70,7 +72,8 @@ class Instrument:
 
     def __post_init__(self) -> None:
         following = self.midi is not None and self.midi.follow
-        self.clock = MidiClock(self.session.tempo) if following else InternalClock(self.session.tempo)
+        self.clock = MidiClock(self.session.tempo) if following else \
+            LinkClock(self.session.tempo, self.latency) if self.link else InternalClock(self.session.tempo)
         self.server = Scsynth(port=self.port, synthdef_dir=synthdefs.synthdef_dir(),
                               jack_server=self.jack_server)
         self.engine = Engine(self.session, self.server, self.latency)
@@ -107,7 +110,8 @@ class Instrument:
         m, hello = self.midi, self.crow_host.hello if self.crow_host else None
         crow = "off" if self.crow is None else f"{hello.identity} {hello.version}" if hello else "not found"
         return {
-            "clock": "MIDI" if isinstance(self.clock, MidiClock) else "internal",
+            "clock": "MIDI" if isinstance(self.clock, MidiClock) else
+                     self.clock.describe() if isinstance(self.clock, LinkClock) else "internal",
             "grid": "off" if self.grid is None else dev.id if dev is not None else "not found",
             "launchpad": "off" if self.launchpads is None else " + ".join(pads) or "not found",
             "midi": "off" if m is None else f"in {m.input or '-'}, out {m.output or '-'}",
@@ -121,6 +125,8 @@ class Instrument:
             n.start_soon(self.load_prior)
             await n.start(self.server.run)
             await n.start(self.sequencer.run)
+            if isinstance(self.clock, LinkClock):
+                await n.start(self.clock.run, self.sequencer)
             if self.grid is not None:
                 await n.start(partial(supervise, "grid", grid.serve, self.surface, self.grid,
                                       on_start=self._grid_started))
@@ -140,7 +146,9 @@ class Instrument:
                 await n.start(supervise, "Launchpads", self.launchpads.run)
             if self.session_path is not None:
                 n.start_soon(store.autosave, self.session, self.session_path, self.saved)
-            if not isinstance(self.clock, MidiClock):  # a MIDI master starts the transport
+            if isinstance(self.clock, LinkClock):  # a peer's start starts it, its play key starts them all
+                log.info("Link: plays when a peer starts; the play key starts every peer, in phase")
+            elif not isinstance(self.clock, MidiClock):  # a MIDI master starts the transport
                 self.sequencer.start()
             task_status.started()
 
@@ -173,7 +181,7 @@ def main(args: argparse.Namespace) -> int:
     inst = Instrument(session, path, saved=saved, port=args.port, latency=args.latency,
                       grid=grid.config_from_args(args), crow=crow.config_from(args),
                       midi=midi.config_from_args(args), web=inst_web,
-                      launchpad=launchpad.config_from_args(args))
+                      launchpad=launchpad.config_from_args(args), link=args.clock == "link")
 
     async def play() -> None:
         async with trio.open_nursery() as n:

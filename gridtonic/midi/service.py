@@ -40,8 +40,9 @@ class MidiConfig:
 
 def add_arguments(run: argparse.ArgumentParser) -> None:
     g = run.add_argument_group("MIDI (ports by case-insensitive name part, or 'virtual')")
-    g.add_argument("--clock", choices=("internal", "midi"), default="internal",
-                   help="clock source: internal (tempo, tap) or the MIDI input's clock and transport")
+    g.add_argument("--clock", choices=("internal", "midi", "link"), default="internal",
+                   help="clock source: internal (tempo, tap), the MIDI input's clock and transport, or "
+                   "an Ableton Link session's tempo, phase and start/stop")
     g.add_argument("--midi-in", metavar="PORT", help="MIDI input: clock, transport, drum notes, CC")
     g.add_argument("--midi-out", metavar="PORT", help="MIDI output for clock and notes")
     g.add_argument("--midi-clock-out", action="store_true", help="send the internal clock (master)")
