@@ -8,9 +8,11 @@ import json
 import logging
 import math
 import os
+import shlex
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import trio
@@ -18,8 +20,11 @@ import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gridtonic import app, cli
 from gridtonic.core.sequencer import TICK, Hit, Sequencer
 from gridtonic.core.session import Session, Track
+from gridtonic.grid import udp
+from gridtonic.io import config
 from gridtonic.link import rig
 from gridtonic.link.clock import MAX_BEAT, TEMPO_RANGE, WARN_EVERY, LinkClock, checked
 
@@ -176,7 +181,7 @@ async def test_a_peers_start_plays_on_its_line_and_its_stop_stops(autojump_clock
     assert "Link: a peer started playing" in caplog.text and "a peer stopped playback" in caplog.text
 
 
-async def test_joining_a_session_that_plays_plays_along(autojump_clock):
+async def test_a_session_playing_at_the_first_reading_is_joined_in_step(autojump_clock):
     _, clock, seq, sent = instrument()
     link = Session1()
     link.playing = True
@@ -341,13 +346,20 @@ async def test_without_aalink_the_instrument_plays_on_the_internal_clock(monkeyp
 # -- two real peers in a network namespace ------------------------------------------------------
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def in_namespace(argv: list[str]) -> list[str]:
+    namespaced = rig.namespaced(argv)
+    if isinstance(namespaced, str):
+        pytest.skip(f"Link peers need a private network namespace: {namespaced}")
+    return namespaced
+
+
 @pytest.fixture(scope="module")
 def two_peers() -> dict:
-    argv = rig.namespaced([sys.executable, "-m", "gridtonic.link.rig"])
-    if isinstance(argv, str):
-        pytest.skip(f"Link peers need a private network namespace: {argv}")
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=180,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    argv = in_namespace([sys.executable, "-m", "gridtonic.link.rig"])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=180, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -387,3 +399,39 @@ def test_a_peers_tempo_past_the_session_range_is_clamped_in_one_line(two_peers):
     assert warnings == ["WARNING Link's tempo 999 BPM is outside 20-300: playing at 300, out of phase "
                         "with the peers until it is back in range"]
 
+
+
+# -- gridtonic run --clock link -----------------------------------------------------------------
+
+
+def test_the_clock_is_links_with_clock_link_on_the_command_line_or_in_config_toml(tmp_path):
+    (tmp_path / "config.toml").write_text('[run]\nclock = "link"\n')
+    assert cli._parser(config.load(tmp_path / "config.toml")).parse_args(["run"]).clock == "link"
+    bare = cli._parser(config.load(tmp_path / "none.toml"))
+    assert bare.parse_args(["run", "--clock", "link"]).clock == "link"
+    inst = app.Instrument(Session(tracks=[Track(name="kick")]), latency=0.05, link=True)
+    assert isinstance(inst.clock, LinkClock) and inst.clock.latency == 0.05
+    assert inst.status()["clock"] == "Link (starting)"
+    assert not isinstance(app.Instrument(Session(tracks=[Track(name="kick")])).clock, LinkClock)
+
+
+@pytest.mark.realtime
+def test_gridtonic_run_clock_link_plays_when_a_peer_starts(tmp_path, jack_server):
+    """A real run (JACK, scsynth) and a plain aalink peer that starts once they met, in one namespace.
+    (Link tells a peer joining a session that plays nothing of it: it starts on the next start.)"""
+    peer = [sys.executable, "-m", "gridtonic.link.peer", "128"]
+    run = [sys.executable, "-m", "gridtonic", "run", "--clock", "link", "--for", "5", "--no-web",
+           "--port", str(udp.free_port())]
+    script = (f"(echo '{{\"play_with\": 1}}'; sleep 7) | {shlex.join(peer)} > {tmp_path / 'peer.jsonl'} &"
+              f" {shlex.join(run)}; status=$?; wait; exit $status")
+    env = {**os.environ, "GRIDTONIC_DATA": str(tmp_path / "data"),
+           "GRIDTONIC_CONFIG": str(tmp_path / "config.toml"), "JACK_DEFAULT_SERVER": jack_server}
+    done = subprocess.run(in_namespace(["sh", "-c", script]), capture_output=True, text=True, timeout=60,
+                          env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Ableton Link on (quantum 4, start/stop sync)" in done.stderr and "Link: 1 peer" in done.stderr
+    assert "Link: a peer started playing" in done.stderr or "Link: joined a session playing" in done.stderr
+    assert "WARNING" not in done.stderr and "Link is off" not in done.stderr
+    samples = [json.loads(line) for line in (tmp_path / "peer.jsonl").read_text().splitlines()]
+    assert any(s["peers"] == 1 and s["playing"] for s in samples)
+    assert json.loads((tmp_path / "data" / "session.json").read_text())["tempo"] == 128

@@ -3,8 +3,8 @@
 ``python -m gridtonic.link.peer BPM`` joins the Link session (quantum 4, start/stop sync) and writes
 a JSON line every ``EVERY`` s: the host time (``time.monotonic``, the clock trio's runs on) in the
 middle of reading its beat, that window's width, the beat, tempo, start/stop state and peer count.
-It reads JSON commands from stdin (``{"tempo": 100}``, ``{"playing": true}``); end of input, or of
-the reader of its output, ends it.
+It reads JSON commands from stdin (``{"tempo": 100}``, ``{"playing": true}``, ``{"play_with": 1}``:
+start playing once it has that many peers); end of input, or of the reader of its output, ends it.
 """
 
 from __future__ import annotations
@@ -36,9 +36,11 @@ async def main(bpm: float) -> None:
     link.enabled = True
     done = asyncio.Event()
     pending = b""
+    play_with: int | None = None  # peers to wait for before starting
+
 
     def commands() -> None:
-        nonlocal pending
+        nonlocal pending, play_with
         data = os.read(sys.stdin.fileno(), 65536)
         if not data:
             done.set()
@@ -49,10 +51,14 @@ async def main(bpm: float) -> None:
                 link.tempo = float(cmd["tempo"])
             if "playing" in cmd:
                 link.playing = bool(cmd["playing"])
+            if "play_with" in cmd:
+                play_with = int(cmd["play_with"])
 
     asyncio.get_running_loop().add_reader(sys.stdin.fileno(), commands)
     try:
         while not done.is_set():
+            if play_with is not None and link.num_peers >= play_with:
+                link.playing, play_with = True, None
             print(json.dumps(sample(link)), flush=True)
             await asyncio.sleep(EVERY)
     except BrokenPipeError:  # the reader is gone: so is the point of going on
