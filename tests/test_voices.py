@@ -1,5 +1,9 @@
 """Voice allocation: limits per track and in total, choke groups, all as scsynth messages."""
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pythonosc.osc_message_builder import OscMessageBuilder
+
 from gridtonic.core import params
 from gridtonic.io import osc
 from gridtonic.sound.synthdefs import VOICE_GROUP
@@ -56,3 +60,19 @@ def test_ended_and_expired_voices_are_not_released_again():
     assert [m[0] for m in decode(v.hit(5.0, 0, LONG))] == ["/s_new"]  # first one long gone
     v.ended(1001)
     assert [m[0] for m in decode(v.hit(5.1, 0, LONG))] == ["/s_new"]
+
+
+_osc_args = st.lists(st.one_of(
+    st.integers(-(2**31), 2**31 - 1), st.booleans(), st.floats(width=32, allow_nan=False),
+    st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=9),
+    st.binary(min_size=1, max_size=9)), max_size=8)  # python-osc refuses empty blobs
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="/abcdefgh_", min_size=1, max_size=12), _osc_args)
+def test_messages_are_the_bytes_python_osc_builds(address, args):
+    b = OscMessageBuilder(address)
+    for a in args:
+        kind = {bool: "i", int: "i", float: "f", str: "s", bytes: "b"}[type(a)]
+        b.add_arg(int(a) if isinstance(a, bool) else a, kind)
+    assert osc.message(address, *args) == b.build().dgram
