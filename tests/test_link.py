@@ -66,7 +66,7 @@ class Session1:
 
     @tempo.setter
     def tempo(self, bpm: float) -> None:
-        self._t0, self._b0, self._tempo = trio.current_time(), self.beat, bpm
+        self._t0, self._b0, self._tempo = trio.current_time(), self.beat, bpm  # (raises when broken)
 
     @property
     def playing(self) -> bool:
@@ -77,6 +77,8 @@ class Session1:
         self._playing, self.started = on, trio.current_time()
 
     def set_is_playing_and_request_beat_at_time(self, on: bool, when: timedelta, beat: float) -> None:
+        if self.broken:
+            raise RuntimeError("Link went away")
         self._playing = on
         self.started = self._t0 = when.total_seconds() - OFFSET
         self._b0 = beat
@@ -272,6 +274,30 @@ async def test_link_failing_while_playing_is_one_line_and_the_music_plays_on(aut
     times = [h.time for _, h in sent]
     assert times == pytest.approx([TICK + 0.5 * k for k in range(9)])  # 4 s and the lookahead of 120 BPM
     assert clock.describe().startswith("internal (Link off")
+
+
+async def test_link_failing_on_our_tempo_or_start_is_one_line_and_both_work_as_ever(autojump_clock, caplog):
+    session, clock, seq, sent = instrument()
+    link = Session1()
+    async with trio.open_nursery() as n:
+        await n.start(seq.run)
+        clock.attach(link, seq)
+        link.broken = True
+        clock.set_tempo(90.0, trio.current_time())
+        assert clock.tempo == 90.0 and clock.failed == "RuntimeError: Link went away"
+        seq.start()
+        await trio.sleep(2.0)
+        n.cancel_scope.cancel()
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 1
+    times = [h.time for _, h in sent]
+    assert times[0] == pytest.approx(TICK) and len(times) == 4 and steady(times, 60.0 / 90.0)
+
+    _, clock, seq, sent = instrument()
+    link = Session1()
+    clock.attach(link, seq)
+    link.set_is_playing_and_request_beat_at_time = None  # type: ignore[assignment]  # not callable
+    seq.start()
+    assert clock.failed is not None and clock.time_at(0.0) == pytest.approx(trio.current_time() + TICK)
 
 
 READING = st.tuples(st.floats(allow_nan=True, allow_infinity=True),  # tempo

@@ -21,9 +21,10 @@ line, and the line plays on where it was: the performance never stops for the ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -95,28 +96,31 @@ class LinkClock(InternalClock):
     def restart(self, t: float, beat: float = 0.0) -> None:
         """Transport start: Link plays ``beat`` at ``t`` alone; with peers at the next time that beat's
         phase comes round (the quantised launch of every Link app), and the peers start too."""
-        if self._link is None:
+        with self._failing():
+            if self._link is not None:
+                when = timedelta(seconds=t + self.latency + self._offset)
+                self._link.set_is_playing_and_request_beat_at_time(True, when, beat)
+                self._playing = True
+                self._resync(force=True)
+        # Link off, or it put the beat in the past (a peer forced the beat just then): as asked, so
+        # the sequencer sends no burst of late hits; the next tick realigns
+        if self._link is None or self.time_at(beat) < t - JUMP:
             super().restart(t, beat)
-            return
-        when = timedelta(seconds=t + self.latency + self._offset)
-        self._link.set_is_playing_and_request_beat_at_time(True, when, beat)
-        self._playing = True
-        self._resync(force=True)
-        if self.time_at(beat) < t - JUMP:  # Link put it in the past (a peer forced the beat just then):
-            super().restart(t, beat)  # as asked, so the sequencer sends no burst; the next tick realigns
 
     def set_tempo(self, tempo: float, now: float) -> None:
         """The instrument's tempo (page, tap, a preset or session loaded) goes to the peers."""
         super().set_tempo(tempo, now)
-        if self._link is not None:
-            self._link.tempo = self.tempo
-            self._resync(force=True)
+        with self._failing():
+            if self._link is not None:
+                self._link.tempo = self.tempo
+                self._resync(force=True)
 
     def _transport(self, beat: float | None) -> None:
         """Sequencer listener: a local stop stops the Link session (a start went through ``restart``)."""
         if beat is None and self._link is not None and self._playing:
             self._playing = False
-            self._link.playing = False
+            with self._failing():
+                self._link.playing = False
 
     # -- following Link ------------------------------------------------------------------------
 
@@ -129,13 +133,9 @@ class LinkClock(InternalClock):
     def follow(self) -> None:
         """Once a tick: take Link's tempo, beat line, start/stop state and peer count. Whatever goes
         wrong turns Link off with one line; the line plays on (and this does nothing from then on)."""
-        if self._link is None:
-            return
-        try:
-            self._follow()
-        except Exception as e:  # noqa: BLE001 - a failing Link (or a bug here) must not stop the music
-            log.debug("following Link", exc_info=True)
-            self._fail(f"{type(e).__name__}: {e}")
+        if self._link is not None:
+            with self._failing():
+                self._follow()
 
     def _follow(self) -> None:
         link, seq = self._link, self._sequencer
@@ -197,6 +197,16 @@ class LinkClock(InternalClock):
             t2 = trio.current_time()
             readings.append((t2 - t1, (t1 + t2) / 2, beat, host))
         return (*min(readings), float(link.tempo))
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        """Around every call into Link: whatever it raises (or a bug here) turns Link off with one
+        line, and the caller goes on as the internal clock; the music never stops for it."""
+        try:
+            yield
+        except Exception as e:  # noqa: BLE001
+            log.debug("Link failed", exc_info=True)
+            self._fail(f"{type(e).__name__}: {e}")
 
     def _warn(self, kind: str, problem: str, now: float) -> None:
         last = self._warned.get(kind)
