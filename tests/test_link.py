@@ -4,6 +4,7 @@ under trio's MockClock against a stand-in for what it reads of aalink (a session
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -11,6 +12,8 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -103,6 +106,28 @@ async def following(clock: LinkClock) -> None:
         await trio.sleep(TICK)
 
 
+@dataclass
+class Following:
+    session: Session
+    clock: LinkClock
+    seq: Sequencer
+    sent: list[tuple[float, Hit]]
+    link: Session1
+
+
+@contextlib.asynccontextmanager
+async def following_link(link: Session1 | None = None) -> AsyncIterator[Following]:
+    """An instrument whose clock follows ``link`` (a new session line by default), its sequencer and
+    the clock's tick running until the block ends."""
+    r = Following(*instrument(), link or Session1())
+    async with trio.open_nursery() as n:
+        await n.start(r.seq.run)
+        r.clock.attach(r.link, r.seq)
+        n.start_soon(following, r.clock)
+        yield r
+        n.cancel_scope.cancel()
+
+
 def on_link_line(link: Session1, sent: list[tuple[float, Hit]]) -> None:
     """Every hit sounds (its time plus the latency) where the session has its beat, none is late."""
     assert sent
@@ -162,137 +187,97 @@ async def test_a_peers_tempo_moves_the_line_and_the_session_and_ours_goes_to_the
 
 async def test_a_peers_start_plays_on_its_line_and_its_stop_stops(autojump_clock, caplog):
     caplog.set_level(logging.INFO, "gridtonic")
-    _, clock, seq, sent = instrument()
-    link = Session1()
-    async with trio.open_nursery() as n:
-        await n.start(seq.run)
-        clock.attach(link, seq)
-        n.start_soon(following, clock)
+    async with following_link() as r:
         await trio.sleep(0.73)
-        link.playing = True  # a peer pressed play
+        r.link.playing = True  # a peer pressed play
         await trio.sleep(TICK * 2)
-        assert seq.playing
-        assert link.time_of(0.0) == link.started  # bar 1 where the session started
+        assert r.seq.playing
+        assert r.link.time_of(0.0) == r.link.started  # bar 1 where the session started
         await trio.sleep(4.0)
-        on_link_line(link, sent)
-        assert [h.step for _, h in sent][:2] == [4, 8]  # beat 0 was due before we knew: from beat 1 on
-        link.playing = False
+        on_link_line(r.link, r.sent)
+        assert [h.step for _, h in r.sent][:2] == [4, 8]  # beat 0 was due before we knew: from beat 1 on
+        r.link.playing = False
         await trio.sleep(TICK * 2)
-        assert not seq.playing
-        n.cancel_scope.cancel()
+        assert not r.seq.playing
     assert "Link: a peer started playing" in caplog.text and "a peer stopped playback" in caplog.text
 
 
 async def test_a_session_playing_at_the_first_reading_is_joined_in_step(autojump_clock):
-    _, clock, seq, sent = instrument()
     link = Session1()
     link.playing = True
     await trio.sleep(5.3)
-    async with trio.open_nursery() as n:
-        await n.start(seq.run)
-        clock.attach(link, seq)
-        n.start_soon(following, clock)
+    async with following_link(link) as r:
         await trio.sleep(2.0)
-        n.cancel_scope.cancel()
-    on_link_line(link, sent)
-    assert sent[0][1].beat == 11.0  # the beat after the one playing when it joined, not one late
+    on_link_line(link, r.sent)
+    assert r.sent[0][1].beat == 11.0  # the beat after the one playing when it joined, not one late
 
 
 async def test_our_start_and_stop_reach_the_session(autojump_clock):
-    _, clock, seq, sent = instrument()
-    link = Session1()
-    async with trio.open_nursery() as n:
-        await n.start(seq.run)
-        clock.attach(link, seq)
-        n.start_soon(following, clock)
+    async with following_link() as r:
         await trio.sleep(0.3)
         now = trio.current_time()
-        seq.start()
-        assert link.playing and link.time_of(0.0) == pytest.approx(now + TICK + LATENCY)
+        r.seq.start()
+        assert r.link.playing and r.link.time_of(0.0) == pytest.approx(now + TICK + LATENCY)
         await trio.sleep(2.0)
-        on_link_line(link, sent)
-        assert sent[0][1].beat == 0.0
-        seq.stop()
-        assert not link.playing
+        on_link_line(r.link, r.sent)
+        assert r.sent[0][1].beat == 0.0
+        r.seq.stop()
+        assert not r.link.playing
         await trio.sleep(0.5)
-        assert not seq.playing  # our own stop, seen back from Link, is no peer's start
-        n.cancel_scope.cancel()
+        assert not r.seq.playing  # our own stop, seen back from Link, is no peer's start
 
 
 async def test_a_big_move_of_the_beat_plays_on_without_doubles_or_late_hits(autojump_clock):
-    _, clock, seq, sent = instrument()
-    link = Session1()
-    async with trio.open_nursery() as n:
-        await n.start(seq.run)
-        clock.attach(link, seq)
-        n.start_soon(following, clock)
-        seq.start()
+    async with following_link() as r:
+        r.seq.start()
         for shift in (0.37, -1.61, 0.02):  # beats: a session joined, a peer forcing the beat, drift
             await trio.sleep(1.3)
-            link._b0 += shift
+            r.link._b0 += shift
         await trio.sleep(1.0)
-        n.cancel_scope.cancel()
-    times = [h.time for _, h in sent]
+    times = [h.time for _, h in r.sent]
     assert all(b - a > 0.2 for a, b in zip(times, times[1:], strict=False))  # no flam, no double
-    assert all(h.time >= out - 1e-9 for out, h in sent)
+    assert all(h.time >= out - 1e-9 for out, h in r.sent)
 
 
 async def test_a_tempo_out_of_range_is_clamped_and_said_once_per_period(autojump_clock, caplog):
-    session, clock, seq, _ = instrument()
-    link = Session1()
-    async with trio.open_nursery() as n:
-        clock.attach(link, seq)
-        n.start_soon(following, clock)
-        link.tempo = 999.0
+    async with following_link() as r:
+        r.link.tempo = 999.0
         await trio.sleep(WARN_EVERY / 2)
-        assert clock.tempo == 300.0 and session.tempo == 300.0
+        assert r.clock.tempo == 300.0 and r.session.tempo == 300.0
         assert caplog.text.count("outside 20-300") == 1
         await trio.sleep(WARN_EVERY)
         assert caplog.text.count("outside 20-300") == 2
-        link.tempo = 130.0
+        r.link.tempo = 130.0
         await trio.sleep(TICK * 2)
-        assert clock.tempo == 130.0
-        assert clock.beat_at(trio.current_time()) == pytest.approx(link.beat + LATENCY * 130.0 / 60.0)
-        n.cancel_scope.cancel()
+        assert r.clock.tempo == 130.0
+        assert r.clock.beat_at(trio.current_time()) == pytest.approx(r.link.beat + LATENCY * 130.0 / 60.0)
 
 
 async def test_link_failing_while_playing_is_one_line_and_the_music_plays_on(autojump_clock, caplog):
-    _, clock, seq, sent = instrument()
-    link = Session1()
-    async with trio.open_nursery() as n:
-        await n.start(seq.run)
-        clock.attach(link, seq)
-        n.start_soon(following, clock)
-        seq.start()
+    async with following_link() as r:
+        r.seq.start()
         await trio.sleep(1.0)
-        link.broken = True
+        r.link.broken = True
         await trio.sleep(3.0)
-        n.cancel_scope.cancel()
-    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert [r.getMessage() for r in warnings] == [
-        "Ableton Link is off (RuntimeError: Link went away): playing on the internal clock"]
-    times = [h.time for _, h in sent]
+    warnings = [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.WARNING]
+    assert warnings == ["Ableton Link is off (RuntimeError: Link went away): playing on the internal clock"]
+    times = [h.time for _, h in r.sent]
     assert times == pytest.approx([TICK + 0.5 * k for k in range(9)])  # 4 s and the lookahead of 120 BPM
-    assert clock.describe().startswith("internal (Link off")
+    assert r.clock.describe().startswith("internal (Link off")
 
 
 async def test_link_failing_on_our_tempo_or_start_is_one_line_and_both_work_as_ever(autojump_clock, caplog):
-    session, clock, seq, sent = instrument()
-    link = Session1()
-    async with trio.open_nursery() as n:
-        await n.start(seq.run)
-        clock.attach(link, seq)
-        link.broken = True
-        clock.set_tempo(90.0, trio.current_time())
-        assert clock.tempo == 90.0 and clock.failed == "RuntimeError: Link went away"
-        seq.start()
+    async with following_link() as r:
+        r.link.broken = True
+        r.clock.set_tempo(90.0, trio.current_time())
+        assert r.clock.tempo == 90.0 and r.clock.failed == "RuntimeError: Link went away"
+        r.seq.start()
         await trio.sleep(2.0)
-        n.cancel_scope.cancel()
-    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 1
-    times = [h.time for _, h in sent]
+    assert len([rec for rec in caplog.records if rec.levelno >= logging.WARNING]) == 1
+    times = [h.time for _, h in r.sent]
     assert times[0] == pytest.approx(TICK) and len(times) == 4 and steady(times, 60.0 / 90.0)
 
-    _, clock, seq, sent = instrument()
+    _, clock, seq, _ = instrument()
     link = Session1()
     clock.attach(link, seq)
     link.set_is_playing_and_request_beat_at_time = None  # type: ignore[assignment]  # not callable
@@ -380,6 +365,11 @@ def in_namespace(argv: list[str]) -> list[str]:
     if isinstance(namespaced, str):
         pytest.skip(f"Link peers need a private network namespace: {namespaced}")
     return namespaced
+
+
+def test_without_the_tools_for_a_namespace_the_reason_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert rig.namespaced(["true"]) == "unshare or ip (util-linux, iproute2) not installed"
 
 
 @pytest.fixture(scope="module")
