@@ -25,7 +25,7 @@ from webrig import ask, next_of, rig, state_where, until, ws_client
 
 from gridtonic.app import Instrument
 from gridtonic.core import layout
-from gridtonic.core.session import Session, Steps, default_session
+from gridtonic.core.session import Session, Steps, Track, default_session
 from gridtonic.grid import host, udp
 from gridtonic.grid.emulator import EmulatedGrid, SerialOscEmulator
 from gridtonic.grid.host import GridConfig
@@ -101,8 +101,13 @@ async def shows(driver: webdriver.Chrome, inst: Instrument) -> bool:
     return await in_page(lambda: page_levels(driver)) == frame_hex(inst)
 
 
+def all_steps(track: Track) -> str:
+    """All 64 steps as the page's lanes hold them (``pattern()`` is the ``length`` that plays)."""
+    return "".join("x" if on else "-" for on in track.steps)
+
+
 async def shows_pattern(driver: webdriver.Chrome, session: Session, track: int) -> bool:
-    return await in_page(lambda: page_pattern(driver, track)) == session.tracks[track].pattern()
+    return await in_page(lambda: page_pattern(driver, track)) == all_steps(session.tracks[track])
 
 
 async def test_paint_introspect_edit_and_reload_in_chromium(browser, data, jack_server, heard):
@@ -154,8 +159,8 @@ async def test_paint_introspect_edit_and_reload_in_chromium(browser, data, jack_
         # reload: the page shows the same state
         await in_page(browser.refresh)
         await until(lambda: shows(browser, inst), "the frame after reload")
-        assert page_pattern(browser, 0) == s.tracks[0].pattern()
-        assert page_pattern(browser, 1) == s.tracks[1].pattern()
+        assert page_pattern(browser, 0) == all_steps(s.tracks[0])
+        assert page_pattern(browser, 1) == all_steps(s.tracks[1])
         row = browser.find_element(By.CSS_SELECTOR, '#params [data-name="eQGain"]')
         assert float(row.get_attribute("data-value")) == 40.0
 
@@ -194,6 +199,31 @@ BAD = [
     '{"type": "level", "track": 0, "step": 0, "lane": "pan", "value": 0.5}',
     '{"type": "level", "track": 0, "step": 0, "lane": "velocity", "value": 1.5}',
     '{"type": "level", "track": 0, "step": 0, "lane": "velocity", "value": NaN}',
+    # the step inspector's fields, locks, track length and speed, chains and FILL
+    *(f'{{"type": "step_field", "track": 0, "step": 3, "field": "{name}", "value": {value}}}'
+      for name, values in {"ratchet": ("0", "9", "2.5", '"3"', "true", "null"),
+                           "ramp": ("NaN", "Infinity", "1e400", "1.01", '"up"', "null"),
+                           "nudge": ("13", "-13", "0.5", "1%s" % ("0" * 400), "false"),
+                           "condition": ('"9:9"', '"2:1"', '"0:1"', '"fill"', '"!"', "5", "[]"),
+                           "accent": ("1", '"yes"', "null"),
+                           "velocity": ("0.5",), "locks": ("{}",)}.items() for value in values),
+    '{"type": "step_field", "track": 0, "step": 64, "field": "ratchet", "value": 2}',
+    '{"type": "step_field", "track": 9, "step": 0, "field": "ratchet", "value": 2}',
+    '{"type": "lock", "track": 0, "step": 1, "name": "bogus", "value": 1}',
+    '{"type": "lock", "track": 0, "step": 1, "name": "oscFreq", "value": 1e9}',
+    '{"type": "lock", "track": 0, "step": 1, "name": "oscFreq", "value": NaN}',
+    '{"type": "lock", "track": 0, "step": 1, "name": "oscFreq"}',
+    '{"type": "lock", "track": 0, "step": 1, "name": "oscWave", "value": 1.5}',
+    '{"type": "lock", "track": 0, "step": -1, "name": "oscFreq", "value": 100}',
+    *(f'{{"type": "track_field", "track": 0, "field": "{name}", "value": {value}}}'
+      for name, values in {"length": ("0", "65", "32.0", "-Infinity", '"16"'),
+                           "speed": ("3", "0.3", "NaN", '"1"', "true", "1e400"),
+                           "swing": ("50",)}.items() for value in values),
+    '{"type": "chain", "slots": "1 2"}', '{"type": "chain", "slots": [99]}',
+    '{"type": "chain", "slots": [1.0]}', '{"type": "chain", "slots": [true]}',
+    '{"type": "chain", "slots": [-1]}', '{"type": "chain", "slots": [0%s]}' % (", 0" * 64),
+    '{"type": "chain", "slots": [[0]]}', '{"type": "chain"}',
+    '{"type": "fill", "held": 1}', '{"type": "fill"}', '{"type": "fill", "held": "down"}',
 ]
 
 
@@ -225,6 +255,89 @@ async def test_bad_messages_are_refused_one_by_one_and_other_pages_keep_playing(
                 await bad.get_message()
         await good.send_message(json.dumps({"type": "mute", "track": 3}))
         await until(lambda: inst.session.tracks[3].mute, "the good page's mute")
+        n.cancel_scope.cancel()
+
+
+async def test_the_inspectors_edits_reach_the_session_and_every_page(data):
+    """One page edits a step of track 2 past step 32 (each per-step field, a lock set and cleared),
+    the track's length and speed, a chain and FILL; the other page's state shows each edit; the
+    editing page going away lets go of its FILL."""
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
+        s = inst.session
+        s.slots[:2] = [tuple(Steps.of(t) for t in s.tracks)] * 2
+        edit, other = await ws_client(url, n), await ws_client(url, n)
+        for ws in (edit, other):
+            await next_of(ws, "state")
+        track, step = s.tracks[1], 40
+
+        def step_field(name: str, value: object) -> dict:
+            return {"type": "step_field", "track": 1, "step": step, "field": name, "value": value}
+
+        for name, value in (("ratchet", 3), ("ramp", -0.5), ("nudge", -12), ("condition", "3:4"),
+                            ("accent", True)):
+            await ask(edit, step_field(name, value))
+            await state_where(other, lambda st, k=name, v=value: st["tracks"][1].get(k, [0] * 64)[step] == v)
+            assert getattr(track, name)[step] == value
+        assert (track.ratchet[step], track.ramp[step], track.nudge[step]) == (3, -0.5, -12)
+        # one condition a step: a probability under 1 takes its place, and a condition the probability's
+        await ask(edit, {"type": "level", "track": 1, "step": step, "lane": "probability", "value": 0.5})
+        st = await state_where(other, lambda st: "condition" not in st["tracks"][1])
+        assert st["tracks"][1]["probability"][step] == 0.5 and track.condition[step] is None
+        await ask(edit, step_field("condition", "FILL"))
+        st = await state_where(other, lambda st: "probability" not in st["tracks"][1])
+        assert st["tracks"][1]["condition"][step] == "FILL"
+        await ask(edit, step_field("condition", None))
+        await state_where(other, lambda st: "condition" not in st["tracks"][1])
+        # a lock, then the lock removed
+        await ask(edit, {"type": "lock", "track": 1, "step": step, "name": "oscFreq", "value": 440})
+        st = await state_where(other, lambda st: "locks" in st["tracks"][1])
+        assert st["tracks"][1]["locks"][step] == {"oscFreq": 440} and track.locks[step] == {"oscFreq": 440}
+        assert [lock for i, lock in enumerate(st["tracks"][1]["locks"]) if i != step] == [{}] * 63
+        await ask(edit, {"type": "lock", "track": 1, "step": step, "name": "oscFreq", "value": None})
+        await state_where(other, lambda st: "locks" not in st["tracks"][1])
+        assert track.locks[step] == {}
+        # the track's length and speed
+        await ask(edit, {"type": "track_field", "track": 1, "field": "length", "value": 48})
+        await ask(edit, {"type": "track_field", "track": 1, "field": "speed", "value": 1.5})
+        await state_where(other, lambda st: [st["tracks"][1][k] for k in ("length", "speed")] == [48, 1.5])
+        assert (track.length, track.speed) == (48, 1.5)
+        # a chain, then none
+        await ask(edit, {"type": "chain", "slots": [1, 0, 1]})
+        await state_where(other, lambda st: st["chain"] == [1, 0, 1])
+        assert s.chain == [1, 0, 1]
+        await ask(edit, {"type": "chain", "slots": []})
+        await state_where(other, lambda st: st["chain"] == [])
+        # FILL held, let go, held again: the page closing lets go of it
+        for held in (True, False, True):
+            await ask(edit, {"type": "fill", "held": held})
+            await state_where(other, lambda st, held=held: st["fill"] is held)
+            assert inst.sequencer.fill is held
+        await edit.aclose()
+        await state_where(other, lambda st: st["fill"] is False)
+        assert not inst.sequencer.fill
+        n.cancel_scope.cancel()
+
+
+async def test_every_page_is_sent_each_tracks_own_playhead(data):
+    """Tracks 3 and 5 steps long (the second at double speed) while playing: the positions messages
+    follow each track's own loop, and they part."""
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
+        s = inst.session
+        s.tracks[0].length, s.tracks[1].length, s.tracks[1].speed = 3, 5, 2.0
+        ws = await ws_client(url, n)
+        assert (await next_of(ws, "positions"))["positions"] is None  # stopped
+        inst.sequencer.start()
+        seen = []
+        while len(seen) < 12:
+            seen.append((await next_of(ws, "positions"))["positions"])
+        assert all(len(p) == len(s.tracks) and p[0] < 3 and p[1] < 5 for p in seen[1:]), seen
+        assert {p[0] for p in seen[1:]} == {0, 1, 2} and {p[1] for p in seen[1:]} == set(range(5))
+        assert any(p[0] != p[1] for p in seen[1:])
+        assert all(seen[i] != seen[i + 1] for i in range(len(seen) - 1))  # sent as they move, not polled
+        inst.sequencer.stop()
+        await state_where(ws, lambda st: not st["playing"])
+        while (await next_of(ws, "positions"))["positions"] is not None:
+            pass
         n.cancel_scope.cancel()
 
 
@@ -382,7 +495,7 @@ async def test_a_session_loads_whole_tracks_slots_seed_and_tempo(data):
         assert s.slots[:2] == saved.slots and s.tempo == 99 and inst.clock.tempo == 99
         assert s.tracks[0].pattern() == saved.tracks[0].pattern() and inst.page.active_slot is None
         state = await state_where(ws, lambda st: st["seed"] == 7)
-        assert state["slots"][:2] == ["empty", "filled"] and state["tracks"][0]["probability"][3] == 1.0
+        assert state["slots"][:2] == ["empty", "filled"] and "probability" not in state["tracks"][0]
         n.cancel_scope.cancel()
 
 

@@ -21,7 +21,19 @@ from gridtonic.core import actions as a
 from gridtonic.core import envelope, params
 from gridtonic.core.frame import Frame
 from gridtonic.core.layout import LANE_KINDS, Layout
-from gridtonic.core.session import STEPS, Session
+from gridtonic.core.session import (
+    CONDITIONS,
+    LANES,
+    MAX_CHAIN,
+    MAX_CYCLES,
+    MAX_NUDGE,
+    MAX_RATCHET,
+    MAX_STEPS,
+    NUDGE_DIVISIONS,
+    SPEEDS,
+    Session,
+    Track,
+)
 
 MAX_MESSAGE = 4096  # characters: every valid message is far shorter
 NAME = re.compile(r"^[\w .()+&'-]{1,64}$")  # preset and session names: no paths, no dots at the start
@@ -83,7 +95,8 @@ class Release:
 
 # the grid's own actions where a page asks the same thing (the surface runs them)
 Command = (Key | SetParam | SetMorph | Select | Tempo | LoadPreset | SessionFile | Release | a.ToggleMute
-           | a.Introspect | a.Generate | a.Transport | a.Tap | a.SetSteps | a.SetLevel)
+           | a.Introspect | a.Generate | a.Transport | a.Tap | a.SetSteps | a.SetLevel | a.SetStepField
+           | a.SetLock | a.SetTrackField | a.SetChain | a.Fill)
 
 
 class _Fields:
@@ -121,6 +134,41 @@ class _Fields:
             raise self._bad(key, f"one of {', '.join(choices)}")
         return v
 
+    def param_value(self, key: str, name: str) -> float:
+        """A value of parameter ``name`` as the engine takes it: in its range, whole if discrete."""
+        p = params.BY_NAME[name]
+        value = self.number(key, p.minimum, p.maximum)
+        if p.discrete and value != round(value):
+            raise BadMessage(f"{name} takes a whole number (0 = {p.choices[0]}), not {value:g}")
+        return value
+
+    def step_value(self, key: str, name: str) -> Any:
+        """A value of the per-step setting ``name`` (one of ``actions.STEP_FIELDS``) as the session
+        holds it: the page may not set what a session file would have to clamp."""
+        match name:
+            case "ratchet":
+                return self.int(key, 1, MAX_RATCHET)
+            case "ramp":
+                return self.number(key, -1.0, 1.0)
+            case "nudge":
+                return self.int(key, -MAX_NUDGE, MAX_NUDGE)
+            case "accent":
+                return self.bool(key)
+        if self.msg.get(key) is None:  # the condition: none, or one of them
+            return None
+        if self.msg.get(key) not in CONDITIONS:
+            raise self._bad(key, f"null or a condition (A:B with 1 <= A <= B <= {MAX_CYCLES}, FILL, PRE, "
+                                 "NEI, 1ST, each also after !)")
+        return self.msg[key]
+
+    def slots(self, key: str, count: int) -> tuple[int, ...]:
+        """A chain: at most MAX_CHAIN slot numbers, each one of the ``count`` slots."""
+        v = self.msg.get(key)
+        if (type(v) is not list or len(v) > MAX_CHAIN
+                or not all(type(s) is int and 0 <= s < count for s in v)):
+            raise self._bad(key, f"a list of at most {MAX_CHAIN} slot numbers in 0..{count - 1}")
+        return tuple(v)
+
     def name(self, key: str, optional: bool = False) -> str | None:
         v = self.msg.get(key)
         if v is None and optional:
@@ -150,11 +198,7 @@ def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command
         case "param":
             track, slot = f.int("track", 0, last), f.choice("slot", ("a", "b"))
             name = f.choice("name", tuple(params.BY_NAME))
-            p = params.BY_NAME[name]
-            value = f.number("value", p.minimum, p.maximum)
-            if p.discrete and value != round(value):
-                raise BadMessage(f"{name} takes a whole number (0 = {p.choices[0]}), not {value:g}")
-            return SetParam(track, slot, name, value)
+            return SetParam(track, slot, name, f.param_value("value", name))
         case "morph":
             return SetMorph(f.int("track", 0, last), f.number("value", 0.0, 1.0))
         case "select":
@@ -162,10 +206,31 @@ def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command
         case "mute":
             return a.ToggleMute(f.int("track", 0, last))
         case "step":  # a step of the pattern lanes, on or off
-            return a.SetSteps(f.int("track", 0, last), (f.int("step", 0, STEPS - 1),), f.bool("on"))
+            return a.SetSteps(f.int("track", 0, last), (f.int("step", 0, MAX_STEPS - 1),), f.bool("on"))
         case "level":  # a step's velocity or probability (sets the step, as a grid fader does)
-            return a.SetLevel(f.int("track", 0, last), f.int("step", 0, STEPS - 1),
+            return a.SetLevel(f.int("track", 0, last), f.int("step", 0, MAX_STEPS - 1),
                               f.choice("lane", LANE_KINDS), f.number("value", 0.0, 1.0))
+        case "step_field":  # the step inspector: ratchet, ramp, nudge, condition or accent
+            track, step = f.int("track", 0, last), f.int("step", 0, MAX_STEPS - 1)
+            name = f.choice("field", a.STEP_FIELDS)
+            return a.SetStepField(track, step, name, f.step_value("value", name))
+        case "lock":  # a parameter locked on one step; a null value removes the lock
+            track, step = f.int("track", 0, last), f.int("step", 0, MAX_STEPS - 1)
+            name = f.choice("name", tuple(params.BY_NAME))
+            value = None if msg.get("value", 0) is None else f.param_value("value", name)
+            return a.SetLock(track, step, name, value)
+        case "track_field":
+            track, name = f.int("track", 0, last), f.choice("field", ("length", "speed"))
+            if name == "length":
+                return a.SetTrackField(track, name, f.int("value", 1, MAX_STEPS))
+            speed = f.number("value", SPEEDS[0], SPEEDS[-1])
+            if speed not in SPEEDS:
+                raise BadMessage(f"speed must be one of {', '.join(f'{s:g}' for s in SPEEDS)}, not {speed:g}")
+            return a.SetTrackField(track, name, speed)
+        case "chain":  # song mode: slots played in turn at bar lines; empty ends it
+            return a.SetChain(f.slots("slots", len(session.slots)))
+        case "fill":  # the FILL key held (true) or let go
+            return a.Fill(f.bool("held"))
         case "introspect":
             basis, target = f.int("basis", 0, last), f.int("target", 0, last)
             if basis == target:
@@ -238,27 +303,18 @@ PARAM_TABLE = [
     for group, names in KIT_GROUPS for p in (params.BY_NAME[n] for n, _ in names)
 ]
 
-# what each function key does, for the virtual grid's hover and legend
-KEY_LABELS = {"play": "play / stop", "page": "next page of steps", "shift": "shift (hold: slot key saves)",
-              "mute": "mute (hold, tap a track)", "introspect": "introspect (hold, tap basis then target)",
-              "clear": "clear (hold, tap a track)", "generate": "generate 17–32 (hold, tap a track)"}
-
-
-def key_label(name: str) -> str:
-    """A function key's label: slot_3 → "pattern slot 3", page_2 → "steps 17–32" (16 a page)."""
-    kind, _, n = name.partition("_")
-    if kind == "slot":
-        return f"pattern slot {n} (shift: save)"
-    if kind == "page" and n:
-        return f"page {n} of steps"
-    return KEY_LABELS.get(name, name)
+def key_title(key: dict[str, Any]) -> str:
+    """A function key's hover text: the layout's label, then what it does in each layer it has one in
+    (one of ``Layout.labels()``' keys)."""
+    layers = (("hold", "with a step held"), ("shift", "with shift held"))
+    return " · ".join([key["label"], *(f"{when}: {key[layer]}" for layer, when in layers if key.get(layer))])
 
 
 def layout_view(lay: Layout) -> dict[str, Any]:
     """What the page needs to draw and label the virtual grid."""
     return {"name": lay.name, "width": lay.width, "height": lay.height, "rows": list(lay.track_rows),
             "columns": list(lay.step_columns), "keys": {k: list(xy) for k, xy in lay.keys.items()},
-            "labels": {k: key_label(k) for k in lay.keys},
+            "labels": {k["name"]: key_title(k) for k in lay.labels()["keys"]},
             "lanes": {kind: list(rows) for kind, rows in lay.lanes.items()}}
 
 
@@ -279,16 +335,44 @@ def picture_view(patch: Mapping[str, float]) -> dict[str, Any]:
     return _picture(tuple(sorted(patch.items())))
 
 
+# the per-step lists besides on/off, with their defaults and how one value is written (as in a
+# session file): a track's view carries only those with a step off its default
+STEP_LISTS: dict[str, tuple[Any, Any]] = {
+    "velocity": (1.0, lambda v: round(v, 4)), "accent": (False, bool),
+    **{name: (default, write) for name, (default, _, write) in LANES.items()},
+}
+# what the step inspector offers, so the page never hard-codes the session's ranges
+LIMITS = {"steps": MAX_STEPS, "ratchet": MAX_RATCHET, "nudge": MAX_NUDGE, "nudge_divisions": NUDGE_DIVISIONS,
+          "conditions": list(CONDITIONS), "speeds": list(SPEEDS), "chain": MAX_CHAIN}
+
+
+def track_view(t: Track) -> dict[str, Any]:
+    """One track as the page draws it: all 64 steps as ``x``/``-`` (its ``length`` says how many
+    play), the per-step lists that are not all default (the page fills in the defaults: a plain
+    pattern stays a few hundred characters, sent to every page on every edit), length and speed."""
+    view = {"name": t.name, "pattern": "".join("x" if on else "-" for on in t.steps), "length": t.length,
+            "speed": t.speed, "mute": t.mute, "morph": t.morph, "a": t.patch_a, "b": t.patch_b}
+    for name, (default, write) in STEP_LISTS.items():
+        values = getattr(t, name)
+        if any(v != default for v in values):
+            view[name] = [write(v) for v in values]
+    return view
+
+
 def session_view(session: Session) -> list[dict[str, Any]]:
-    return [{"name": t.name, "pattern": t.pattern(), "velocity": [round(v, 3) for v in t.velocity],
-             "probability": [round(p, 3) for p in t.probability], "mute": t.mute, "morph": t.morph,
-             "a": t.patch_a, "b": t.patch_b} for t in session.tracks]
+    return [track_view(t) for t in session.tracks]
 
 
 def slots_view(session: Session, active: int | None, queued: int | None) -> list[str]:
     """Each pattern slot as the slot keys show it: "active", "queued", "filled" or "empty"."""
     return ["queued" if i == queued else "active" if i == active else "empty" if s is None else "filled"
             for i, s in enumerate(session.slots)]
+
+
+def positions_message(positions: list[int] | None) -> str:
+    """Each track's own playhead (per-track length and speed), None when stopped: a message of its
+    own, sent as the playheads move, so the whole state is not resent every step."""
+    return json.dumps({"type": "positions", "positions": positions})
 
 
 def frame_message(frame: Frame, playhead: int | None, page: int) -> str:

@@ -37,7 +37,7 @@ from gridtonic.core.bucket import Bucket
 from gridtonic.core.clock import InternalClock
 from gridtonic.core.frame import Frame
 from gridtonic.core.session import Session, SessionError
-from gridtonic.core.surface import Surface
+from gridtonic.core.surface import FPS, Surface
 from gridtonic.io import store
 from gridtonic.io.tasks import Dropped, failure
 from gridtonic.presets import kits
@@ -81,6 +81,7 @@ class Client:
     scope: trio.CancelScope
     rate: Bucket
     held: set[tuple[int, int]] = field(default_factory=set)
+    fill: bool = False  # holds the page's FILL button
     warned: bool = False  # told it sends too fast
 
     def send(self, text: str) -> None:
@@ -117,6 +118,7 @@ class Web:
         self.too_fast = Dropped(log, "web page")  # messages over a page's RATE
         self.frame = ""  # the latest frame message, for pages that connect
         self.state = ""  # the latest state message
+        self.positions = protocol.positions_message(None)  # the latest playheads message
         self._ids = count(1)
         self._poke = trio.Event()
         self._files = {path: (resources.files("gridtonic.web").joinpath("page", name).read_bytes(), ctype)
@@ -145,6 +147,8 @@ class Web:
             "params": protocol.PARAM_TABLE, "status": self.status(),
             "prior": self.surface.sampler is not None, "told": told and told[1],
             "picture": {"a": protocol.picture_view(t.patch_a), "b": protocol.picture_view(t.patch_b)},
+            "chain": s.chain, "fill_every": s.fill_every, "fill": self.surface.sequencer.fill,
+            "limits": protocol.LIMITS,
             "presets": [p.name for p in kits.scan()], "presets_dir": str(kits.presets_dir()),
             "first_run": self.first_run,
             "sessions": sorted(p.stem for p in sessions_dir().glob("*.json")),
@@ -164,6 +168,22 @@ class Web:
             with trio.move_on_after(STATE_POLL):
                 await poke.wait()
                 self._poke = trio.Event()
+
+    async def _playheads(self) -> None:
+        """Each track's own playhead to every page whenever one moves (at most FPS a second), woken
+        by the surface's next step of any track; the transport starting or stopping within
+        STATE_POLL."""
+        shown: list[int] | None = None
+        while True:
+            now = trio.current_time()
+            positions = self.surface.positions(now)
+            if positions != shown:
+                shown = positions
+                self.positions = protocol.positions_message(positions)
+                self.broadcast(self.positions)
+            nxt = self.surface.next_change(now)
+            await trio.sleep_until(now + STATE_POLL if nxt is None else max(min(nxt, now + STATE_POLL),
+                                                                           now + 1.0 / FPS))
 
     # -- in ----------------------------------------------------------------------------------
 
@@ -191,8 +211,11 @@ class Web:
                 self.release(client)
             case protocol.Select(track):
                 surface.gestures.selected = track
+            case a.Fill(held):
+                client.fill = held
+                surface.perform(cmd)
             case (a.ToggleMute() | a.Introspect() | a.Generate() | a.Transport() | a.Tap() | a.SetSteps()
-                  | a.SetLevel()):
+                  | a.SetLevel() | a.SetStepField() | a.SetLock() | a.SetTrackField() | a.SetChain()):
                 surface.perform(cmd)
             case protocol.Tempo(bpm):
                 self._set_tempo(bpm)
@@ -227,6 +250,9 @@ class Web:
         for x, y in sorted(client.held):
             self.surface.key(x, y, False)
         client.held.clear()
+        if client.fill:  # a page that lost the pointer or closed lets go of its FILL
+            client.fill = False
+            self.surface.perform(a.Fill(False))
 
     def _set_tempo(self, bpm: float) -> None:
         clock = self.surface.sequencer.clock
@@ -301,7 +327,7 @@ class Web:
         outbox, inbox = trio.open_memory_channel[str](OUTBOX)
         with trio.CancelScope() as cancel:
             client = Client(next(self._ids), outbox, cancel, Bucket(RATE, BURST, trio.current_time()))
-            for text in (self.state_message(), self.frame):  # a new page starts from now
+            for text in (self.state_message(), self.frame, self.positions):  # a new page starts from now
                 if text:
                     outbox.send_nowait(text)
             self.clients[client.id] = client
@@ -352,6 +378,7 @@ class Web:
         async with trio.open_nursery() as n:
             n.start_soon(self.surface.show, self._send_frame)
             n.start_soon(self._states)
+            n.start_soon(self._playheads)
             try:
                 binds = await n.start(lambda task_status: hypercorn_serve(self, hc, task_status=task_status))
             except OSError as e:
