@@ -36,7 +36,7 @@ OFFSET = 1000.0  # s: the stand-in's clock minus trio's
 # The two peers' beats may differ by the line's re-anchoring threshold (RESYNC, 0.1 ms) plus half
 # of each side's reading window (WINDOW and rig.WIDE, 0.5 ms: wider readings are skipped), 0.6 ms;
 # the bound is 1 ms, under a 64-frame JACK period. Measured on a shared 2-core machine (Link's own
-# clock sync over lo): p99 0.01 ms, max 0.05 ms; bench/link_phase.py prints it over 30 s.
+# clock sync over lo): p99 0.02 ms, max 0.23 ms; bench/link_phase.py prints it over 30 s.
 PHASE_BOUND_MS = 1.0
 
 
