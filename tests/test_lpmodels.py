@@ -206,8 +206,8 @@ L16 = layout.load(layout.LAYOUT_DIR / "two-launchpads-16x8.toml")
 
 
 def test_launchpad_layouts():
-    assert (L8.width, L8.height, L8.page_size, L8.pages) == (9, 9, 8, 4)
-    assert (L16.width, L16.height, L16.page_size, L16.pages) == (18, 9, 16, 2)
+    assert (L8.width, L8.height, L8.page_size, L8.pages) == (9, 9, 8, 8)  # 64 steps
+    assert (L16.width, L16.height, L16.page_size, L16.pages) == (18, 9, 16, 4)
     for lay in (L8, L16):
         assert {"play", "shift", "mute", "introspect", "clear", "generate"} <= lay.keys.keys()
         assert all(y == 0 or x >= 8 * (lay.width // 9) for x, y in lay.keys.values())  # buttons, not pads

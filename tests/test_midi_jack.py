@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from gridtonic.core.clock import InternalClock
-from gridtonic.core.sequencer import Sequencer
+from gridtonic.core.sequencer import Sequencer, hits_between
 from gridtonic.io import midiports
 from gridtonic.midi.clock import MidiClock
 from gridtonic.midi.inport import MidiIn, listen, recorded
@@ -257,3 +257,32 @@ async def test_a_port_gone_before_opening_takes_its_client_with_it(jack_server, 
     with pytest.raises(ValueError):
         await trio.to_thread.run_sync(midiports.open_input, "gt-nowhere:out", "jack")
     assert len(closed) == 1
+
+
+async def test_notes_out_carry_ratchets_nudges_conditions_and_accents(jack_server, without_xruns):
+    """MIDI out plays the very hits the engine and a render play: every ratchet a note, nudged
+    times, only the steps whose condition holds, accents at velocity 127, no note overlapping the
+    next of a ratchet."""
+    def featured():
+        s = pattern_session("kick:x---x---x---x---")
+        t = s.tracks[0]
+        t.length, t.velocity[0:16] = 16, [0.5] * 16
+        t.ratchet[0], t.nudge[4], t.condition[8], t.accent[12] = 4, 6, "2:2", True
+        return s
+
+    async def play(attempt: int):
+        seq = Sequencer(featured(), InternalClock(120))
+        out = MidiOut(seq, latency=0.08, notes={0: NoteOut(channel=9, note=36, gate=0.2)})
+        return await recorded(seq, out, 4.2)
+
+    received, start = await without_xruns(play)
+    ons = [(t - start - 0.08, m[2]) for t, m in received if m[:2] == [0x99, 36] and m[2] > 0]
+    want = [(h.time, 127 if h.accent else round(127 * h.velocity))
+            for h in hits_between(featured(), InternalClock(120), 0.0, 8.0)]
+    assert len(want) == 2 * (4 + 1 + 1) + 1 and len(ons) >= len(want)  # 2:2 plays in cycle 2 only
+    ons = ons[: len(want)]  # 4.2 s: the next cycle has begun
+    assert [v for _, v in ons] == [v for _, v in want]
+    late = np.abs(np.array([t for t, _ in ons]) - [t for t, _ in want])
+    assert np.median(late) < PERIOD + 1e-3  # as the plain notes above: arrival is quantised to a period
+    events = [m[2] > 0 for _, m in received if m[:2] == [0x99, 36]]
+    assert all(a != b for a, b in pairwise(events)) and events[0]  # on, off, on, off: no overlaps

@@ -38,6 +38,7 @@ class Hit:
     track: int
     velocity: float
     accent: bool = False
+    span: float = STEP_BEATS  # beats the hit owns: its step, or its share of the step's ratchet
     locks: Mapping[str, float] = field(default_factory=lambda: NO_LOCKS, hash=False)  # this hit's only
 
 
@@ -230,7 +231,7 @@ class Playback:
         for k, v in enumerate(ratchet_velocities(t.velocity[pos], count, t.ramp[pos])):
             beat = start + k * d / count
             self._order += 1
-            hit = Hit(0.0, beat, n, i, v, t.accent[pos], locks)
+            hit = Hit(0.0, beat, n, i, v, t.accent[pos], d / count, locks)
             heapq.heappush(self._pending, (beat, i, self._order, hit))
 
     def _passes(self, i: int, t: Track, lane: _Lane, n: int, pos: int) -> bool:
