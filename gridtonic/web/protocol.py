@@ -343,7 +343,8 @@ STEP_LISTS: dict[str, tuple[Any, Any]] = {
 }
 # what the step inspector offers, so the page never hard-codes the session's ranges
 LIMITS = {"steps": MAX_STEPS, "ratchet": MAX_RATCHET, "nudge": MAX_NUDGE, "nudge_divisions": NUDGE_DIVISIONS,
-          "conditions": list(CONDITIONS), "speeds": list(SPEEDS), "chain": MAX_CHAIN}
+          "conditions": list(CONDITIONS), "speeds": list(SPEEDS), "chain": MAX_CHAIN,
+          "defaults": {name: default for name, (default, _) in STEP_LISTS.items()}}
 
 
 def track_view(t: Track) -> dict[str, Any]:

@@ -12,6 +12,13 @@ let slot = "a";
 const latched = new Set();  // "x,y" keys held by ctrl/cmd-click
 const pointers = new Map();  // pointerId → {anchor: "x,y", over: "x,y" | null}
 const keyboardHeld = new Map();  // KeyboardEvent.code → "x,y"
+const LANE_STEPS = 32;  // steps a pattern lane shows at once (of the 64 every track has)
+const LONG_PRESS = 450;  // ms a step is held to inspect it (touch screens have no right-click)
+let lanePage = 0;  // which LANE_STEPS the lanes show
+let inspected = null;  // {track, step} the inspector edits, or null
+let shownSelected = null;  // the selected track at the last draw: a new selection moves the inspector
+let positions = null;  // each track's own playhead (the last "positions" message), null when stopped
+let fillHeld = false;  // this page holds FILL (button or F)
 window.gridtonic = { frames: 0, levels: "", sentAt: new Map() };  // for tests and the benchmark
 
 function send(msg) {
@@ -31,6 +38,7 @@ function connect() {
     const msg = JSON.parse(ev.data);
     if (msg.type === "state") { state = msg; drawState(); }
     else if (msg.type === "frame") drawFrame(msg);
+    else if (msg.type === "positions") { positions = msg.positions; drawHeads(); }
     else if (msg.type === "error") showError(msg.message);
     else if (msg.type === "note") showError(msg.message, "note");
   };
@@ -137,8 +145,9 @@ document.addEventListener("pointerup", pointerEnd);
 document.addEventListener("pointercancel", pointerEnd);
 
 function releaseAll() {  // the page lost focus: let go of everything it holds
-  if (!pointers.size && !latched.size && !keyboardHeld.size) return;
+  if (!pointers.size && !latched.size && !keyboardHeld.size && !fillHeld) return;
   pointers.clear(); latched.clear(); keyboardHeld.clear();
+  fillHeld = false; $("fill").classList.remove("held");
   document.querySelectorAll(".latched").forEach((k) => k.classList.remove("latched"));
   send({ type: "release" });
 }
@@ -157,10 +166,17 @@ function drawFrame(msg) {
       keys[i].style.setProperty("--l", l);
     }
   }
-  document.querySelectorAll(".step.head").forEach((s) => s.classList.remove("head"));
-  if (msg.playhead !== null) {
-    document.querySelectorAll(`.steps > :nth-child(${msg.playhead + 1})`).forEach((s) => s.classList.add("head"));
-  }
+}
+
+function drawHeads() {  // each lane's own playhead, where it is on the steps shown
+  document.querySelectorAll(".step.head").forEach((c) => c.classList.remove("head"));
+  if (!positions) return;
+  document.querySelectorAll("#patterns .track").forEach((row, i) => {
+    const p = positions[i];
+    if (p !== undefined && Math.floor(p / LANE_STEPS) === lanePage) {
+      row.querySelector(".steps").children[p % LANE_STEPS].classList.add("head");
+    }
+  });
 }
 
 // -- keyboard: the function keys of the layout -----------------------------------------------------
@@ -178,6 +194,11 @@ function isTyping(ev) {
 
 document.addEventListener("keydown", (ev) => {
   if (!state || isTyping(ev) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (ev.code === "KeyF") {  // FILL while held
+    ev.preventDefault();
+    holdFill(true);
+    return;
+  }
   if (ev.code === "ArrowUp" || ev.code === "ArrowDown") {
     const n = state.tracks.length;
     send({ type: "select", track: (state.selected + (ev.code === "ArrowUp" ? n - 1 : 1)) % n });
@@ -195,6 +216,7 @@ document.addEventListener("keydown", (ev) => {
 });
 
 document.addEventListener("keyup", (ev) => {
+  if (ev.code === "KeyF") holdFill(false);
   const xy = keyboardHeld.get(ev.code);
   if (!xy) return;
   keyboardHeld.delete(ev.code);
@@ -241,6 +263,8 @@ function drawState() {
   $("prior").textContent = !s.prior ? "(no prior loaded yet)" : s.told || "";
   drawPatterns(s);
   drawSlots(s);
+  drawSong(s);
+  drawInspector(s);
   const tracks = s.tracks.map((t, i) => [i, `${i + 1} ${t.name}`]);
   options($("basis"), tracks);
   options($("target"), tracks);
@@ -253,6 +277,56 @@ function drawState() {
   drawPicture(s);
 }
 
+// a step's value in one of the per-step lists (the state leaves out lists that are all default)
+function stepValue(s, t, name, j) {
+  return t[name] ? t[name][j] : s.limits.defaults[name];
+}
+
+function speedLabel(v) {  // 0.75 → "3/4×"
+  const d = [1, 2, 4, 8].find((d) => Number.isInteger(v * d));
+  return d === 1 ? `${v}×` : `${v * d}/${d}×`;
+}
+
+function nudgeLabel(s, n) {
+  return n ? `${n > 0 ? "+" : "−"}${Math.abs(n)}/${s.limits.nudge_divisions} step` : "on time";
+}
+
+function describeStep(s, t, j) {  // a lane step's hover text: everything the inspector would show
+  const v = (name) => stepValue(s, t, name, j);
+  if (t.pattern[j] !== "x") return `step ${j + 1}` + (j >= t.length ? " (past the track's length)" : "");
+  const parts = [`velocity ${Math.round(v("velocity") * 100)} %`,
+    v("condition") ? `condition ${v("condition")}` : `probability ${Math.round(v("probability") * 100)} %`];
+  if (v("ratchet") > 1) parts.push(`ratchet ${v("ratchet")} (ramp ${v("ramp")})`);
+  if (v("nudge")) parts.push(`nudge ${nudgeLabel(s, v("nudge"))}`);
+  if (v("accent")) parts.push("accent");
+  const locks = Object.keys(v("locks"));
+  if (locks.length) parts.push(`locks ${locks.join(", ")}`);
+  return `step ${j + 1}: ${parts.join(", ")}` + (j >= t.length ? " (past the track's length)" : "");
+}
+
+function inspect(track, step) {
+  inspected = { track, step };
+  if (state.selected !== track) send({ type: "select", track });
+  drawPatterns(state);
+  drawInspector(state);
+}
+
+function stepEvents(c, i, k) {  // click: set or clear; right-click, alt-click, long press: inspect
+  const at = () => lanePage * LANE_STEPS + k;
+  let timer = null, long = false;
+  c.addEventListener("pointerdown", (ev) => {
+    long = false;
+    if (ev.button === 0) timer = setTimeout(() => { long = true; inspect(i, at()); }, LONG_PRESS);
+  });
+  for (const end of ["pointerup", "pointerleave", "pointercancel"]) c.addEventListener(end, () => clearTimeout(timer));
+  c.addEventListener("click", (ev) => {
+    if (long) { long = false; return; }  // the long press inspected it
+    if (ev.altKey || $("inspect-mode").checked) inspect(i, at());
+    else send({ type: "step", track: i, step: at(), on: state.tracks[i].pattern[at()] !== "x" });
+  });
+  c.addEventListener("contextmenu", (ev) => { ev.preventDefault(); inspect(i, at()); });
+}
+
 function drawPatterns(s) {
   const box = $("patterns");
   if (box.children.length !== s.tracks.length) {
@@ -261,15 +335,17 @@ function drawPatterns(s) {
       row.className = "track";
       row.dataset.track = i;
       row.innerHTML = `<button class="mute-btn" title="mute">M</button><span class="name"></span><div class="steps">${
-        "<span class=step></span>".repeat(s.tracks[i].pattern.length)}</div>`;
+        "<span class=step></span>".repeat(LANE_STEPS)}</div>`;
       row.querySelector(".mute-btn").onclick = (ev) => { ev.stopPropagation(); send({ type: "mute", track: i }); };
       row.onclick = () => send({ type: "select", track: i });
-      [...row.querySelector(".steps").children].forEach((c, j) => c.addEventListener("click", () => {
-        send({ type: "step", track: i, step: j, on: state.tracks[i].pattern[j] !== "x" });
-      }));
+      [...row.querySelector(".steps").children].forEach((c, k) => stepEvents(c, i, k));
       return row;
     }));
+    drawHeads();
   }
+  document.querySelectorAll("[data-lane-page]").forEach((b) => {
+    b.setAttribute("aria-checked", String(Number(b.dataset.lanePage) === lanePage));
+  });
   s.tracks.forEach((t, i) => {
     const row = box.children[i];
     row.querySelector(".name").textContent = `${i + 1} ${t.name}`;
@@ -278,17 +354,199 @@ function drawPatterns(s) {
     row.classList.toggle("basis", i === s.basis);
     row.classList.toggle("pending", s.pending.includes(i));
     row.dataset.pattern = t.pattern;
-    row.dataset.probability = t.probability.join(" ");
-    [...row.querySelector(".steps").children].forEach((c, j) => {
-      const on = t.pattern[j] === "x", p = t.probability[j];
+    row.dataset.length = t.length;
+    row.title = `length ${t.length}, speed ${speedLabel(t.speed)}`;
+    [...row.querySelector(".steps").children].forEach((c, k) => {
+      const j = lanePage * LANE_STEPS + k;
+      const v = (name) => stepValue(s, t, name, j);
+      const on = t.pattern[j] === "x", p = v("probability"), ratchet = v("ratchet");
+      c.dataset.step = j;
       c.classList.toggle("on", on);
       c.classList.toggle("chance", on && p < 1);  // a set step that plays only sometimes
-      c.style.opacity = on ? 0.35 + 0.65 * t.velocity[j] : "";
+      c.classList.toggle("accent", on && v("accent"));
+      c.classList.toggle("cond", on && v("condition") !== null);
+      c.classList.toggle("locked", on && Object.keys(v("locks")).length > 0);
+      c.classList.toggle("beyond", j >= t.length);  // not played: past the track's length
+      c.classList.toggle("inspected", inspected !== null && inspected.track === i && inspected.step === j);
+      c.textContent = on && ratchet > 1 ? ratchet : "";
+      c.style.opacity = on ? 0.35 + 0.65 * v("velocity") : "";
       c.style.setProperty("--p", p);
-      c.title = `step ${j + 1}` + (on ? `: velocity ${Math.round(t.velocity[j] * 100)} %, probability ${
-        Math.round(p * 100)} %` : "");
+      c.title = describeStep(s, t, j);
     });
   });
+}
+
+// -- the step inspector: one step of a track (every per-step setting and its locks), the track's
+// length and speed; each control sends one checked message and shows what the state says -----------
+
+const STEP_SHOWN = {
+  on: (s, v) => (v ? "plays" : "off"), accent: (s, v) => (v ? "accent" : ""),
+  velocity: (s, v) => `${Math.round(v * 100)} %`, probability: (s, v) => `${Math.round(v * 100)} %`,
+  condition: (s, v) => (v === null ? "" : v), ratchet: (s, v) => (v > 1 ? `${v} hits` : "1 hit"),
+  ramp: (s, v) => (v > 0 ? `+${v.toFixed(2)}` : v.toFixed(2)), nudge: nudgeLabel,
+};
+
+function inspectorTrack(s) {
+  return inspected ? inspected.track : s.selected;
+}
+
+function fieldControl(name) {
+  return document.querySelector(`#step-fields [data-field="${name}"] input, #step-fields [data-field="${name}"] select`);
+}
+
+function buildInspector(s) {
+  options($("speed"), s.limits.speeds.map((v) => [v, speedLabel(v)]));
+  options(fieldControl("condition"), [["", "none"], ...s.limits.conditions.map((c) => [c, c])]);
+  Object.assign(fieldControl("ratchet"), { min: 1, max: s.limits.ratchet });
+  Object.assign(fieldControl("nudge"), { min: -s.limits.nudge, max: s.limits.nudge });
+  $("length").max = s.limits.steps;
+  options($("lock-name"), s.params.map((p) => [p.name, p.label]));
+  $("inspector").dataset.built = "1";
+}
+
+function lockParam() {
+  return state.params.find((p) => p.name === $("lock-name").value);
+}
+
+function drawLockValue(s, t, locks) {  // the lock slider: the step's lock, else the track's own value
+  const p = lockParam(), input = $("lock-value");
+  const v = p.name in locks ? locks[p.name] : t.a[p.name];
+  if (p.choices.length) Object.assign(input, { min: 0, max: p.choices.length - 1, step: 1 });
+  else Object.assign(input, { min: 0, max: 1000, step: 1 });
+  if (document.activeElement !== input) input.value = p.choices.length ? v : toSlider(p, v);
+  $("lock-shown").textContent = p.name in locks ? fmt(p, v) : "not locked";
+  $("lock-edit").dataset.value = p.name in locks ? v : "";
+}
+
+function drawInspector(s) {
+  if (!$("inspector").dataset.built) buildInspector(s);
+  if (s.selected !== shownSelected) {  // selected elsewhere (keys, another page): inspect its step
+    if (inspected && shownSelected !== null) inspected.track = s.selected;
+    shownSelected = s.selected;
+  }
+  const i = inspectorTrack(s), t = s.tracks[i];
+  if (!t) { inspected = null; return; }
+  if (document.activeElement !== $("length")) $("length").value = t.length;
+  if (document.activeElement !== $("speed")) $("speed").value = t.speed;
+  $("inspector").classList.toggle("idle", !inspected);
+  $("inspector").querySelectorAll("#step-fields input, #step-fields select, #lock-fields input, #lock-fields button")
+    .forEach((el) => { el.disabled = !inspected; });
+  if (!inspected) {
+    $("inspected").textContent = "right-click a step (or alt-click, long-press) to inspect it";
+    $("locks").replaceChildren();
+    return;
+  }
+  const j = inspected.step;
+  $("inspected").textContent = `step ${j + 1} of ${i + 1} ${t.name}` + (j >= t.length ? " (past its length)" : "");
+  $("inspector").dataset.track = i;
+  $("inspector").dataset.step = j;
+  for (const row of document.querySelectorAll("#step-fields [data-field]")) {
+    const name = row.dataset.field;
+    const v = name === "on" ? t.pattern[j] === "x" : stepValue(s, t, name, j);
+    row.dataset.value = JSON.stringify(v);
+    row.querySelector("output").textContent = STEP_SHOWN[name](s, v);
+    const control = fieldControl(name);
+    if (document.activeElement === control) continue;
+    if (control.type === "checkbox") control.checked = v;
+    else control.value = v === null ? "" : v;
+  }
+  const locks = stepValue(s, t, "locks", j);
+  drawLockValue(s, t, locks);
+  $("locks").replaceChildren(...Object.entries(locks).map(([name, v]) => {
+    const p = s.params.find((q) => q.name === name);
+    const li = document.createElement("li");
+    li.dataset.lock = name;
+    const label = Object.assign(document.createElement("button"), { className: "lock-name", type: "button",
+      textContent: `${p.label} ${fmt(p, v)}`, title: "edit this lock" });
+    label.onclick = () => { $("lock-name").value = name; drawLockValue(state, t, locks); };
+    const clear = Object.assign(document.createElement("button"), { className: "lock-clear", type: "button",
+      textContent: "×", title: `clear the ${p.label} lock` });
+    clear.onclick = () => send({ type: "lock", ...where(), name, value: null });
+    li.append(label, clear);
+    return li;
+  }));
+}
+
+function where() {  // the inspected step, as messages name it
+  return { track: inspected.track, step: inspected.step };
+}
+
+for (const row of document.querySelectorAll("#step-fields [data-field]")) {
+  const name = row.dataset.field;
+  const control = row.querySelector("input, select");
+  const sent = () => {
+    if (!inspected) return;
+    if (name === "on") send({ type: "step", ...where(), on: control.checked });
+    else if (name === "velocity" || name === "probability") {
+      send({ type: "level", ...where(), lane: name, value: Number(control.value) });
+    } else {
+      const value = name === "accent" ? control.checked : name === "condition" ? control.value || null
+        : Number(control.value);
+      send({ type: "step_field", ...where(), field: name, value });
+    }
+  };
+  control.addEventListener(control.type === "range" ? "input" : "change", sent);
+}
+$("lock-name").addEventListener("change", () => {
+  if (inspected) drawLockValue(state, state.tracks[inspected.track], stepValue(state, state.tracks[inspected.track], "locks", inspected.step));
+});
+$("lock-value").addEventListener("input", () => {
+  const p = lockParam(), v = Number($("lock-value").value);
+  if (inspected) send({ type: "lock", ...where(), name: p.name, value: p.choices.length ? v : fromSlider(p, v) });
+});
+$("lock-clear").onclick = () => inspected && send({ type: "lock", ...where(), name: $("lock-name").value, value: null });
+$("length").addEventListener("change", () => {
+  const n = Number($("length").value);
+  if (Number.isInteger(n) && n >= 1 && n <= state.limits.steps) {
+    send({ type: "track_field", track: inspectorTrack(state), field: "length", value: n });
+  } else showError(`a length is a whole number of steps, 1 to ${state.limits.steps}`);
+});
+$("speed").addEventListener("change", () => {
+  send({ type: "track_field", track: inspectorTrack(state), field: "speed", value: Number($("speed").value) });
+});
+document.querySelectorAll("[data-lane-page]").forEach((b) => b.addEventListener("click", () => {
+  lanePage = Number(b.dataset.lanePage);
+  if (state) drawPatterns(state);
+  drawHeads();
+}));
+
+// -- song mode and FILL -----------------------------------------------------------------------------
+
+function holdFill(on) {
+  if (fillHeld === on) return;
+  fillHeld = on;
+  $("fill").classList.toggle("held", on);
+  send({ type: "fill", held: on });
+}
+
+$("fill").addEventListener("pointerdown", (ev) => {
+  ev.preventDefault();
+  $("fill").setPointerCapture(ev.pointerId);  // let go anywhere: up reaches the button
+  holdFill(true);
+});
+for (const end of ["pointerup", "pointercancel", "lostpointercapture"]) {
+  $("fill").addEventListener(end, () => holdFill(false));
+}
+
+function setChain() {  // "1 1 2 3" (slot numbers as the page shows them) → the chain
+  const words = $("chain").value.split(/[\s,]+/).filter(Boolean);
+  const slots = words.map(Number);
+  if (!slots.every((n) => Number.isInteger(n) && n >= 1 && n <= state.slots.length)
+      || slots.length > state.limits.chain) {
+    showError(`a chain is up to ${state.limits.chain} slot numbers from 1 to ${state.slots.length}, e.g. 1 1 2 3`);
+    return;
+  }
+  send({ type: "chain", slots: slots.map((n) => n - 1) });
+}
+$("chain-set").onclick = setChain;
+$("chain").addEventListener("keydown", (ev) => { if (ev.key === "Enter") setChain(); });
+$("chain-clear").onclick = () => { $("chain").value = ""; send({ type: "chain", slots: [] }); };
+
+function drawSong(s) {
+  if (document.activeElement !== $("chain")) $("chain").value = s.chain.map((n) => n + 1).join(" ");
+  $("song").dataset.chain = s.chain.join(" ");
+  $("fill").classList.toggle("on", s.fill);
+  $("fill-every").textContent = s.fill_every ? `a fill every ${s.fill_every} bars` : "";
 }
 
 function drawSlots(s) {
