@@ -12,7 +12,9 @@ from crowemu import II, JF_ADDRESSES
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridtonic.core.sequencer import Hit
+from gridtonic.core.clock import InternalClock
+from gridtonic.core.sequencer import Hit, hits_between
+from gridtonic.core.session import Session, Track
 from gridtonic.crow import mapping
 from gridtonic.crow.mapping import CrowConfig, CrowConfigError, Output, Voice
 
@@ -112,6 +114,21 @@ def test_envelope_level_is_sent_only_when_it_changes():
     sent = [mapping.hit_lines(config, Hit(0.0, 0.0, 0, 0, v), levels) for v in (1.0, 1.0, 0.5)]
     assert sent == [["output[2].dyn.lev=8", "output[2]()"], ["output[2]()"],
                     ["output[2].dyn.lev=4", "output[2]()"]]
+
+
+def test_a_ratchet_is_one_trigger_a_hit_and_an_accent_plays_at_full_level():
+    """crow gets the very hits the engine gets (each ratchet hit, nudged times come with them);
+    an accent, which has no level of its own on crow, plays at velocity 1."""
+    s = Session(tracks=[Track(name="kick")])
+    t = s.tracks[0]
+    t.set_pattern("x---x---")
+    t.velocity[0] = t.velocity[4] = 0.5
+    t.ratchet[0], t.accent[4] = 3, True
+    config = CrowConfig(outputs={1: Output("envelope", track=0, level=8.0)})
+    levels: dict[int, float] = {}
+    sent = [mapping.hit_lines(config, h, levels) for h in hits_between(s, InternalClock(), 0.0, 2.0)]
+    assert sent == [["output[1].dyn.lev=4", "output[1]()"], ["output[1]()"], ["output[1]()"],
+                    ["output[1].dyn.lev=8", "output[1]()"]]
 
 
 def test_vtrigger_keeps_jf_in_its_own_mode():
