@@ -50,13 +50,16 @@ class Voicer:
         doomed = []
         if choke is not None:
             doomed += [v for v in self.voices if v.choke == choke]
-        mine = [v for v in self.voices if v.track == track and v not in doomed]
+        gone = {v.node for v in doomed}  # by node: Voice equality compared every field, voice by voice
+        mine = [v for v in self.voices if v.track == track and v.node not in gone]
         limit = per_track or self.per_track
         doomed += mine[: max(0, len(mine) - limit + 1)]
-        rest = [v for v in self.voices if v not in doomed]
+        gone = {v.node for v in doomed}
+        rest = [v for v in self.voices if v.node not in gone]
         doomed += rest[: max(0, len(rest) - self.max_voices + 1)]
         msgs = [osc.message("/n_set", v.node, "gate", 0.0) for v in doomed]
-        self.voices = [v for v in self.voices if v not in doomed]
+        gone = {v.node for v in doomed}
+        self.voices = [v for v in self.voices if v.node not in gone]
 
         node = self._next_node
         self._next_node += 1
