@@ -6,6 +6,7 @@ import trio
 from gridtonic.core.clock import InternalClock
 from gridtonic.core.sequencer import LOOKAHEAD, STEP_BEATS, Sequencer, chance, hits_between, step_beat
 from gridtonic.core.session import Session, Track
+from gridtonic.sound.render import pattern_session
 
 
 def session_with(*patterns: str, tempo: float = 120.0) -> Session:
@@ -153,3 +154,25 @@ async def test_the_running_sequencer_plays_what_a_render_plays(autojump_clock):
     assert [(h.track, h.step) for h in got] == [(h.track, h.step) for h in render]
     assert 0 < len(render) < 48
 
+
+
+def test_a_failing_output_or_step_logs_and_the_others_play_on(caplog):
+    s = pattern_session("kick:x")
+    clock = InternalClock(120.0)
+    got = []
+
+    def broken(hit):
+        raise RuntimeError("crow unplugged mid-write")
+
+    seq = Sequencer(s, clock, sinks=[broken, got.append])
+    seq.playing = True
+    for k in range(1, 9):
+        seq.schedule(k * 0.125)
+    assert len(got) == seq.failures == 9  # 16ths up to 1 s + the look-ahead
+    assert caplog.text.count("an output") == 4  # the 1st, 2nd, 4th and 8th
+    s.tracks[0].locks = []  # a session broken by a bug: deciding its steps raises
+    seq.schedule(10 * 0.125)
+    assert seq.failures == 10 and "deciding the steps" in caplog.text and len(got) == 9
+    s.tracks[0].locks = [{} for _ in range(64)]
+    seq.schedule(12 * 0.125)
+    assert len(got) > 9  # and it plays on once the bug is gone

@@ -11,6 +11,7 @@ live and in an offline render.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,6 +23,8 @@ from gridtonic.core.playback import STEP_BEATS, Hit, Playback, chance, step_beat
 from gridtonic.core.session import Session
 
 __all__ = ["LOOKAHEAD", "STEP_BEATS", "TICK", "Hit", "Sequencer", "chance", "hits_between", "step_beat"]
+
+log = logging.getLogger(__name__)
 
 LOOKAHEAD = 0.05  # s of hits computed ahead of the clock
 TICK = 0.01  # s between scheduling passes
@@ -52,6 +55,8 @@ class Sequencer:
         self.fill = False  # Elektron's FILL key, held from a surface
         self.playback = Playback(session)
         self._scheduled = 0.0  # beats up to which hits have been handed out
+        self.failures = 0
+        self._failures: dict[str, int] = {}
 
     def start(self, beat: float = 0.0) -> None:
         """Start the transport at ``beat``; the first hit lands one tick from now."""
@@ -89,12 +94,27 @@ class Sequencer:
         if horizon <= self._scheduled:
             return []
         self.playback.fill = self.fill
-        hits = _timed(self.playback.hits(self._scheduled, horizon), self.clock)
+        try:
+            hits = _timed(self.playback.hits(self._scheduled, horizon), self.clock)
+        except Exception:  # noqa: BLE001 - a bug in one step must not end the music: that span is lost
+            self._failed("deciding the steps")
+            hits = []
         self._scheduled = horizon
         for h in hits:
             for sink in self.sinks:
-                sink(h)
+                try:
+                    sink(h)
+                except Exception:  # noqa: BLE001 - one output failing leaves the others playing
+                    self._failed(f"an output ({getattr(sink, '__qualname__', sink)})")
         return hits
+
+    def _failed(self, what: str) -> None:
+        """Log the 1st, 2nd, 4th, 8th … failure of ``what`` with its traceback: a bug stays a
+        handful of lines."""
+        self.failures += 1
+        n = self._failures[what] = self._failures.get(what, 0) + 1
+        if n & (n - 1) == 0:
+            log.exception("sequencer: %s failed (%d so far); playing on", what, n)
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
