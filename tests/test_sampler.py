@@ -266,3 +266,17 @@ def test_a_file_that_is_no_prior_is_left_where_it_is(tmp_path: Path) -> None:
     path = tmp_path / "mine.sqlite"
     path.write_bytes(b"garbage" * 100)
     assert sampler.load_file(path) is None and path.exists()
+
+
+def test_steps_17_32_likely_may_repeat_bar_1_new_never_does() -> None:
+    """Mode "likely" draws bar 2 as the counts say (a repeat 5 times in 6); "new" never repeats
+    bar 1. Both never give the current steps 17-32 back."""
+    s, t = tiny(), Track("kick")
+    t.set_pattern("x---x---x---x---" + "-" * 16)
+    likely = [encode(s.second_half(t, seed=i).steps[16:32]) for i in range(300)]
+    new = {encode(s.second_half(t, seed=i, mode="new").steps[16:32]) for i in range(100)}
+    assert likely.count(FOUR) > likely.count(FOUR | 1 << 14) > 0 and new == {FOUR | 1 << 14}
+    t.set_pattern("x---x---x---x---" * 2)
+    assert {encode(s.second_half(t, seed=i).steps[16:32]) for i in range(50)} == {FOUR | 1 << 14}
+    with pytest.raises(ValueError, match="17-32 mode 'newest'"):
+        s.second_half(t, mode="newest")

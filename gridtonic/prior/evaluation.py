@@ -126,6 +126,10 @@ def predictors(s: Sampler, original: Sampler | None, target: int, basis: int, ne
         ys, _, w = s.draws(target, s.evidence(rows, x), temperature)
         return _normalised(ys, w)
 
+    def new(x: int) -> Distribution:  # steps 17-32 in mode "new": never a repeat of bar 1
+        ys, _, w = s.draws(target, s.evidence(rows, x), temperature, frozenset({x}))
+        return _normalised(ys, w)
+
     def model(x: int) -> Distribution:
         return ALL, s.probability(target, s.evidence(rows, x), ALL)
 
@@ -142,6 +146,8 @@ def predictors(s: Sampler, original: Sampler | None, target: int, basis: int, ne
         "back-off": back_off,
         "exact": lambda x: _table(u.pids, rows.pooled(np.array([x]))),
     }
+    if next_bar:
+        out["new"] = new
     if original is not None:
         out["original"] = _original(original, target, basis, next_bar)
     return out
@@ -187,11 +193,12 @@ def _draw_mass(s: Sampler, target: int, rows: Rows, pairs: list[tuple[int, int]]
 
 
 def evaluate(s: Sampler, runs: list[Run], original: Sampler | None = None, temperature: float = FOCUS,
-             only: tuple[str, ...] = PREDICTORS) -> list[Relation]:
-    """Every relation of ``RELATIONS``, for the predictors in ``only`` (``original`` needs a prior
-    counted from drummy's corpus)."""
+             only: tuple[str, ...] = PREDICTORS,
+             relations: tuple[tuple[str, str, str, bool], ...] = RELATIONS) -> list[Relation]:
+    """Each of ``relations``, for the predictors in ``only`` (``original`` needs a prior counted
+    from drummy's corpus)."""
     out = []
-    for label, target_name, basis_name, next_bar in RELATIONS:
+    for label, target_name, basis_name, next_bar in relations:
         target, basis = CLASS_ID[target_name], CLASS_ID[basis_name]
         pairs = cases(runs, target, basis, next_bar)
         preds = predictors(s, original, target, basis, next_bar, temperature)

@@ -38,11 +38,18 @@ THIN = 20  # pooled count below which the back-off also pools bases at Hamming d
 # Back-off weight of a conditional level: C·types / (count + C·types). Witten-Bell (C = 1) trusts
 # a basis's few counts too much within a bar of human drumming (C = 6); bar → next bar rows are
 # sharper (a bar mostly repeats), and C = 6 there flattened P(backbeat → backbeat) from 0.62 to 0.46:
-# C = 2. Both chosen on the tuning split of train (bench/prior_eval.py --tune), never on validation.
+# C = 2. Per relation, TUNED overrides these (bench/prior_eval.py --tune, on the tuning split of
+# train, never on validation).
 CONCENTRATION = 6.0
 NEXT_CONCENTRATION = 2.0
 CACHED = 256  # (target, basis) answers kept: a few MB, and a re-rolled row costs one draw
 STEP_PSEUDO = 4.0  # the class's step rates count as this many bars in a basis's step rates
+# Steps 17-32 from 1-16 (``second_half``): both modes always change something (the current steps
+# 17-32 are never drawn again). "likely" lets bar 2 repeat bar 1, as 45 % of kick and 40 % of snare
+# bar pairs in GMD do; "new" never repeats it. Default "likely": a repeat is what drummers play
+# most, and excluding it costs the draws on every bar-2 relation (bench/prior_eval.py prints both).
+NEXT_BAR_MODES = ("likely", "new")
+NEXT_BAR = "likely"
 # Temperatures outside this range only make every draw the favourite or near-uniform noise.
 TEMPERATURE_MIN, TEMPERATURE_MAX = 0.05, 5.0
 # The default temperature, where the focus/wild control starts: on the tuning split 0.9 is the
@@ -54,6 +61,27 @@ _FLIPS = [np.array([sum(1 << j for j in c) for c in combinations(range(HALF), d)
 # A class without data in the prior borrows the closest one (drummy and GMD have no claps).
 STAND_IN = {"clap": "snare", "ride": "closed hat", "open hat": "closed hat", "crash": "ride",
             "tom": "snare", "closed hat": "snare", "snare": "kick", "kick": "snare"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one relation's rows are used: ``concentration`` (how far a basis's counts are trusted,
+    above) and ``sharpness``, which divides the performer's temperature, so one focus/wild control
+    gives each relation the sharpness its draws score best at (dense hats want sharper draws than
+    a mostly silent open hat, whose likelihood sharpening only costs)."""
+
+    concentration: float
+    sharpness: float = 1.0
+
+
+# (target class, bar → next bar?) → Setting, chosen by ``bench/prior_eval.py --tune`` on the tuning
+# split (both ghost-note rules): the widest worst lead over the best baseline. Sharpness is written
+# as FOCUS / the relation's temperature at the default focus. Other classes use the defaults above.
+TUNED: dict[tuple[str, bool], Setting] = {
+    ("snare", False): Setting(6, FOCUS / 0.8), ("closed hat", False): Setting(6, FOCUS / 0.8),
+    ("open hat", False): Setting(24), ("kick", False): Setting(12, FOCUS / 0.8),
+    ("kick", True): Setting(4, FOCUS / 0.8), ("snare", True): Setting(4), ("closed hat", True): Setting(2),
+}
 
 
 def checked_temperature(temperature: float) -> float:
@@ -84,16 +112,16 @@ class Rows:
     index: np.ndarray  # position of each entry's pattern in the target class's pids
     n: np.ndarray
     size: int  # patterns of the target class
-    concentration: float  # how far these rows' counts are trusted (see CONCENTRATION)
+    setting: Setting
 
     @classmethod
     def from_columns(cls, basis: np.ndarray, pids: np.ndarray, n: np.ndarray, universe: np.ndarray,
-                     concentration: float) -> Rows:
+                     setting: Setting) -> Rows:
         order = np.lexsort((pids, basis))
         basis, pids, n = basis[order], pids[order], n[order].astype(np.float64)
         keys, first = np.unique(basis, return_index=True)
         index = np.searchsorted(universe, pids).astype(np.intp)
-        return cls(keys, np.append(first, len(basis)), index, n, len(universe), concentration)
+        return cls(keys, np.append(first, len(basis)), index, n, len(universe), setting)
 
     def pooled(self, bases: np.ndarray) -> np.ndarray:
         """The summed counts of the rows of ``bases`` that exist, dense over the class's patterns."""
@@ -145,7 +173,7 @@ class Evidence:
 
     levels: list[np.ndarray]
     how: str
-    concentration: float
+    setting: Setting
 
 
 @dataclass(frozen=True)
@@ -173,9 +201,13 @@ class Proposal:
 class Sampler:
     """P(pattern | basis) for every class pair and bar → next bar, held in memory."""
 
-    def __init__(self, counts: Counts, source: str = "prior", concentration: float = CONCENTRATION,
-                 next_concentration: float = NEXT_CONCENTRATION) -> None:
+    def __init__(self, counts: Counts, source: str = "prior",
+                 tuned: dict[tuple[str, bool], Setting] | None = None) -> None:
         self.source = source
+        tuned = TUNED if tuned is None else tuned
+        within = {c: tuned.get((name, False), Setting(CONCENTRATION)) for c, name in enumerate(CLASSES)}
+        following = {c: tuned.get((name, True), Setting(NEXT_CONCENTRATION))
+                     for c, name in enumerate(CLASSES)}
         p, q, j = counts.pattern, counts.pair, counts.adjacent
         answers = {c: np.concatenate([q[q[:, 2] == c, 3], q[q[:, 0] == c, 1], j[j[:, 0] == c, 2]])
                    for c in range(len(CLASSES))}
@@ -188,10 +220,10 @@ class Sampler:
         for a, b in combinations(range(len(CLASSES)), 2):
             sel = q[(q[:, 0] == a) & (q[:, 2] == b)]
             ua, ub = self.unconditional[a].pids, self.unconditional[b].pids
-            self.within[a, b] = Rows.from_columns(sel[:, 1], sel[:, 3], sel[:, 4], ub, concentration)
-            self.within[b, a] = Rows.from_columns(sel[:, 3], sel[:, 1], sel[:, 4], ua, concentration)
+            self.within[a, b] = Rows.from_columns(sel[:, 1], sel[:, 3], sel[:, 4], ub, within[b])
+            self.within[b, a] = Rows.from_columns(sel[:, 3], sel[:, 1], sel[:, 4], ua, within[a])
         self.next_bar = {
-            c: Rows.from_columns(*j[j[:, 0] == c, 1:4].T, self.unconditional[c].pids, next_concentration)
+            c: Rows.from_columns(*j[j[:, 0] == c, 1:4].T, self.unconditional[c].pids, following[c])
             for c in range(len(CLASSES))
         }
         self._cached = functools.lru_cache(maxsize=CACHED)(self._model)
@@ -235,7 +267,7 @@ class Sampler:
             if not how and m:
                 how = f"nearest bases at Hamming {d} ({rows.found(basis ^ flips)} found, n={m:g})"
             n += m
-        return Evidence(levels, how or "unseen basis: unconditional frequencies", rows.concentration)
+        return Evidence(levels, how or "unseen basis: unconditional frequencies", rows.setting)
 
     def probability(self, target: int, evidence: Evidence, ys: np.ndarray | None = None) -> np.ndarray:
         """P(y | basis) through the whole back-off, for ``ys`` (default: the class's known patterns,
@@ -249,7 +281,7 @@ class Sampler:
         p = (u.n + types * u.per_step(rate)) / (total + types) if total > 0 else u.per_step(rate)
         for level in reversed(evidence.levels):
             if (n := level.sum()) > 0:
-                t = evidence.concentration * np.count_nonzero(level)
+                t = evidence.setting.concentration * np.count_nonzero(level)
                 p = (level + t * p) / (n + t)
                 scale *= t / (n + t)
         if ys is None:
@@ -273,10 +305,10 @@ class Sampler:
     def draws(self, target: int, ev: Evidence, temperature: float, exclude: frozenset[int] = frozenset(),
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What a draw picks from: candidates ``ys``, the model's ``p`` of each and the drawing
-        weights ``w`` (p ** (1/temperature), 0 for ``exclude``; not normalised, may be all 0).
+        weights ``w`` (p ** (sharpness/temperature), 0 for ``exclude``; not normalised, may be all 0).
         The evaluation scores exactly this."""
         ys, p = self.candidates(target, ev), self.probability(target, ev)
-        return ys, p, _weights(ys, p, temperature, exclude)
+        return ys, p, _weights(ys, p, temperature / ev.setting.sharpness, exclude)
 
     def _model(self, target: int, basis: int, basis_pid: int) -> tuple[np.ndarray, str]:
         """P(y | basis) over the candidates and how it was found; cached per (target, basis class,
@@ -285,10 +317,11 @@ class Sampler:
         return self.probability(target, ev), ev.how
 
     def _draw(self, target: int, basis: int, basis_pid: int, temperature: float,
-              rng: random.Random, exclude: int | None, relation: str) -> Generated:
+              rng: random.Random, exclude: frozenset[int], relation: str) -> Generated:
         ys = self.candidates(target, None)
         p, how = self._cached(target, basis, basis_pid)
-        w = _weights(ys, p, temperature, frozenset() if exclude is None else {exclude})
+        sharpness = self.relation(target, basis)[0].setting.sharpness
+        w = _weights(ys, p, temperature / sharpness, exclude)
         total = w.sum()
         if total > 0 and np.isfinite(total):
             i = min(int(np.searchsorted(np.cumsum(w), rng.random() * total, side="right")), len(ys) - 1)
@@ -296,10 +329,10 @@ class Sampler:
         u = self.unconditional[target]  # nothing left to draw: per-step frequencies, a new pattern
         for _ in range(100):
             pid = encode([rng.random() < r for r in u.rate])
-            if pid != exclude:
+            if pid not in exclude:
                 break
         else:
-            pid = (exclude or 0) ^ 1
+            pid = next(y for y in range(1 << HALF) if y not in exclude)
         ev = self.evidence(self.relation(target, basis)[0], basis_pid)
         prob = float(self.probability(target, ev, np.array([pid]))[0])
         return Generated(pid, prob, relation, "per-step frequencies (every known pattern excluded)")
@@ -313,16 +346,20 @@ class Sampler:
         basis, note_b = self.resolve(basis_instrument)
         relation = self.relation(target, basis)[1]
         g = self._draw(target, basis, _pid(basis_pattern), checked_temperature(temperature),
-                       random.Random(seed), None if exclude is None else _pid(exclude), relation)
+                       random.Random(seed), _excluded(exclude), relation)
         return _noted(g, note_t, note_b)
 
     def next_bar_of(self, instrument: str, first_bar: str | int, temperature: float = FOCUS,
-                    seed: int | None = None, exclude: str | int | None = None) -> Generated:
-        """The bar after ``first_bar`` for one instrument: P(bar 2 | bar 1)."""
+                    seed: int | None = None, exclude: str | int | None = None,
+                    mode: str = NEXT_BAR) -> Generated:
+        """The bar after ``first_bar`` for one instrument: P(bar 2 | bar 1), never ``exclude``, and
+        in mode "new" never ``first_bar`` itself (see NEXT_BAR_MODES)."""
         c, note = self.resolve(instrument)
+        if mode not in NEXT_BAR_MODES:
+            raise ValueError(f"17-32 mode {mode!r}: one of {', '.join(NEXT_BAR_MODES)}")
+        never = _excluded(exclude) | ({_pid(first_bar)} if mode == "new" else set())
         g = self._draw(c, c, _pid(first_bar), checked_temperature(temperature),
-                       random.Random(seed), None if exclude is None else _pid(exclude),
-                       f"{CLASSES[c]}: bar 2 | bar 1")
+                       random.Random(seed), never, f"{CLASSES[c]}: bar 2 | bar 1")
         return _noted(g, note)
 
     def track_from(self, target: Track, basis: Track, temperature: float = FOCUS,
@@ -341,11 +378,12 @@ class Sampler:
             second = self.generate(target.name, b2, basis.name, temperature, rng.getrandbits(64), c2)
         return Proposal(_steps(first.pid, second.pid), _hows(first, second))
 
-    def second_half(self, track: Track, temperature: float = FOCUS, seed: int | None = None) -> Proposal:
+    def second_half(self, track: Track, temperature: float = FOCUS, seed: int | None = None,
+                    mode: str = NEXT_BAR) -> Proposal:
         """Steps 17-32 of ``track`` conditioned on its steps 1-16 (P(bar 2 | bar 1)); never the
-        current steps 17-32."""
+        current steps 17-32, and in mode "new" never a repeat of steps 1-16."""
         first = encode(track.steps[:HALF])
-        g = self.next_bar_of(track.name, first, temperature, seed, encode(track.steps[HALF:]))
+        g = self.next_bar_of(track.name, first, temperature, seed, encode(track.steps[HALF:HALF * 2]), mode)
         return Proposal(_steps(first, g.pid), _hows(g))
 
 
@@ -357,6 +395,10 @@ def _weights(ys: np.ndarray, p: np.ndarray, temperature: float, exclude: frozens
         if i < len(ys) and ys[i] == y:
             w[i] = 0.0
     return w
+
+
+def _excluded(pattern: str | int | None) -> frozenset[int]:
+    return frozenset() if pattern is None else frozenset({_pid(pattern)})
 
 
 def _pid(pattern: str | int) -> int:
