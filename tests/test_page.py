@@ -5,11 +5,16 @@ pattern lanes edit, and the page's small promises (walk-through, save note, temp
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import trio
 from enginekit import SR, hit
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.select import Select
 from test_web import browser, data, in_page, key  # noqa: F401 (fixtures)
 from webrig import ask, next_of, rig, until, ws_client
 
@@ -92,7 +97,8 @@ async def test_every_key_of_every_layout_is_labelled(path, browser, data):  # no
         for name, (x, y) in lay.keys.items():
             title = await in_page(lambda x=x, y=y: key(browser, x, y).get_attribute("title"))
             assert title and title == protocol.layout_view(lay)["labels"][name], name
-            assert name not in title or name in ("play", "shift", "mute", "introspect", "clear", "generate", "fill")
+            words = ("play", "shift", "mute", "introspect", "clear", "generate", "fill")  # plain English
+            assert name not in title or name in words
         legend = await in_page(lambda: [e.get_attribute("data-key")
                                         for e in browser.find_elements(By.CSS_SELECTOR, "#legend dd")])
         assert sorted(legend) == sorted(lay.keys)
@@ -196,3 +202,205 @@ async def test_track_8_is_reachable_from_the_page(browser, data):  # noqa: F811
         await until(lambda: inst.page.gestures.selected == 7, "track 8 selected")
         await until(seen(lambda: by_id(browser, "track-name").get_attribute("textContent") == "8 perc 8"),
                     "its kit shown")
+
+
+# -- the step inspector, chains, FILL and per-track playheads (issue 15) --------------------------
+
+LANE = '#patterns [data-track="{}"]'
+
+
+def lane_step(driver, track: int, k: int):
+    """The k-th step shown in a track's lane (of the lane page shown)."""
+    return driver.find_element(By.CSS_SELECTOR, f"{LANE.format(track)} .step:nth-child({k + 1})")
+
+
+def shown_value(driver, name: str):
+    """What the inspector shows for ``name`` (its row's data-value, as the state gave it)."""
+    row = driver.find_element(By.CSS_SELECTOR, f'#step-fields [data-field="{name}"]')
+    text = row.get_attribute("data-value")
+    return None if text is None else json.loads(text)
+
+
+def control(driver, name: str):
+    return driver.find_element(By.CSS_SELECTOR, f'#step-fields [data-field="{name}"] :is(input, select)')
+
+
+def slide(driver, element, *keys: str) -> None:
+    """Focus a slider by clicking it, then move it with the keyboard (each key an input event)."""
+    element.click()
+    element.send_keys(*keys)
+
+
+async def test_the_step_inspector_edits_every_per_step_control(browser, data):  # noqa: F811
+    """Step 41 of the snare (the lanes' second page), inspected by a right-click: each control of the
+    inspector changes the session, and the inspector and the lane show the state it comes back as."""
+    async with rig(data) as (inst, url):
+        s = inst.session
+        t, j = s.tracks[1], 40
+        await in_page(lambda: browser.set_window_size(1280, 1000))
+        await in_page(lambda: browser.get(url))
+        await until(seen(lambda: len(texts(browser, "#patterns .track")) == 5), "the lanes")
+        await in_page(lambda: browser.find_element(By.CSS_SELECTOR, '[data-lane-page="1"]').click())
+        await until(seen(lambda: lane_step(browser, 1, 8).get_attribute("data-step") == "40"), "steps 33-64")
+        assert "beyond" in await in_page(lambda: lane_step(browser, 1, 8).get_attribute("class"))  # length 32
+        await in_page(lambda: ActionChains(browser).context_click(lane_step(browser, 1, 8)).perform())
+        await until(lambda: inst.page.gestures.selected == 1, "the snare selected by inspecting its step")
+        await until(seen(lambda: by_id(browser, "inspected").get_attribute("textContent")
+                         == "step 41 of 2 snare (past its length)"), "step 41 inspected")
+        assert not t.steps[j]  # a right-click inspects, it does not set the step
+
+        async def edit(name: str, do, value, what: str) -> None:
+            await in_page(do)
+            await until(lambda: (t.steps[j] if name == "on" else getattr(t, name)[j]) == value, what)
+            await until(seen(lambda: shown_value(browser, name) == value), f"{what} shown")
+
+        await edit("on", lambda: control(browser, "on").click(), True, "the step set")
+        await edit("accent", lambda: control(browser, "accent").click(), True, "an accent")
+        await edit("velocity", lambda: slide(browser, control(browser, "velocity"), Keys.HOME), 0.0,
+                   "velocity 0")
+        await edit("probability", lambda: slide(browser, control(browser, "probability"), Keys.HOME,
+                                                Keys.RIGHT * 25), 0.25, "probability 25 %")
+        cls = await in_page(lambda: lane_step(browser, 1, 8).get_attribute("class"))
+        assert {"on", "accent", "chance"} <= set(cls.split()), cls
+        await edit("condition", lambda: Select(control(browser, "condition")).select_by_value("3:4"), "3:4",
+                   "condition 3:4")
+        assert t.probability[j] == 1.0 and await in_page(lambda: shown_value(browser, "probability")) == 1.0
+        await edit("ratchet", lambda: slide(browser, control(browser, "ratchet"), Keys.HOME, Keys.RIGHT * 2),
+                   3, "3 hits")
+        await edit("ramp", lambda: slide(browser, control(browser, "ramp"), Keys.END), 1.0, "ramp up")
+        await edit("nudge", lambda: slide(browser, control(browser, "nudge"), Keys.HOME, Keys.RIGHT), -11,
+                   "nudged 11/24 early")
+        await until(seen(lambda: lane_step(browser, 1, 8).text == "3"), "the ratchet in the lane")
+        cls = await in_page(lambda: lane_step(browser, 1, 8).get_attribute("class"))
+        assert {"cond", "inspected"} <= set(cls.split()) and "chance" not in cls, cls
+        outputs = await in_page(lambda: texts(browser, "#step-fields output"))
+        assert "3:4" in outputs and "3 hits" in outputs and "−11/24 step" in outputs and "+1.00" in outputs
+        # a lock: pick the parameter, slide it to its top; then clear it from its chip
+        top = params.BY_NAME["oscFreq"].maximum
+
+        def lock_top() -> None:
+            Select(by_id(browser, "lock-name")).select_by_value("oscFreq")
+            slide(browser, by_id(browser, "lock-value"), Keys.END)
+
+        await in_page(lock_top)
+        await until(lambda: t.locks[j] == {"oscFreq": top}, "oscFreq locked on the step")
+        chip = '#locks [data-lock="oscFreq"]'
+        await until(seen(lambda: texts(browser, chip) == [f"Osc freq {top:.0f} Hz\n×"]), "the lock's chip")
+        assert "locked" in await in_page(lambda: lane_step(browser, 1, 8).get_attribute("class"))
+        assert t.locks[:j] == [{}] * j and s.tracks[0].locks[j] == {}  # only this step of this track
+        await in_page(lambda: browser.find_element(By.CSS_SELECTOR, f"{chip} .lock-clear").click())
+        await until(lambda: t.locks[j] == {}, "the lock cleared")
+        await until(seen(lambda: texts(browser, "#locks li") == []), "its chip gone")
+        # the track's length and speed
+        def length_and_speed() -> None:
+            box = by_id(browser, "length")
+            box.clear()
+            box.send_keys("48", Keys.TAB)
+            Select(by_id(browser, "speed")).select_by_value("1.5")
+
+        await in_page(length_and_speed)
+        await until(lambda: (t.length, t.speed) == (48, 1.5), "length 48 at 3/2 speed")
+        await until(seen(lambda: "beyond" not in lane_step(browser, 1, 8).get_attribute("class")),
+                    "step 41 now played")
+        assert "beyond" in await in_page(lambda: lane_step(browser, 1, 16).get_attribute("class"))  # step 49
+        assert await in_page(lambda: by_id(browser, "length").get_attribute("value")) == "48"
+
+
+INSPECTOR_BOXES_JS = """
+const sel = "#inspector .label, #inspector input, #inspector select, #inspector output, #inspector button, "
+  + "#inspector small, #lane-pages button, #song input, #song button, #song small, #patterns .track";
+return [...document.querySelectorAll(sel)].filter((e) => e.getClientRects().length).map((e) => {
+  const r = e.getBoundingClientRect();
+  const what = (e.closest("[data-field]")?.dataset.field || e.id || e.className) + " " + e.tagName
+    + " " + e.textContent;
+  const fits = !["OUTPUT", "BUTTON"].includes(e.tagName) && !e.classList.contains("label")
+    || e.scrollWidth <= e.clientWidth + 1;
+  return [what, r.left, r.top, r.right, r.bottom, fits];
+});
+"""
+
+
+async def test_the_inspector_and_lanes_never_overlap_nor_scroll_sideways(browser, data):  # noqa: F811
+    """A step with two locks inspected, a chain set: at 800, 1280 and 1920 px no two controls of the
+    inspector, the lane pages, the chain row or the lanes overlap, no text is cut off, no slider is a
+    stub, and nothing scrolls sideways."""
+    async with rig(data) as (inst, url):
+        s = inst.session
+        s.tracks[1].locks[4] = {"nFilFrq": 1234.0, "oscWave": 2.0}
+        s.chain = [0, 1, 1, 2]
+        for width in WIDTHS:
+            await in_page(lambda w=width: browser.set_window_size(w, 1000))
+            await in_page(lambda: browser.get(url))
+            await until(seen(lambda: len(texts(browser, "#patterns .track")) == 5), "the lanes")
+            await in_page(lambda: ActionChains(browser).context_click(lane_step(browser, 1, 4)).perform())
+            await until(seen(lambda: len(texts(browser, "#locks li")) == 2), "the step's two locks")
+            boxes = await in_page(lambda: browser.execute_script(INSPECTOR_BOXES_JS))
+            assert len(boxes) > 25
+            assert overlaps(boxes) == [], width
+            assert [b[0] for b in boxes if not b[5]] == [], f"text cut off at {width} px"
+            sliders = [b[3] - b[1] for b in boxes if " INPUT " in b[0] and b[0].split()[0] in
+                       ("velocity", "probability", "ratchet", "ramp", "nudge", "lock-value")]
+            assert len(sliders) == 6 and min(sliders) >= MIN_SLIDER, (width, sliders)
+            scroll, client = await in_page(lambda: browser.execute_script(SCROLL_JS))
+            assert scroll <= client, f"horizontal scroll at {width} px"
+
+
+async def test_chains_and_fill_from_the_page(browser, data):  # noqa: F811
+    async with rig(data) as (inst, url):
+        s = inst.session
+        await in_page(lambda: browser.get(url))
+        await until(seen(lambda: by_id(browser, "conn").text == "connected"), "the page")
+
+        def chain(text: str) -> None:
+            box = by_id(browser, "chain")
+            box.clear()
+            box.send_keys(text)
+            by_id(browser, "chain-set").click()
+
+        await in_page(lambda: chain("2 1 2"))
+        await until(lambda: s.chain == [1, 0, 1], "the chain 2 1 2")
+        await until(seen(lambda: by_id(browser, "song").get_attribute("data-chain") == "1 0 1"), "shown")
+        await in_page(lambda: chain("2 99"))  # no slot 99: told, nothing sent
+        await until(seen(lambda: "slot numbers" in by_id(browser, "error").text), "the page's error")
+        assert s.chain == [1, 0, 1]
+        await in_page(lambda: by_id(browser, "chain-clear").click())
+        await until(lambda: s.chain == [], "no chain")
+        # FILL while the pointer holds the button, and while F is held
+        fill = await in_page(lambda: by_id(browser, "fill"))
+        for down, up in ((ActionChains(browser).click_and_hold(fill), ActionChains(browser).release(fill)),
+                         (ActionChains(browser).key_down("f"), ActionChains(browser).key_up("f"))):
+            await in_page(down.perform)
+            await until(lambda: inst.sequencer.fill, "FILL held")
+            await until(seen(lambda: "on" in by_id(browser, "fill").get_attribute("class").split()), "lit")
+            await in_page(up.perform)
+            await until(lambda: not inst.sequencer.fill, "FILL let go")
+
+
+HEADS_JS = """return [...document.querySelectorAll("#patterns .track")].map((row) =>
+  [...row.querySelector(".steps").children].findIndex((c) => c.classList.contains("head")));"""
+
+
+async def test_each_lane_shows_its_tracks_own_playhead(browser, data):  # noqa: F811
+    """Kick 3 steps long, snare 5 at double speed, closed hat 64 started at step 37: each lane's
+    playhead follows its own track (the hat's on the lanes' second page)."""
+    async with rig(data) as (inst, url):
+        s = inst.session
+        s.tracks[0].length, s.tracks[1].length, s.tracks[1].speed, s.tracks[2].length = 3, 5, 2.0, 64
+        await in_page(lambda: browser.get(url))
+        await until(seen(lambda: len(texts(browser, "#patterns .track")) == 5), "the lanes")
+        inst.sequencer.start(9.0)  # 36 16ths in
+        heads = []
+        while len(heads) < 15:
+            shown = await in_page(lambda: browser.execute_script(HEADS_JS))
+            if shown[0] >= 0 and (not heads or shown != heads[-1]):
+                heads.append(shown)
+            await trio.sleep(0.03)
+        assert all(h[0] < 3 and 0 <= h[1] < 5 and h[2] == -1 for h in heads), heads  # the hat: steps 37+
+        assert {h[0] for h in heads} == {0, 1, 2} and {h[1] for h in heads} == set(range(5)), heads
+        assert any(h[0] != h[1] for h in heads)
+        await in_page(lambda: browser.find_element(By.CSS_SELECTOR, '[data-lane-page="1"]').click())
+        await until(seen(lambda: browser.execute_script(HEADS_JS)[2] >= 0), "the hat's playhead on page 2")
+        hat = 32 + (await in_page(lambda: browser.execute_script(HEADS_JS)))[2]
+        assert 36 <= hat < 64 and abs(hat - inst.page.positions(trio.current_time())[2]) <= 1
+        inst.sequencer.stop()
+        await until(seen(lambda: browser.execute_script(HEADS_JS) == [-1] * 5), "no playheads once stopped")
