@@ -28,7 +28,7 @@ ENV_VAR = "GRIDTONIC_SYNTHDEFS"
 BUILD_TIMEOUT_S = 180.0
 
 SEED_DEF = "supertonic_seed"  # RandSeed once, for deterministic offline renders
-LPF_DEF = "supertonic_lpf"  # the global lowpass, one per engine (not per voice)
+LPF_DEF = "supertonic_lpf"  # the global lowpass and 20 Hz HPF, one per engine (not per voice)
 VOICE_GROUP = 1
 LPF_NODE = 998
 
@@ -76,8 +76,8 @@ def build(outdir: Path | str | None = None, source: Path | str = SOURCE) -> Path
 
 def setup_messages() -> list[bytes]:
     """Engine setup once the defs are loaded, live and offline alike: the voice group 1 and, after it,
-    the global lowpass (the original's fx_lowpass_freq/rq). It must run: at its defaults (20 kHz,
-    rq 1) it still shapes the top octave of the original's tone."""
+    the global lowpass (the original's fx_lowpass_freq/rq) with every voice's 20 Hz HPF. It must run:
+    at its defaults (20 kHz, rq 1) it still shapes the top octave of the original's tone."""
     return [osc.message("/g_new", VOICE_GROUP, 0, 0), osc.message("/s_new", LPF_DEF, LPF_NODE, 1, 0)]
 
 
@@ -129,8 +129,9 @@ def _decayer(dist_amt: float) -> float:
 
 
 def duration(patch: Mapping[str, float]) -> float:
-    """Seconds from the hit until the voice frees itself (the original's rule, kept: the oscillator
-    envelope's end if oscAtk+oscDcy is longer than the noise envelope, else the noise envelope's end)."""
+    """Seconds from the hit until the voice frees itself at the latest (the original's rule, kept: the
+    oscillator envelope's end if oscAtk+oscDcy is longer than the noise envelope, else the noise
+    envelope's end). It goes sooner once its output has stayed under -80 dBFS for 20 ms."""
     p = _full(patch)
     osc_len = (p["oscAtk"] + p["oscDcy"]) / 1000
     noise_len = (p["nEnvAtk"] + p["nEnvDcy"] * 1.4) / 1000
