@@ -18,12 +18,18 @@ from trio_websocket import ConnectionClosed
 from webrig import ask, next_of, rig, until, ws_client
 
 from gridtonic.core import params
+from gridtonic.core.actions import STEP_FIELDS
+from gridtonic.core.session import CONDITIONS, MAX_NUDGE, MAX_RATCHET, MAX_STEPS, SPEEDS, Session, Steps
+from gridtonic.io import store
+from gridtonic.web import protocol
 from gridtonic.web import server as web
 
 MB = 1 << 20
 TYPES = ["key", "param", "morph", "select", "mute", "introspect", "generate", "transport", "tap", "tempo",
-         "preset", "save", "load", "release", "step", "level"]
-FIELDS = ["x", "y", "down", "track", "slot", "name", "value", "basis", "target", "bpm", "step", "on", "lane"]
+         "preset", "save", "load", "release", "step", "level", "step_field", "lock", "track_field", "chain",
+         "fill"]
+FIELDS = ["x", "y", "down", "track", "slot", "name", "value", "basis", "target", "bpm", "step", "on", "lane",
+          "field", "slots", "held"]
 
 
 @pytest.fixture
@@ -77,7 +83,7 @@ HOSTILE_VALUE = st.one_of(
     st.floats(), st.text(max_size=50), st.text("xy 0", min_size=4000, max_size=5000), st.booleans(),
     st.none(),
     st.sampled_from(list(params.BY_NAME) + ["a", "b", "both", "velocity", "probability", "../../etc/passwd",
-                     ".hidden", "x\x00y"]),
+                     ".hidden", "x\x00y", *STEP_FIELDS, "length", "speed", *CONDITIONS[::7]]),
     st.integers(1, 40).map(lambda d: json.loads("[" * d + "]" * d)), JSON)
 HOSTILE = st.builds(
     lambda kind, fields: {"type": kind, **fields},
@@ -126,6 +132,90 @@ async def test_hostile_and_random_messages_never_crash_the_page(data, caplog, mo
                or (r.name.startswith("gridtonic.web") and "ignored" in r.getMessage())]  # Dropped's lines
     print(f"web page: {len(tried)} messages tried, {len(crashes)} crashes")
     assert len(tried) >= EXAMPLES and not crashes, [r.getMessage() for r in crashes]
+
+
+# the step inspector's messages with every field in place and values near, at and past their limits
+# (and of every other type), so most reach the session and the rest are refused on a value
+NEAR = st.one_of(
+    st.integers(1, MAX_RATCHET), st.integers(-MAX_NUDGE, MAX_NUDGE), st.floats(-1.0, 1.0),
+    st.sampled_from(CONDITIONS),
+    st.integers(-2 * MAX_NUDGE, MAX_STEPS + 2), st.floats(),
+    st.sampled_from([*CONDITIONS, None, "", "FILL ", "9:9"]),
+    st.sampled_from([*SPEEDS, 0.3, 1.25, 3.0, 1e308]), st.booleans(), st.none(),
+    st.integers(10**300, 10**301), st.lists(st.integers(-2, 20), max_size=70), JSON)
+WHERE = {"track": st.integers(-1, 5), "step": st.integers(-1, MAX_STEPS)}
+INSPECTOR = st.one_of(
+    st.fixed_dictionaries({"type": st.just("step_field"), **WHERE,
+                           "field": st.sampled_from([*STEP_FIELDS, "velocity", "locks"]), "value": NEAR}),
+    st.fixed_dictionaries({"type": st.just("lock"), **WHERE,
+                           "name": st.sampled_from([*params.BY_NAME, "bogus"]), "value": NEAR}),
+    st.fixed_dictionaries({"type": st.just("track_field"), "track": WHERE["track"],
+                           "field": st.sampled_from(["length", "speed", "swing"]), "value": NEAR}),
+    st.fixed_dictionaries({"type": st.just("chain"), "slots": NEAR}),
+    st.fixed_dictionaries({"type": st.just("fill"), "held": NEAR}),
+)
+INSPECTOR_EXAMPLES = 800
+
+
+def in_range(session: Session) -> list[str]:
+    """Whatever in the session is not as the session model allows (empty: all of it is)."""
+    bad = []
+    for i, t in enumerate(session.tracks):
+        conditions = zip(t.condition, t.probability, strict=True)
+        lists = {"ratchet": all(type(r) is int and 1 <= r <= MAX_RATCHET for r in t.ratchet),
+                 "ramp": all(-1.0 <= r <= 1.0 for r in t.ramp),
+                 "nudge": all(type(n) is int and abs(n) <= MAX_NUDGE for n in t.nudge),
+                 "condition": all(c is None or c in CONDITIONS for c in t.condition),
+                 "accent": all(type(a) is bool for a in t.accent),
+                 "locks": all(name in params.BY_NAME and params.BY_NAME[name].clamp(v) == v
+                              for lock in t.locks for name, v in lock.items()),
+                 "one condition a step": all(c is None or p == 1.0 for c, p in conditions),
+                 "length": 1 <= t.length <= MAX_STEPS, "speed": t.speed in SPEEDS}
+        bad += [f"track {i + 1} {name}" for name, ok in lists.items() if not ok]
+        bad += [f"track {i + 1}: {len(getattr(t, n))} {n}" for n in ("steps", *Steps.LISTS)
+                if len(getattr(t, n)) != MAX_STEPS]
+    if not all(type(s) is int and 0 <= s < len(session.slots) for s in session.chain):
+        bad.append(f"chain {session.chain}")
+    return bad
+
+
+async def test_the_inspectors_messages_keep_the_session_in_range(data, caplog, monkeypatch):
+    """Hypothesis sends step_field, lock, track_field, chain and fill messages near and past every
+    limit: none crashes the page or logs a failure, the session never has to clamp what the page's
+    check let through (its clamps warn), what was applied is in range, and the session saves and
+    loads back unchanged without a single warning."""
+    monkeypatch.setattr(web, "RATE", 1e6)
+    monkeypatch.setattr(web, "BURST", 1e6)
+    caplog.set_level(logging.WARNING)
+    sent: list[dict] = []
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
+        fuzz = await ws_client(url, n)
+        await next_of(fuzz, "state")
+        n.start_soon(_drain, fuzz)
+
+        @settings(max_examples=INSPECTOR_EXAMPLES, derandomize=True, database=None)
+        @given(INSPECTOR)
+        def send(msg: dict) -> None:
+            sent.append(msg)
+            trio.from_thread.run(fuzz.send_message, json.dumps(msg))
+
+        await trio.to_thread.run_sync(send)
+        await ask(fuzz, {"type": "lock", "track": 0, "step": 63, "name": "level", "value": -6})  # the last
+        await until(lambda: inst.session.tracks[0].locks[63].get("level") == -6.0, "the last message applied")
+        fuzzed = list(caplog.records)
+        s = inst.session
+        applied = sum(v != default for t in s.tracks for name, (default, _) in protocol.STEP_LISTS.items()
+                      for v in getattr(t, name))
+        assert in_range(s) == []
+        caplog.clear()
+        again = Session.from_dict(json.loads(store.dumps(s)))
+        assert again.to_dict() == s.to_dict() and not caplog.records, [r.getMessage() for r in caplog.records]
+        n.cancel_scope.cancel()
+    crashes = [r for r in fuzzed if r.levelno >= logging.ERROR
+               or (r.name.startswith("gridtonic.web") and "ignored" in r.getMessage())
+               or r.name.startswith("gridtonic.core")]  # the session had to clamp what the page let through
+    print(f"inspector: {len(sent)} messages, {applied} step values off their default, {len(crashes)} crashes")
+    assert applied > 20 and not crashes, [r.getMessage() for r in crashes]
 
 
 async def _drain(ws) -> None:
