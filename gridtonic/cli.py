@@ -43,7 +43,7 @@ FEATURES: tuple[str, ...] = (  # modules with add_commands(subparsers), e.g. "gr
 
 EXAMPLES: dict[str, str] = {  # one line each sub-command's --help ends with
     "run": "gridtonic run --tempo 124 --preset tough",
-    "render": "gridtonic render 'kick:x---x---x---x---,snare:----x-------x---' -o beat.wav --bars 4",
+    "render": "gridtonic render 'kick:x---x---x---x---,snare:----x-------x---' -o beat.wav --bars 4 --loop",
     "devices": "gridtonic devices --midi-api jack",
     "preset": "gridtonic preset show tough",
     "preset show": "gridtonic preset show tough --file-order",
@@ -128,7 +128,12 @@ def _parser(settings: config.Settings | None = None) -> argparse.ArgumentParser:
     render.add_argument("--bars", type=int, default=2, help="bars of 4/4 (default 2)")
     render.add_argument("--seed", type=int, default=1, help="noise seed (same seed, same file)")
     render.add_argument("--tempo", type=bounded(*TEMPO, " BPM"), help="tempo in BPM, 20-300")
-    render.add_argument("--force", action="store_true", help="write a file over 2 GB")
+    render.add_argument("--loop", action="store_true",
+                        help="exactly --bars long, the tails past the last bar wrapped onto the start "
+                             "(loops seamlessly)")
+    render.add_argument("--stems", action="store_true",
+                        help="also one file per track beside the mix (beat.wav: beat-kick.wav, ...)")
+    render.add_argument("--force", action="store_true", help="write files over 2 GB")
     render.set_defaults(func=_render)
 
     devices = sub.add_parser("devices", help="audio status: JACK, scsynth, SynthDefs, MIDI ports")
@@ -224,17 +229,22 @@ def _render(args: argparse.Namespace) -> int:
         raise UserError(f"-o {args.output}: the folder {folder}/ is not writable")
     if not 1 <= args.bars <= MAX_BARS:
         raise UserError(f"--bars must be from 1 to {MAX_BARS:,}")
-    most, out = render.planned(session, args.output, args.bars)
-    if out.nbytes > render.LIMIT_BYTES and not args.force:
-        raise UserError(f"{args.output} would be {_size(out.nbytes)} ({most / 3600:.1f} h of audio), over "
+    most, out, nbytes = render.planned(session, args.output, args.bars, loop=args.loop, stems=args.stems)
+    if nbytes > render.LIMIT_BYTES and not args.force:
+        what = f"{args.output} and its stems" if args.stems else str(args.output)
+        raise UserError(f"{what} would be {_size(nbytes)} ({most / 3600:.1f} h of audio), over "
                         f"{_size(render.LIMIT_BYTES)}: nothing written; add --force to write it")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a killed render cleans up as Ctrl-C does
     with _progress() as progress:
-        seconds = render.render(session, args.output, bars=args.bars, seed=args.seed, progress=progress)
+        seconds = render.render(session, args.output, bars=args.bars, seed=args.seed, progress=progress,
+                                loop=args.loop, stems=args.stems)
     header = nrt.output(args.output, seconds).header
-    kind = "" if header == "WAV" else f", {header}"
-    print(f"gridtonic: wrote {args.output} ({seconds:.2f} s, {args.bars} bars at {session.tempo:g} BPM"
-          f"{kind})")
+    kind = ("" if header == "WAV" else f", {header}") + (", a loop" if args.loop else "")
+    bars = f"{args.bars} bar{'s' * (args.bars != 1)}"
+    print(f"gridtonic: wrote {args.output} ({seconds:.2f} s, {bars} at {session.tempo:g} BPM{kind})")
+    if args.stems:
+        names = ", ".join(p.name for p in render.stem_paths(session, args.output))
+        print(f"gridtonic: and its stems {names}")
     return 0
 
 

@@ -16,7 +16,7 @@ from gridtonic.core import params
 from gridtonic.core.session import SessionError
 from gridtonic.io import store
 from gridtonic.sound import nrt
-from gridtonic.sound.render import LIMIT_BYTES, pattern_session, render
+from gridtonic.sound.render import LIMIT_BYTES, loop_frames, pattern_session, render, stem_paths
 from gridtonic.sound.render import planned as render_planned
 
 pytestmark = pytest.mark.nrt
@@ -58,6 +58,103 @@ def test_render_is_deterministic_per_seed(tmp_path):
     assert not np.array_equal(xa, xc)
 
 
+def ringing_session(path=None):
+    """A tone (no noise) ringing 1.5 s from the last step of the bar, cut by a choke on beat 2: a
+    loop's start holds the tail of the loop before it, up to the choke."""
+    s = pattern_session("kick:---------------x,snare:----x-----------")
+    s.tracks[0].patch_a = dict(CLICK, oscFreq=220.0, oscDcy=1500.0)
+    s.tracks[1].patch_a = dict(CLICK, oscFreq=660.0)
+    s.tracks[0].choke = s.tracks[1].choke = 1
+    if path:
+        store.save(s, path)
+    return s
+
+
+@pytest.mark.parametrize(("tempo", "frames"), [(130, 88615), (140, 82286)])  # 88615.38, 82285.71
+def test_a_loop_is_its_bars_to_the_nearest_sample(tmp_path, tempo, frames):
+    assert loop_frames(tempo, 1) == frames == round(4 * 60 / tempo * SR)
+    ringing_session(tmp_path / "s.json")
+    r = cli("render", str(tmp_path / "s.json"), "-o", str(tmp_path / "l.wav"), "--loop",
+            "--tempo", str(tempo), "--bars", "1")
+    assert r.returncode == 0 and "a loop" in r.stdout, r.stderr
+    assert sf.info(str(tmp_path / "l.wav")).frames == frames
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.wav", "s.json"]  # no scratch files left
+
+
+def seam_jump(x: np.ndarray) -> tuple[float, float]:
+    """x played twice: the step from its last sample to its first, and the largest step near it."""
+    twice = np.abs(np.diff(np.concatenate([x[-100:], x[:100]]), axis=0)).max(axis=1)
+    return twice[99], np.delete(twice, 99).max()
+
+
+def test_a_loop_played_twice_is_the_pattern_playing_on_across_the_seam(tmp_path):
+    s = ringing_session()
+    length = render(s, tmp_path / "loop.wav", bars=1, loop=True)
+    render(s, tmp_path / "once.wav", bars=1)
+    render(s, tmp_path / "on.wav", bars=3)
+    loop, once, on = (sf.read(str(tmp_path / f"{n}.wav"))[0] for n in ("loop", "once", "on"))
+    bar = SR * 2  # 120 BPM
+    assert length == 2.0 and len(loop) == bar
+    assert np.abs(once[:SR // 10]).max() == 0 and np.abs(loop[:SR // 10]).max() > 0.05  # the tail wrapped
+    assert np.abs(loop[SR // 2 + SR // 50:SR]).max() < 1e-3  # and choked on beat 2, as on the next pass
+    # bars 2-3 of the pattern played on (which differ from each other by up to 3e-5 at onsets)
+    assert np.abs(np.concatenate([loop, loop]) - on[bar:3 * bar]).max() < 1e-4
+    seam, near = seam_jump(loop)
+    assert seam < 2 * near
+    seam, near = seam_jump(once[:bar])  # the bar cut from a plain render clicks at the seam
+    assert seam > 10 * near
+
+
+def test_stems_sum_to_the_mix_and_hold_each_tracks_hits(tmp_path):
+    spec = "kick:x---x---x---x---,snare:----x-------x---,closed hat:xx-xxx-xxx-xxx-x,open hat:--x---x-"
+    r = cli("render", spec, "-o", str(tmp_path / "beat.wav"), "--bars", "1", "--stems")
+    assert r.returncode == 0, r.stderr
+    s = pattern_session(spec)
+    render(s, tmp_path / "plain.wav", bars=1)
+    names = ["beat-kick.wav", "beat-snare.wav", "beat-closed-hat.wav", "beat-open-hat.wav", "beat-clap.wav"]
+    assert [p.name for p in stem_paths(s, tmp_path / "beat.wav")] == names
+    assert all(n in r.stdout for n in names)
+    mix, plain = (sf.read(str(tmp_path / n))[0] for n in ("beat.wav", "plain.wav"))
+    stems = [sf.read(str(tmp_path / n))[0] for n in names]
+    assert np.array_equal(mix, plain)  # --stems leaves the mix as it was
+    assert all(x.shape == mix.shape for x in stems)
+    assert np.abs(sum(stems) - mix).max() < 1e-6 < np.abs(mix).max() / 10  # noise included: same voices
+    kick = analysis.onsets_in(stems[0][:, 0], SR, threshold=0.05, min_gap=0.1)  # a threshold crossing:
+    assert len(kick) == 4 and np.abs(np.diff(kick) - SR // 2).max() <= 1  # ±1 sample on a ringing tail
+    assert np.abs(stems[-1]).max() == 0  # the clap plays nothing
+
+
+def test_loop_stems_are_the_loop_split_by_track(tmp_path):
+    s = ringing_session()
+    render(s, tmp_path / "l.flac", bars=1, loop=True, stems=True)
+    mix = sf.read(str(tmp_path / "l.flac"))[0]
+    kick, snare, *rest = (sf.read(str(p))[0] for p in stem_paths(s, tmp_path / "l.flac"))
+    assert len(mix) == SR * 2 and all(x.shape == mix.shape for x in (kick, snare, *rest))
+    assert sf.info(str(tmp_path / "l-kick.flac")).subtype == "PCM_24"
+    assert np.abs(kick + snare + sum(rest) - mix).max() <= 3 * 2.0**-23  # one 24-bit step each
+    assert np.abs(kick[:SR // 10]).max() > 0.05 and np.abs(snare[:SR // 10]).max() < 1e-6  # the kick's tail
+
+
+def test_the_same_session_and_seed_render_the_same_bytes(tmp_path):
+    spec = "snare:x-x-,closed hat:xxxx,open hat:--x-"
+    for n in "ab":
+        r = cli("render", spec, "-o", str(tmp_path / f"{n}.wav"), "--bars", "1", "--seed", "3")
+        assert r.returncode == 0, r.stderr
+        render(pattern_session(spec), tmp_path / f"{n}-loop.wav", bars=1, seed=3, loop=True, stems=True)
+    written = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("a"))
+    assert len(written) == 2 + len(pattern_session(spec).tracks)
+    for name in written:
+        a, b = tmp_path / name, tmp_path / ("b" + name[1:])
+        assert subprocess.run(["cmp", str(a), str(b)]).returncode == 0, name
+        assert peak_time(a) == 0  # the PEAK chunk's time stamp, zeroed: the bytes cannot differ by the clock
+
+
+def peak_time(path: Path) -> int:
+    data = path.read_bytes()
+    at = data.index(b"PEAK")
+    return int.from_bytes(data[at + 12:at + 16], "little")
+
+
 def test_session_file_renders_and_swing_delays_odd_steps(tmp_path):
     path = tmp_path / "s.json"
     s = click_session(path)
@@ -97,10 +194,12 @@ def test_huge_render_without_force_says_its_size_and_writes_nothing(tmp_path):
 
 def test_planned_size_bounds_the_render_and_the_limit_is_2_gb(tmp_path):
     s = pattern_session("kick:x---,open hat:--x-")
-    seconds, planned = render_planned(s, tmp_path / "a.wav", 3)
+    seconds, planned, nbytes = render_planned(s, tmp_path / "a.wav", 3)
     duration = render(s, tmp_path / "a.wav", bars=3)
     info = sf.info(str(tmp_path / "a.wav"))
-    assert duration <= seconds and planned.header == "WAV" and planned.nbytes >= info.frames * 8
+    assert duration <= seconds and planned.header == "WAV" and nbytes == planned.nbytes >= info.frames * 8
+    seconds, planned, nbytes = render_planned(s, tmp_path / "a.wav", 3, loop=True, stems=True)
+    assert seconds == 6.0 and nbytes == planned.nbytes * (1 + len(s.tracks))
     at_limit = (LIMIT_BYTES // 8 - nrt.BLOCK) / SR  # seconds of stereo float that just fit in 2 GB
     assert nrt.output("x.wav", at_limit).nbytes <= LIMIT_BYTES < nrt.output("x.wav", at_limit + 0.01).nbytes
 

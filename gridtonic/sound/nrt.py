@@ -16,12 +16,15 @@ import os
 import re
 import select
 import shutil
+import struct
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import soundfile as sf
 
 from gridtonic.io import osc
 from gridtonic.sound import synthdefs
@@ -32,6 +35,8 @@ RENDER_TIMEOUT_S = 600.0  # beyond the audio's own length: NRT runs faster than 
 BLOCK = 64  # scsynth's block size: NRT writes whole blocks, one past the end time
 WAV_MAX_DATA = 2**32 - 4096  # RIFF sizes are 32-bit; room for the header
 SUFFIX_FORMATS = {".w64": ("W64", "float", 4), ".rf64": ("RF64", "float", 4), ".flac": ("FLAC", "int24", 3)}
+SUBTYPES = {"float": "FLOAT", "int24": "PCM_24"}  # our sample formats as libsndfile names them
+COPY_FRAMES = 1 << 16  # extract copies this many frames at a time, whatever the file's length
 _PACKET = re.compile(rb"nextOSCPacket ([0-9.eE+-]+)$")
 
 
@@ -101,10 +106,62 @@ def render(
             rc, log = _run(cmd, tmp, RENDER_TIMEOUT_S + duration, progress or (lambda t: None))
         if rc != 0 or not partial.exists():
             raise RenderError(f"scsynth -N failed (rc {rc}):\n{log[-3000:]}")
+        unstamp(partial)
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
     return out
+
+
+def unstamp(path: Path | str) -> None:
+    """Zero the time stamp in a WAV's PEAK chunk (version, then seconds since 1970), in place; the
+    peaks themselves stay. Other files (W64, RF64, FLAC carry no PEAK chunk) are left as they are."""
+    with open(path, "r+b") as f:
+        riff = f.read(12)
+        if riff[:4] != b"RIFF" or riff[8:] != b"WAVE":
+            return
+        at = 12
+        while len(head := f.read(8)) == 8 and head[:4] != b"data":
+            size = struct.unpack("<I", head[4:])[0]
+            if head[:4] == b"PEAK":
+                f.seek(at + 12)
+                f.write(bytes(4))
+                return
+            at += 8 + size + size % 2
+            f.seek(at)
+
+
+def extract(source: Path | str, targets: Sequence[Path], start: int = 0, frames: int | None = None,
+            sample_rate: int = 48000) -> None:
+    """Write ``frames`` frames of ``source`` from frame ``start`` (default: to its end) into
+    ``targets``, target i getting channels 2i and 2i+1, each in the format ``output`` names for it.
+    Each is written under a hidden name and all are renamed at the end, as ``render`` does."""
+    partials = [t.with_name(f".{t.name}.{os.getpid()}.partial") for t in targets]
+    try:
+        with sf.SoundFile(str(source)) as src:
+            left = src.frames - start if frames is None else frames
+            if start + left > src.frames or src.channels < 2 * len(targets):
+                raise RenderError(f"{source}: {src.frames} frames of {src.channels} channels, not "
+                                  f"{start}+{left} of {2 * len(targets)}")
+            fmt = output(targets[0], left / sample_rate, sample_rate)
+            outs = [sf.SoundFile(str(p), "w", sample_rate, 2, SUBTYPES[fmt.sample], format=fmt.header)
+                    for p in partials]
+            try:
+                src.seek(start)
+                while left > 0:
+                    block = src.read(min(left, COPY_FRAMES), dtype="float32", always_2d=True)
+                    for i, out in enumerate(outs):
+                        out.write(block[:, 2 * i:2 * i + 2])
+                    left -= len(block)
+            finally:
+                for out in outs:
+                    out.close()
+        for partial, target in zip(partials, targets, strict=True):
+            unstamp(partial)
+            partial.replace(target)
+    finally:
+        for partial in partials:
+            partial.unlink(missing_ok=True)
 
 
 def _run(cmd: list[str], cwd: str, timeout: float, progress: Callable[[float], None]) -> tuple[int, str]:

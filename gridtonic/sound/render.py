@@ -1,24 +1,42 @@
 """Offline renders of a session: the sequencer's hits through scsynth in NRT mode.
 
 Uses the same hit → message path as the live engine, so a render is what the performance sounds
-like, sample-exact and deterministic for a given seed. ``planned`` tells the file's size from the
-length alone, before any hit is computed, so a huge ``--bars`` can be refused up front.
+like, sample-exact and deterministic for a given seed (byte for byte: ``nrt`` zeroes the WAV PEAK
+chunk's time stamp). ``planned`` tells the files' size from the length alone, before any hit is
+computed, so a huge ``--bars`` can be refused up front.
+
+A loop render (``loop=True``) is exactly ``loop_frames`` long and plays as the pattern looping: its
+hits are played again every loop through the same voice allocator, for as many loops as the
+longest voice rings, and the file is the last loop, so the tails of the loop before are mixed into
+its start and a choke or a stolen voice at the seam happens as it would live.
+
+Stems (``stems=True``) are one extra scsynth run in which every voice writes to its track's own
+pair of output channels (each pair with its own global lowpass, a linear filter): the same voices,
+started in the same order, draw the same noise as in the mix, so the stems sum to the mix. Muting
+the other tracks in one run per track would not: the voices share scsynth's one random generator.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import re
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from gridtonic.core.clock import InternalClock
 from gridtonic.core.playback import voice_patch
 from gridtonic.core.sequencer import hits_between
 from gridtonic.core.session import Session, SessionError, default_session
+from gridtonic.io import osc
 from gridtonic.sound import nrt, synthdefs
 from gridtonic.sound.engine import Voices
 
 LIMIT_BYTES = 2 * 10**9  # larger renders need --force
 TAIL_S = 0.05  # silence after the last voice ends
+BEATS_PER_BAR = 4
 
 
 def pattern_session(spec: str) -> Session:
@@ -46,29 +64,109 @@ def _find(session: Session, name: str):
     raise SessionError(f"pattern: no track {name!r} (tracks: {names})")
 
 
-def planned(session: Session, path: Path, bars: int, sample_rate: int = 48000) -> tuple[float, nrt.Output]:
-    """The longest a render of ``bars`` bars can last (s: the bars and the longest voice's tail)
-    and the file it makes."""
-    longest = max((synthdefs.duration(t.patch() | lock) for t in session.tracks
-                   for lock in ({}, *(lock for lock in t.locks if lock))), default=0.0)
-    seconds = InternalClock(session.tempo).time_at(4.0 * bars) + longest + TAIL_S
-    return seconds, nrt.output(path, seconds, sample_rate)
+def loop_frames(tempo: float, bars: int, sample_rate: int = 48000) -> int:
+    """A loop's length in samples: bars × 4 beats × 60/tempo × rate, to the nearest sample (halves
+    up), so a loop's length never drifts by more than half a sample from the beat."""
+    return math.floor(bars * BEATS_PER_BAR * 60.0 * sample_rate / tempo + 0.5)
+
+
+def stem_paths(session: Session, path: Path) -> list[Path]:
+    """Each track's stem beside the mix: ``beat.wav`` → ``beat-kick.wav``, ``beat-closed-hat.wav``
+    (a name two tracks share gets the track's number too)."""
+    slugs = [re.sub(r"[^a-z0-9]+", "-", t.name.lower()).strip("-") or "track" for t in session.tracks]
+    return [path.with_name(f"{path.stem}-{slug}{'-' + str(i + 1) if slugs.count(slug) > 1 else ''}"
+                           f"{path.suffix}") for i, slug in enumerate(slugs)]
+
+
+def _longest(session: Session) -> float:
+    """The longest any of the session's voices can ring, locks included (s)."""
+    return max((synthdefs.duration(t.patch() | lock) for t in session.tracks
+                for lock in ({}, *(lock for lock in t.locks if lock))), default=0.0)
+
+
+def planned(session: Session, path: Path, bars: int, sample_rate: int = 48000, loop: bool = False,
+            stems: bool = False) -> tuple[float, nrt.Output, int]:
+    """The longest a render of ``bars`` bars can last (s: the bars and the longest voice's tail,
+    or the loop's length), the mix file it makes and the bytes of every file it writes."""
+    if loop:
+        seconds = loop_frames(session.tempo, bars, sample_rate) / sample_rate
+    else:
+        seconds = InternalClock(session.tempo).time_at(BEATS_PER_BAR * bars) + _longest(session) + TAIL_S
+    out = nrt.output(path, seconds, sample_rate)
+    return seconds, out, out.nbytes * (1 + len(session.tracks) * stems)
+
+
+@dataclass
+class Score:
+    """A render's hits as scsynth events, and the time its last voice ends."""
+
+    events: list[tuple[float, list[bytes]]]
+    end: float
+
+
+def score(session: Session, bars: int, loops: int = 1, period: float = 0.0, stems: bool = False) -> Score:
+    """The hits of ``bars`` bars, played ``loops`` times ``period`` s apart through one voice
+    allocator; with ``stems`` each voice writes to its track's channel pair (track i: 2i, 2i+1)."""
+    clock = InternalClock(session.tempo)
+    hits = hits_between(session, clock, 0.0, BEATS_PER_BAR * bars)
+    voices = Voices(session)
+    events: list[tuple[float, list[bytes]]] = []
+    if stems:
+        events.append((0.0, [osc.message("/s_new", synthdefs.LPF_DEF, synthdefs.LPF_NODE - i, 1, 0,
+                                         "out", 2 * i) for i in range(1, len(session.tracks))]))
+    end = 0.0
+    for n in range(loops):
+        for hit in hits:
+            at = hit.time + n * period
+            msgs = voices.messages(hit, at)
+            if stems:
+                msgs = [_routed(m, 2 * hit.track) for m in msgs]
+            events.append((at, msgs))
+            end = max(end, at + synthdefs.duration(voice_patch(session.tracks[hit.track], hit)))
+    return Score(events, end)
+
+
+def _routed(message: bytes, bus: int) -> bytes:
+    """A voice's ``/s_new`` writing to ``bus`` (other messages unchanged)."""
+    if not message.startswith(b"/s_new\0"):
+        return message
+    address, args = osc.parse(message)
+    return osc.message(address, *args, "out", bus)
 
 
 def render(session: Session, path: Path, bars: int = 2, seed: int = 1, sample_rate: int = 48000,
-           progress: Callable[[float, float], None] | None = None) -> float:
+           progress: Callable[[float, float], None] | None = None, loop: bool = False,
+           stems: bool = False) -> float:
     """Render ``bars`` bars of 4/4 from the start to ``path``; returns the file's duration in s.
-    The file runs on past the last bar until the longest voice has ended. ``progress`` gets
-    (seconds rendered, seconds in all) as scsynth goes."""
-    clock = InternalClock(session.tempo)
-    end_beat = 4.0 * bars
-    voices = Voices(session)
-    events = []
-    tail = 0.0
-    for hit in hits_between(session, clock, 0.0, end_beat):
-        events.append((hit.time, voices.messages(hit)))
-        tail = max(tail, hit.time + synthdefs.duration(voice_patch(session.tracks[hit.track], hit)))
-    duration = max(clock.time_at(end_beat), tail) + TAIL_S
-    nrt.render(events, path, duration, sample_rate=sample_rate, seed=seed,
-               progress=progress and (lambda done: progress(done, duration)))
-    return duration
+    The file runs on past the last bar until the longest voice has ended, or with ``loop`` is
+    exactly the bars long (``loop_frames``) with the tails wrapped onto its start. ``stems`` also
+    writes each track alone (``stem_paths``), as long as the mix. ``progress`` gets (seconds
+    rendered, seconds in all) as scsynth goes."""
+    path = Path(path)
+    once = score(session, bars)
+    if loop:
+        frames = loop_frames(session.tempo, bars, sample_rate)
+        period = frames / sample_rate  # hits repeat on the file's own sample grid
+        loops = 1 + math.ceil(once.end / period)  # every loop still ringing into the last one
+        start, duration = (loops - 1) * frames, loops * period
+        mix = score(session, bars, loops, period)
+    else:
+        frames, period, loops, start, mix = None, 0.0, 1, 0, once
+        duration = max(InternalClock(session.tempo).time_at(BEATS_PER_BAR * bars), once.end) + TAIL_S
+    runs = [(mix, 2)]
+    if stems:
+        runs.append((score(session, bars, loops, period, stems=True), 2 * len(session.tracks)))
+    total = duration * len(runs)
+    scratch = loop or stems
+    with tempfile.TemporaryDirectory(prefix=".gridtonic-render-", dir=path.parent) if scratch \
+            else contextlib.nullcontext("") as tmp:
+        files = [path if i == 0 and not loop else Path(tmp) / f"run{i}.w64" for i in range(len(runs))]
+        for i, ((sc, channels), target) in enumerate(zip(runs, files, strict=True)):
+            report = progress and (lambda done, i=i: progress(i * duration + done, total))
+            nrt.render(sc.events, target, duration, sample_rate=sample_rate, seed=seed, channels=channels,
+                       progress=report)
+        if loop:
+            nrt.extract(files[0], [path], start, frames, sample_rate)
+        if stems:
+            nrt.extract(files[-1], stem_paths(session, path), start, frames, sample_rate)
+    return frames / sample_rate if loop else duration
