@@ -304,6 +304,20 @@ async def test_the_step_inspector_edits_every_per_step_control(browser, data):  
                     "step 41 now played")
         assert "beyond" in await in_page(lambda: lane_step(browser, 1, 16).get_attribute("class"))  # step 49
         assert await in_page(lambda: by_id(browser, "length").get_attribute("value")) == "48"
+        # the other ways to inspect a step: alt-click, a long press, a click in "click inspects"; none
+        # sets the step
+        ways = {9: lambda el: ActionChains(browser).key_down(Keys.ALT).click(el).key_up(Keys.ALT).perform(),
+                10: lambda el: ActionChains(browser).click_and_hold(el).pause(0.8).release(el).perform(),
+                11: lambda el: (by_id(browser, "inspect-mode").click(), el.click(),
+                                by_id(browser, "inspect-mode").click())}
+        inspector = await in_page(lambda: by_id(browser, "inspector"))
+        for k, way in ways.items():
+            await in_page(lambda k=k, way=way: way(lane_step(browser, 1, k)))
+            await until(seen(lambda k=k: inspector.get_attribute("data-step") == str(32 + k)),
+                        f"step {33 + k} inspected")
+        await in_page(lambda: lane_step(browser, 1, 12).click())  # and a plain click sets a step again
+        await until(lambda: t.steps[44], "step 45 set by a click")  # after any the ways above sent
+        assert t.steps[41:44] == [False] * 3
 
 
 INSPECTOR_BOXES_JS = """

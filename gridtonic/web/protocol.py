@@ -376,10 +376,9 @@ def positions_message(positions: list[int] | None) -> str:
     return json.dumps({"type": "positions", "positions": positions})
 
 
-def frame_message(frame: Frame, playhead: int | None, page: int) -> str:
-    """One LED frame as one hex digit a key (0–15), with the playhead for the screen's cursor."""
-    return json.dumps({"type": "frame", "levels": "".join(HEX[v] for v in frame), "playhead": playhead,
-                       "page": page})
+def frame_message(frame: Frame) -> str:
+    """One LED frame as one hex digit a key (0–15); the lanes' playheads come in ``positions_message``."""
+    return json.dumps({"type": "frame", "levels": "".join(HEX[v] for v in frame)})
 
 
 def error_message(text: str) -> str:

@@ -3,8 +3,8 @@
 Thin glue around the pure parts: keys go into the page's own 16×8 ``Surface`` (the grid's layout,
 gestures and LED frames, but its own held keys and page, shared by every open page); other messages
 are checked by ``protocol.parse`` and applied on the trio thread, so a page edit reaches the engine
-on its next hit. Every open page gets every frame and
-state change, so they stay in sync. Served by hypercorn's trio worker: HTTP and WebSocket on one
+on its next hit. Every open page gets every frame, state change and move of a track's playhead, so
+they stay in sync. Served by hypercorn's trio worker: HTTP and WebSocket on one
 port inside the instrument's nursery, no thread, no framework (the app is one small ASGI callable).
 Only a page that knows the token (``access``) may play, at most ``MAX_PAGES`` at once, each at most
 ``RATE`` messages a second.
@@ -131,8 +131,7 @@ class Web:
             c.send(text)
 
     def _send_frame(self, frame: Frame) -> None:
-        now = trio.current_time()
-        self.frame = protocol.frame_message(frame, self.surface.playhead(now), self.surface.gestures.page)
+        self.frame = protocol.frame_message(frame)
         self.broadcast(self.frame)
 
     def state_message(self) -> str:
