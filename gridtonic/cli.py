@@ -45,6 +45,8 @@ EXAMPLES: dict[str, str] = {  # one line each sub-command's --help ends with
     "run": "gridtonic run --tempo 124 --preset tough",
     "render": "gridtonic render 'kick:x---x---x---x---,snare:----x-------x---' -o beat.wav --bars 4 --loop",
     "devices": "gridtonic devices --midi-api jack",
+    "layout": "gridtonic layout show grid16x8",
+    "layout show": "gridtonic layout show launchpad-8x8",
     "preset": "gridtonic preset show tough",
     "preset show": "gridtonic preset show tough --file-order",
     "preset list": "gridtonic preset list",
@@ -135,6 +137,13 @@ def _parser(settings: config.Settings | None = None) -> argparse.ArgumentParser:
                         help="also one file per track beside the mix (beat.wav: beat-kick.wav, ...)")
     render.add_argument("--force", action="store_true", help="write files over 2 GB")
     render.set_defaults(func=_render)
+
+    layouts = sub.add_parser("layout", help="the surfaces' layouts (layouts/*.toml)")
+    show = layouts.add_subparsers(dest="layout_command", required=True).add_parser(
+        "show", help="draw a layout in the terminal: its keys, track rows, lanes and labels")
+    show.add_argument("layout", nargs="?", help="a shipped layout (grid16x8, 'launchpad 8x8') or a layout "
+                                                "file (default: each shipped layout)")
+    show.set_defaults(func=_layout_show)
 
     devices = sub.add_parser("devices", help="audio status: JACK, scsynth, SynthDefs, MIDI ports")
     midiports.add_api_option(devices)
@@ -246,6 +255,33 @@ def _render(args: argparse.Namespace) -> int:
         names = ", ".join(p.name for p in render.stem_paths(session, args.output))
         print(f"gridtonic: and its stems {names}")
     return 0
+
+
+def _layout_show(args: argparse.Namespace) -> int:
+    from gridtonic.core import keymap, layout
+
+    try:
+        shown = ([_find_layout(args.layout)] if args.layout else
+                 [layout.load(p) for p in sorted(layout.LAYOUT_DIR.glob("*.toml"))])
+    except layout.LayoutError as e:
+        raise UserError(str(e)) from None
+    print("\n\n".join(keymap.draw(lay) for lay in shown))
+    return 0
+
+
+def _find_layout(text: str):
+    """A layout file, or a shipped layout by its file's name (``grid16x8``) or its own (``grid 16x8``)."""
+    from gridtonic.core import layout
+
+    if Path(text).is_file():
+        return layout.load(Path(text))
+    shipped = {p.stem: layout.load(p) for p in sorted(layout.LAYOUT_DIR.glob("*.toml"))}
+    for stem, lay in shipped.items():
+        if text.lower() in (stem.lower(), lay.name.lower()):
+            return lay
+    close = difflib.get_close_matches(text, list(shipped), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise UserError(f"layout {text!r}: no such file or shipped layout (shipped: {', '.join(shipped)}){hint}")
 
 
 def _check_patterns(spec: str) -> None:
