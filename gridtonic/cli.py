@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from gridtonic import __version__, grid, launchpad, midi, web
+from gridtonic.core import keymap, layout
 from gridtonic.core.errors import UserError
 from gridtonic.core.session import SessionError
 from gridtonic.io import config, midiports, store
@@ -258,8 +259,6 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _layout_show(args: argparse.Namespace) -> int:
-    from gridtonic.core import keymap, layout
-
     try:
         shown = ([_find_layout(args.layout)] if args.layout else
                  [layout.load(p) for p in sorted(layout.LAYOUT_DIR.glob("*.toml"))])
@@ -269,10 +268,8 @@ def _layout_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _find_layout(text: str):
+def _find_layout(text: str) -> layout.Layout:
     """A layout file, or a shipped layout by its file's name (``grid16x8``) or its own (``grid 16x8``)."""
-    from gridtonic.core import layout
-
     if Path(text).is_file():
         return layout.load(Path(text))
     shipped = {p.stem: layout.load(p) for p in sorted(layout.LAYOUT_DIR.glob("*.toml"))}
