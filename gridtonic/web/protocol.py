@@ -154,12 +154,12 @@ class _Fields:
                 return self.int(key, -MAX_NUDGE, MAX_NUDGE)
             case "accent":
                 return self.bool(key)
-        if self.msg.get(key) is None:  # the condition: none, or one of them
-            return None
-        if self.msg.get(key) not in CONDITIONS:
-            raise self._bad(key, f"null or a condition (A:B with 1 <= A <= B <= {MAX_CYCLES}, FILL, PRE, "
-                                 "NEI, 1ST, each also after !)")
-        return self.msg[key]
+            case _:  # the condition: none (null), or one of them
+                v = self.msg.get(key)
+                if v is not None and v not in CONDITIONS:
+                    raise self._bad(key, f"null or a condition (A:B with 1 <= A <= B <= {MAX_CYCLES}, FILL, "
+                                         "PRE, NEI, 1ST, each also after !)")
+                return v
 
     def slots(self, key: str, count: int) -> tuple[int, ...]:
         """A chain: at most MAX_CHAIN slot numbers, each one of the ``count`` slots."""
