@@ -22,6 +22,7 @@ from gridtonic.core.actions import STEP_FIELDS
 from gridtonic.core.session import (
     CONDITIONS,
     MAX_CHAIN,
+    MAX_FILL_EVERY,
     MAX_NUDGE,
     MAX_RATCHET,
     MAX_STEPS,
@@ -36,9 +37,9 @@ from gridtonic.web import server as web
 MB = 1 << 20
 TYPES = ["key", "param", "morph", "select", "mute", "introspect", "generate", "transport", "tap", "tempo",
          "preset", "save", "load", "release", "step", "level", "step_field", "lock", "track_field", "chain",
-         "fill"]
+         "fill", "fill_every"]
 FIELDS = ["x", "y", "down", "track", "slot", "name", "value", "basis", "target", "bpm", "step", "on", "lane",
-          "field", "slots", "held"]
+          "field", "slots", "held", "bars"]
 
 
 @pytest.fixture
@@ -178,6 +179,7 @@ INSPECTOR = st.one_of(
     st.fixed_dictionaries({"type": st.just("chain"),
                            "slots": st.lists(st.integers(0, 9), max_size=MAX_CHAIN + 2) | NEAR}),
     st.fixed_dictionaries({"type": st.just("fill"), "held": st.booleans() | NEAR}),
+    st.fixed_dictionaries({"type": st.just("fill_every"), "bars": st.integers(0, MAX_FILL_EVERY) | NEAR}),
 )
 INSPECTOR_EXAMPLES = 800
 
@@ -201,11 +203,13 @@ def in_range(session: Session) -> list[str]:
                 if len(getattr(t, n)) != MAX_STEPS]
     if not all(type(s) is int and 0 <= s < len(session.slots) for s in session.chain):
         bad.append(f"chain {session.chain}")
+    if not (type(session.fill_every) is int and 0 <= session.fill_every <= MAX_FILL_EVERY):
+        bad.append(f"fill every {session.fill_every!r} bars")
     return bad
 
 
 async def test_the_inspectors_messages_keep_the_session_in_range(data, caplog, monkeypatch):
-    """Hypothesis sends step_field, lock, track_field, chain and fill messages near and past every
+    """Hypothesis sends step_field, lock, track_field, chain, fill and fill_every messages near and past every
     limit: none crashes the page or logs a failure, the session never has to clamp what the page's
     check let through (its clamps warn), what was applied is in range, and the saved session loads
     back without a single warning, in range, and saves the same again."""

@@ -360,6 +360,8 @@ async def test_the_inspector_and_lanes_never_overlap_nor_scroll_sideways(browser
 
 
 async def test_chains_and_fill_from_the_page(browser, data):  # noqa: F811
+    """A chain set (one naming a slot there is not is refused on the page), the fill rate, and FILL
+    held with the pointer and with F."""
     async with rig(data) as (inst, url):
         s = inst.session
         await in_page(lambda: browser.get(url))
@@ -379,6 +381,9 @@ async def test_chains_and_fill_from_the_page(browser, data):  # noqa: F811
         assert s.chain == [1, 0, 1]
         await in_page(lambda: by_id(browser, "chain-clear").click())
         await until(lambda: s.chain == [], "no chain")
+        await in_page(lambda: by_id(browser, "fill-every").send_keys(Keys.BACKSPACE, "4", Keys.TAB))
+        await until(lambda: s.fill_every == 4, "a fill every 4 bars")
+        await in_page(lambda: browser.execute_script("document.activeElement.blur()"))  # F in a box types
         # FILL while the pointer holds the button, and while F is held
         fill = await in_page(lambda: by_id(browser, "fill"))
         for down, up in ((ActionChains(browser).click_and_hold(fill), ActionChains(browser).release(fill)),

@@ -224,6 +224,7 @@ BAD = [
     '{"type": "chain", "slots": [-1]}', '{"type": "chain", "slots": [0%s]}' % (", 0" * 64),
     '{"type": "chain", "slots": [[0]]}', '{"type": "chain"}',
     '{"type": "fill", "held": 1}', '{"type": "fill"}', '{"type": "fill", "held": "down"}',
+    *(f'{{"type": "fill_every", "bars": {v}}}' for v in ("-1", "65", "2.5", '"4"', "true", "null", "1e400")),
 ]
 
 
@@ -260,7 +261,7 @@ async def test_bad_messages_are_refused_one_by_one_and_other_pages_keep_playing(
 
 async def test_the_inspectors_edits_reach_the_session_and_every_page(data):
     """One page edits a step of track 2 past step 32 (each per-step field, a lock set and cleared),
-    the track's length and speed, a chain and FILL; the other page's state shows each edit; the
+    the track's length and speed, a chain, the fill rate and FILL; the other page's state shows each edit; the
     editing page going away lets go of its FILL."""
     async with rig(data) as (inst, url), trio.open_nursery() as n:
         s = inst.session
@@ -307,6 +308,10 @@ async def test_the_inspectors_edits_reach_the_session_and_every_page(data):
         assert s.chain == [1, 0, 1]
         await ask(edit, {"type": "chain", "slots": []})
         await state_where(other, lambda st: st["chain"] == [])
+        # a fill every 4 bars, as a Microtonic preset's FillRate
+        await ask(edit, {"type": "fill_every", "bars": 4})
+        await state_where(other, lambda st: st["fill_every"] == 4)
+        assert s.fill_every == 4
         # FILL held, let go, held again: the page closing lets go of it
         for held in (True, False, True):
             await ask(edit, {"type": "fill", "held": held})

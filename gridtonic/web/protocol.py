@@ -26,6 +26,7 @@ from gridtonic.core.session import (
     LANES,
     MAX_CHAIN,
     MAX_CYCLES,
+    MAX_FILL_EVERY,
     MAX_NUDGE,
     MAX_RATCHET,
     MAX_STEPS,
@@ -66,6 +67,13 @@ class SetMorph:
 
 
 @dataclass(frozen=True)
+class FillEvery:
+    """Every N-th bar plays as a fill (Microtonic's FillRate); 0: only while FILL is held."""
+
+    bars: int
+
+
+@dataclass(frozen=True)
 class Select:
     track: int
 
@@ -94,9 +102,9 @@ class Release:
 
 
 # the grid's own actions where a page asks the same thing (the surface runs them)
-Command = (Key | SetParam | SetMorph | Select | Tempo | LoadPreset | SessionFile | Release | a.ToggleMute
-           | a.Introspect | a.Generate | a.Transport | a.Tap | a.SetSteps | a.SetLevel | a.SetStepField
-           | a.SetLock | a.SetTrackField | a.SetChain | a.Fill)
+Command = (Key | SetParam | SetMorph | FillEvery | Select | Tempo | LoadPreset | SessionFile | Release
+           | a.ToggleMute | a.Introspect | a.Generate | a.Transport | a.Tap | a.SetSteps | a.SetLevel
+           | a.SetStepField | a.SetLock | a.SetTrackField | a.SetChain | a.Fill)
 
 
 class _Fields:
@@ -231,6 +239,8 @@ def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command
             return a.SetChain(f.slots("slots", len(session.slots)))
         case "fill":  # the FILL key held (true) or let go
             return a.Fill(f.bool("held"))
+        case "fill_every":
+            return FillEvery(f.int("bars", 0, MAX_FILL_EVERY))
         case "introspect":
             basis, target = f.int("basis", 0, last), f.int("target", 0, last)
             if basis == target:
@@ -267,13 +277,15 @@ def load_session(session: Session, loaded: Session, tempo: bool) -> None:
 
 
 def apply(session: Session, cmd: Command) -> bool:
-    """Make a plain session edit (parameters, morph); False for commands that are not one."""
+    """Make a plain session edit (parameters, morph, fill rate); False for commands that are not one."""
     match cmd:
         case SetParam(track, slot, name, value):
             t = session.tracks[track]
             (t.patch_a if slot == "a" else t.patch_b)[name] = value
         case SetMorph(track, value):
             session.tracks[track].morph = value
+        case FillEvery(bars):
+            session.fill_every = bars
         case _:
             return False
     return True
@@ -344,6 +356,7 @@ STEP_LISTS: dict[str, tuple[Any, Any]] = {
 # what the step inspector offers, so the page never hard-codes the session's ranges
 LIMITS = {"steps": MAX_STEPS, "ratchet": MAX_RATCHET, "nudge": MAX_NUDGE, "nudge_divisions": NUDGE_DIVISIONS,
           "conditions": list(CONDITIONS), "speeds": list(SPEEDS), "chain": MAX_CHAIN,
+          "fill_every": MAX_FILL_EVERY,
           "defaults": {name: default for name, (default, _) in STEP_LISTS.items()}}
 
 

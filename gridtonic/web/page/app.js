@@ -542,11 +542,18 @@ $("chain-set").onclick = setChain;
 $("chain").addEventListener("keydown", (ev) => { if (ev.key === "Enter") setChain(); });
 $("chain-clear").onclick = () => { $("chain").value = ""; send({ type: "chain", slots: [] }); };
 
+$("fill-every").addEventListener("change", () => {
+  const n = Number($("fill-every").value);
+  if (Number.isInteger(n) && n >= 0 && n <= state.limits.fill_every) send({ type: "fill_every", bars: n });
+  else showError(`fills come every 1 to ${state.limits.fill_every} bars, or 0: only while FILL is held`);
+});
+
 function drawSong(s) {
   if (document.activeElement !== $("chain")) $("chain").value = s.chain.map((n) => n + 1).join(" ");
   $("song").dataset.chain = s.chain.join(" ");
   $("fill").classList.toggle("on", s.fill);
-  $("fill-every").textContent = s.fill_every ? `a fill every ${s.fill_every} bars` : "";
+  $("fill-every").max = s.limits.fill_every;
+  if (document.activeElement !== $("fill-every")) $("fill-every").value = s.fill_every;
 }
 
 function drawSlots(s) {
