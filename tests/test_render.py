@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from gridtonic import analysis
 from gridtonic.core import params
 from gridtonic.core.session import SessionError
-from gridtonic.io import store
-from gridtonic.sound import nrt
-from gridtonic.sound.render import LIMIT_BYTES, loop_frames, pattern_session, render, stem_paths
+from gridtonic.io import osc, store
+from gridtonic.sound import nrt, synthdefs
+from gridtonic.sound.render import LIMIT_BYTES, loop_frames, pattern_session, render, routed, stem_paths
 from gridtonic.sound.render import planned as render_planned
 
 pytestmark = pytest.mark.nrt
@@ -133,6 +133,17 @@ def test_loop_stems_are_the_loop_split_by_track(tmp_path):
     assert sf.info(str(tmp_path / "l-kick.flac")).subtype == "PCM_24"
     assert np.abs(kick + snare + sum(rest) - mix).max() <= 3 * 2.0**-23  # one 24-bit step each
     assert np.abs(kick[:SR // 10]).max() > 0.05 and np.abs(snare[:SR // 10]).max() < 1e-6  # the kick's tail
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(st.dictionaries(st.sampled_from([p.name for p in params.PARAMS]), st.floats(-1e6, 1e6, width=32)),
+       st.integers(1000, 2**31 - 1), st.integers(0, 14))
+def test_a_routed_voice_is_the_same_message_with_out_added(patch, node, bus):
+    message = synthdefs.voice_message(patch, node)
+    address, args = osc.parse(message)
+    assert routed(message, bus) == osc.message(address, *args, "out", bus)
+    release = osc.message("/n_set", node, "gate", 0.0)
+    assert routed(release, bus) == release
 
 
 def test_the_same_session_and_seed_render_the_same_bytes(tmp_path):
@@ -258,14 +269,16 @@ def test_a_failed_render_leaves_no_file_and_keeps_the_old_one(tmp_path):
     assert out.read_bytes() == b"the take from yesterday" and list(tmp_path.iterdir()) == [out]
 
 
-def test_a_terminated_render_leaves_no_file_and_no_scsynth(tmp_path):
+@pytest.mark.parametrize("options", [(), ("--loop", "--stems")])
+def test_a_terminated_render_leaves_no_file_and_no_scsynth(tmp_path, options):
     out = tmp_path / "long.wav"
     dense = ",".join(f"{t}:xxxxxxxxxxxxxxxx" for t in ("kick", "snare", "closed hat"))
-    p = subprocess.Popen([sys.executable, "-m", "gridtonic", "render", dense, "-o", str(out), "--bars", "400",
-                          "--tempo", "300"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [sys.executable, "-m", "gridtonic", "render", dense, "-o", str(out), "--bars", "400",
+           "--tempo", "300", *options]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     partial = None
-    while partial is None and p.poll() is None:
-        partial = next(tmp_path.glob(".long.wav.*.partial"), None)
+    while partial is None and p.poll() is None:  # a loop's first run writes into a hidden scratch folder
+        partial = next(tmp_path.glob("**/.*.partial"), None)
     assert partial is not None, "the render ended before it wrote anything"
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=30) == 130
