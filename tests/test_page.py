@@ -293,7 +293,7 @@ async def test_the_step_inspector_edits_every_per_step_control(browser, data):  
         await until(seen(lambda: texts(browser, "#locks li") == []), "its chip gone")
         # the track's length and speed
         def length_and_speed() -> None:
-            box = by_id(browser, "length")
+            box = by_id(browser, "track-length")
             box.clear()
             box.send_keys("48", Keys.TAB)
             Select(by_id(browser, "speed")).select_by_value("1.5")
@@ -303,7 +303,7 @@ async def test_the_step_inspector_edits_every_per_step_control(browser, data):  
         await until(seen(lambda: "beyond" not in lane_step(browser, 1, 8).get_attribute("class")),
                     "step 41 now played")
         assert "beyond" in await in_page(lambda: lane_step(browser, 1, 16).get_attribute("class"))  # step 49
-        assert await in_page(lambda: by_id(browser, "length").get_attribute("value")) == "48"
+        assert await in_page(lambda: by_id(browser, "track-length").get_attribute("value")) == "48"
         # the other ways to inspect a step: alt-click, a long press, a click in "click inspects"; none
         # sets the step
         ways = {9: lambda el: ActionChains(browser).key_down(Keys.ALT).click(el).key_up(Keys.ALT).perform(),
@@ -337,7 +337,7 @@ return [...document.querySelectorAll(sel)].filter((e) => e.getClientRects().leng
 async def test_the_inspector_and_lanes_never_overlap_nor_scroll_sideways(browser, data):  # noqa: F811
     """A step with two locks inspected, a chain set: at 800, 1280 and 1920 px no two controls of the
     inspector, the lane pages, the chain row or the lanes overlap, no text is cut off, no slider is a
-    stub, and nothing scrolls sideways."""
+    stub, and nothing scrolls sideways; no two elements share an id."""
     async with rig(data) as (inst, url):
         s = inst.session
         s.tracks[1].locks[4] = {"nFilFrq": 1234.0, "oscWave": 2.0}
@@ -357,6 +357,9 @@ async def test_the_inspector_and_lanes_never_overlap_nor_scroll_sideways(browser
             assert len(sliders) == 6 and min(sliders) >= MIN_SLIDER, (width, sliders)
             scroll, client = await in_page(lambda: browser.execute_script(SCROLL_JS))
             assert scroll <= client, f"horizontal scroll at {width} px"
+        ids = await in_page(lambda: browser.execute_script(
+            "return [...document.querySelectorAll('[id]')].map((e) => e.id)"))
+        assert sorted({i for i in ids if ids.count(i) > 1}) == []  # getElementById finds the one meant
 
 
 async def test_chains_and_fill_from_the_page(browser, data):  # noqa: F811

@@ -399,7 +399,7 @@ function buildInspector(s) {
   options(fieldControl("condition"), [["", "none"], ...s.limits.conditions.map((c) => [c, c])]);
   Object.assign(fieldControl("ratchet"), { min: 1, max: s.limits.ratchet });
   Object.assign(fieldControl("nudge"), { min: -s.limits.nudge, max: s.limits.nudge });
-  $("length").max = s.limits.steps;
+  $("track-length").max = s.limits.steps;
   options($("lock-name"), s.params.map((p) => [p.name, p.label]));
   $("inspector").dataset.built = "1";
 }
@@ -426,7 +426,7 @@ function drawInspector(s) {
   }
   const i = inspectorTrack(s), t = s.tracks[i];
   if (!t) { inspected = null; return; }
-  if (document.activeElement !== $("length")) $("length").value = t.length;
+  if (document.activeElement !== $("track-length")) $("track-length").value = t.length;
   if (document.activeElement !== $("speed")) $("speed").value = t.speed;
   $("inspector").classList.toggle("idle", !inspected);
   $("inspector").querySelectorAll("#step-fields input, #step-fields select, #lock-fields input, #lock-fields button")
@@ -495,8 +495,8 @@ $("lock-value").addEventListener("input", () => {
   if (inspected) send({ type: "lock", ...where(), name: p.name, value: p.choices.length ? v : fromSlider(p, v) });
 });
 $("lock-clear").onclick = () => inspected && send({ type: "lock", ...where(), name: $("lock-name").value, value: null });
-$("length").addEventListener("change", () => {
-  const n = Number($("length").value);
+$("track-length").addEventListener("change", () => {
+  const n = Number($("track-length").value);
   if (Number.isInteger(n) && n >= 1 && n <= state.limits.steps) {
     send({ type: "track_field", track: inspectorTrack(state), field: "length", value: n });
   } else showError(`a length is a whole number of steps, 1 to ${state.limits.steps}`);
