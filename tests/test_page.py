@@ -396,6 +396,12 @@ async def test_chains_and_fill_from_the_page(browser, data):  # noqa: F811
             await until(seen(lambda: "on" in by_id(browser, "fill").get_attribute("class").split()), "lit")
             await in_page(up.perform)
             await until(lambda: not inst.sequencer.fill, "FILL let go")
+        # held when the page loses focus (another window): let go, as every key it held
+        await in_page(ActionChains(browser).click_and_hold(fill).perform)
+        await until(lambda: inst.sequencer.fill, "FILL held again")
+        await in_page(lambda: browser.execute_script("window.dispatchEvent(new Event('blur'))"))
+        await until(lambda: not inst.sequencer.fill, "FILL let go with the focus")
+        await in_page(ActionChains(browser).release().perform)
 
 
 HEADS_JS = """return [...document.querySelectorAll("#patterns .track")].map((row) =>
