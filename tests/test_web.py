@@ -228,7 +228,10 @@ BAD = [
 ]
 
 
-async def test_bad_messages_are_refused_one_by_one_and_other_pages_keep_playing(data):
+async def test_bad_messages_are_refused_one_by_one_and_other_pages_keep_playing(data, caplog):
+    """Each bad message: an error to its page only, nothing applied, and the 1st, 2nd, 4th … a line
+    in the log."""
+    caplog.set_level(logging.WARNING, logger="gridtonic.web")
     async with rig(data) as (inst, url), trio.open_nursery() as n:
         bad, good = await ws_client(url, n), await ws_client(url, n)
         for ws in (bad, good):
@@ -241,6 +244,10 @@ async def test_bad_messages_are_refused_one_by_one_and_other_pages_keep_playing(
         await bad.send_message(b"\x00binary")  # a binary frame: also an error, not a crash
         assert "JSON text" in (await next_of(bad, "error"))["message"]
         assert store.dumps(inst.session) == before  # nothing applied
+        lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("web page message:")]
+        counts = [int(line.rsplit("(", 1)[1].split()[0]) for line in lines]  # "… (4 so far)"
+        assert counts == [2**i for i in range(len(lines))] and 2 * counts[-1] > len(BAD) - 2, lines
+        assert "not JSON" in lines[0]
         assert not (data / "sessions").exists() and not (data.parent / "escape.json").exists()
         # the other page was told nothing about it, and both still play: a step set by the good page
         # reaches both pages' state

@@ -115,6 +115,7 @@ class Web:
         self.clients: dict[int, Client] = {}
         self.refused = Dropped(log, "web page")  # connections without the token, over MAX_PAGES
         self.failed = Dropped(log, "web page")  # messages a handler raised on (a bug)
+        self.bad = Dropped(log, "web page message")  # messages refused by their check (told to the page)
         self.too_fast = Dropped(log, "web page")  # messages over a page's RATE
         self.frame = ""  # the latest frame message, for pages that connect
         self.state = ""  # the latest state message
@@ -191,7 +192,10 @@ class Web:
         try:
             cmd = protocol.parse(text, self.session, self.surface.gestures.layout)
             await self._perform(client, cmd)
-        except (BadMessage, PresetError, SessionError, OSError) as e:
+        except BadMessage as e:  # the page is told; the terminal gets a sparse line (a page or script bug)
+            self.bad(f"{reprlib.repr(text)}: {e}")
+            client.send(protocol.error_message(str(e)))
+        except (PresetError, SessionError, OSError) as e:
             client.send(protocol.error_message(str(e)))
         except Exception as e:  # a bug costs this message, not the page nor the music
             self.failed.raised(reprlib.repr(text), e)
