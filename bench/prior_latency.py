@@ -1,7 +1,7 @@
 """Figures for the introspection prior: one key press's latency on *real* bases (bars of GMD
-validation drumming, not random patterns: real bases have deep evidence rows), called directly and
-through ``trio.to_thread`` as the surface calls it (target p99 <= 1 ms); load time, file size and
-build time of the shipped prior. Wall-clock figures: quote them with the machine's load.
+validation drumming, not random patterns: real bases have deep evidence rows), groove included,
+called directly and through ``trio.to_thread`` as the surface calls it (target p99 <= 1 ms); load
+time, file size and build time of the shipped prior. Wall-clock figures: quote them with the machine's load.
 
     python bench/prior_latency.py
 """
@@ -48,7 +48,10 @@ def presses(n: int) -> list[tuple[str, Track, Track]]:
 
 
 def call(s: sampler.Sampler, verb: str, target: Track, basis: Track) -> object:
-    return s.second_half(target) if verb == "second_half" else s.track_from(target, basis)
+    """One key press with the groove (velocity and nudge) included."""
+    if verb == "second_half":
+        return s.second_half(target, groove=1.0, basis=basis)
+    return s.track_from(target, basis, groove=1.0)
 
 
 async def threaded(s: sampler.Sampler, jobs: list[tuple[str, Track, Track]]) -> list[float]:
@@ -83,12 +86,14 @@ def main() -> None:
     for job in jobs[:200]:  # warm up numpy and the thread cache; then every basis is new again
         call(s, *job)
     s.forget()
-    direct = []
+    direct, cpu = [], []
     for job in jobs:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         call(s, *job)
         direct.append(time.perf_counter() - t)
+        cpu.append(time.thread_time() - c)
     print(f"key press, {N} real bases (track_from / second_half), direct: {quantiles(direct)}")
+    print(f"  its CPU time (what other processes on the machine cannot inflate): {quantiles(cpu)}")
     s.forget()
     hop = trio.run(threaded, s, jobs)
     print(f"key press through trio.to_thread (as the surface calls it): {quantiles(hop)}")

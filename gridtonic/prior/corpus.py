@@ -134,8 +134,19 @@ def read_drummy(path: Path, stats: Stats) -> Iterator[Run]:
         log.warning("%s: %d lines are not 2-bar patterns; skipped", path, bad)
 
 
-def midi_bars(midi: mido.MidiFile, stats: Stats, ghost: dict[str, int] = GHOST_VELOCITY) -> list[Bar] | str:
-    """Bars of 16 quantised steps from a drum MIDI file, or the reason it cannot be used."""
+@dataclass(frozen=True)
+class Hit:
+    """One kept drum note on the 16th grid: where it is quantised to, how far off the grid it was
+    played (in steps, -0.5..0.5) and how hard (MIDI velocity)."""
+
+    step: int  # from the start of the file
+    cls: int
+    offset: float
+    velocity: int
+
+
+def midi_hits(midi: mido.MidiFile, stats: Stats, ghost: dict[str, int] = GHOST_VELOCITY) -> list[Hit] | str:
+    """The drum notes of a MIDI file on the 16th grid, or the reason it cannot be used."""
     notes: list[tuple[int, int, int, int]] = []  # tick, channel, note, velocity
     for track in midi.tracks:
         tick = 0
@@ -150,7 +161,7 @@ def midi_bars(midi: mido.MidiFile, stats: Stats, ghost: dict[str, int] = GHOST_V
     if not notes:
         return "no notes"
     step_ticks = midi.ticks_per_beat / 4
-    hits: dict[int, list[int]] = {}
+    hits = []
     for tick, _, note, velocity in notes:
         cls = GM_NOTES.get(note)
         if cls is None:
@@ -159,28 +170,42 @@ def midi_bars(midi: mido.MidiFile, stats: Stats, ghost: dict[str, int] = GHOST_V
         if velocity < ghost[cls]:
             stats.skipped["ghost notes"] += 1
             continue
-        hits.setdefault(round(tick / step_ticks), []).append(CLASS_ID[cls])
-    if not hits:
-        return "no known drum notes"
-    bars = [[0] * len(CLASSES) for _ in range(max(hits) // HALF + 1)]
-    for step, classes in hits.items():
-        for c in classes:
-            bars[step // HALF][c] |= 1 << (step % HALF)
+        step = round(tick / step_ticks)
+        hits.append(Hit(step, CLASS_ID[cls], tick / step_ticks - step, velocity))
+    return hits or "no known drum notes"
+
+
+def bars_of(hits: list[Hit]) -> list[Bar]:
+    """One pid per class for every bar the hits span."""
+    bars = [[0] * len(CLASSES) for _ in range(max(h.step for h in hits) // HALF + 1)]
+    for h in hits:
+        bars[h.step // HALF][h.cls] |= 1 << (h.step % HALF)
     return [tuple(b) for b in bars]
 
 
-def read_midi(path: Path, stats: Stats, ghost: dict[str, int] = GHOST_VELOCITY) -> Iterator[Run]:
-    """Runs of one drum MIDI file (4/4 only), quantised to the nearest 16th."""
+def midi_bars(midi: mido.MidiFile, stats: Stats, ghost: dict[str, int] = GHOST_VELOCITY) -> list[Bar] | str:
+    """Bars of 16 quantised steps from a drum MIDI file, or the reason it cannot be used."""
+    hits = midi_hits(midi, stats, ghost)
+    return hits if isinstance(hits, str) else bars_of(hits)
+
+
+def read_midi(path: Path, stats: Stats, ghost: dict[str, int] = GHOST_VELOCITY,
+              performances: list[list[Hit]] | None = None) -> Iterator[Run]:
+    """Runs of one drum MIDI file (4/4 only), quantised to the nearest 16th; the file's hits are
+    appended to ``performances`` when given (the groove learns from them)."""
     try:
         midi = mido.MidiFile(path, clip=True)
-        bars = midi_bars(midi, stats, ghost)
+        hits = midi_hits(midi, stats, ghost)
     except Exception as e:  # noqa: BLE001 - mido raises many types on bad bytes; a bad file is skipped
-        bars = f"unreadable MIDI ({type(e).__name__}: {e})"
-    if isinstance(bars, str):
-        stats.skipped[bars.split(" (")[0] + " files"] += 1
-        log.info("%s: %s; skipped", path, bars)
+        hits = f"unreadable MIDI ({type(e).__name__}: {e})"
+    if isinstance(hits, str):
+        stats.skipped[hits.split(" (")[0] + " files"] += 1
+        log.info("%s: %s; skipped", path, hits)
         return
     stats.files += 1
+    if performances is not None:
+        performances.append(hits)
+    bars = bars_of(hits)
     _count_hits(bars, stats)
     yield from _runs(bars, stats)
 
@@ -227,7 +252,8 @@ def corpus_files(root: Path, split: str | None, stats: Stats) -> list[Path]:
     return files
 
 
-def read_file(path: Path, stats: Stats, ghost: dict[str, int] = GHOST_VELOCITY) -> Iterator[Run]:
+def read_file(path: Path, stats: Stats, ghost: dict[str, int] = GHOST_VELOCITY,
+              performances: list[list[Hit]] | None = None) -> Iterator[Run]:
     if path.name.lower().endswith(MIDI_SUFFIXES):
-        return read_midi(path, stats, ghost)
+        return read_midi(path, stats, ghost, performances)
     return read_drummy(path, stats)

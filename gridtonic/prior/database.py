@@ -20,8 +20,9 @@ import numpy as np
 
 from gridtonic import __version__
 from gridtonic.io import store
-from gridtonic.prior.corpus import Run, Stats, corpus_files, read_file
+from gridtonic.prior.corpus import Hit, Run, Stats, corpus_files, read_file
 from gridtonic.prior.drums import CLASSES
+from gridtonic.prior.groove import OUTPUTS, WEIGHTS, learn
 
 FORMAT = "gridtonic-prior"
 SCHEMA_VERSION = 1
@@ -44,8 +45,12 @@ CREATE TABLE pair(ins1 INTEGER, pid1 INTEGER, ins2 INTEGER, pid2 INTEGER, n INTE
     PRIMARY KEY(ins1, pid1, ins2, pid2)) WITHOUT ROWID;
 CREATE TABLE adjacent(ins INTEGER, pid1 INTEGER, pid2 INTEGER, n INTEGER NOT NULL,
     PRIMARY KEY(ins, pid1, pid2)) WITHOUT ROWID;
+CREATE TABLE groove(ins INTEGER, output INTEGER, k INTEGER, w REAL NOT NULL,
+    PRIMARY KEY(ins, output, k)) WITHOUT ROWID;
 """
-TABLES = ("meta", "instrument", "corpus", "pattern", "pair", "adjacent")
+TABLES = ("meta", "instrument", "corpus", "pattern", "pair", "adjacent", "groove")
+# A groove weight is a velocity (0..1), an offset in steps (-0.5..0.5) or a correction of one.
+GROOVE_LIMIT = 4.0
 
 
 class PriorError(Exception):
@@ -72,6 +77,8 @@ class Counts:
     pattern: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))  # ins, pid, n
     pair: np.ndarray = field(default_factory=lambda: np.zeros((0, 5), np.int64))  # ins1<ins2, pid1, pid2
     adjacent: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int64))  # ins, pid1, pid2, n
+    # (classes, outputs, weights) of the groove; all zero without performances (drummy, old priors)
+    groove: np.ndarray = field(default_factory=lambda: np.zeros((len(CLASSES), len(OUTPUTS), WEIGHTS)))
 
 
 @dataclass
@@ -155,9 +162,11 @@ def build(
     min_count: int = 1,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> tuple[Counts, list[Corpus]]:
-    """Read and count every corpus; ``progress(done, total, file)`` after each file."""
+    """Read and count every corpus, and learn the groove from the MIDI performances among them;
+    ``progress(done, total, file)`` after each file (and once more, named "groove", at the end)."""
     sources = list(sources)
     tally = Tally()
+    performances: list[list[Hit]] = []
     corpora = []
     listed = []
     for root, weight in sources:
@@ -170,7 +179,7 @@ def build(
     for root, weight, stats, files in listed:
         runs: list[Run] = []
         for path in files:
-            runs.extend(read_file(path, stats))
+            runs.extend(read_file(path, stats, performances=performances))
             done += 1
             if progress:
                 progress(done, total, path.name)
@@ -180,6 +189,10 @@ def build(
     counts = tally.counts(min_count)
     if not len(counts.pattern):
         raise PriorError("no usable bars in " + ", ".join(str(r) for r, _ in sources))
+    if performances:
+        counts.groove = learn(performances)
+        if progress:
+            progress(done, total, "groove")
     return counts, corpora
 
 
@@ -213,6 +226,9 @@ def _write_sqlite(path: Path, counts: Counts, corpora: list[Corpus], settings: d
         con.executemany("INSERT INTO pattern VALUES (?, ?, ?)", counts.pattern.tolist())
         con.executemany("INSERT INTO pair VALUES (?, ?, ?, ?, ?)", counts.pair.tolist())
         con.executemany("INSERT INTO adjacent VALUES (?, ?, ?, ?)", counts.adjacent.tolist())
+        g = counts.groove
+        con.executemany("INSERT INTO groove VALUES (?, ?, ?, ?)",
+                        [(c, o, k, float(w)) for (c, o, k), w in np.ndenumerate(g) if np.any(g[c])])
         con.commit()
         con.execute("VACUUM")
     finally:
@@ -258,8 +274,27 @@ def _check_possible(con: sqlite3.Connection, path: Path) -> None:
                                  f"whole numbers ≥ 1, patterns 0..65535, instruments 0..{len(CLASSES) - 1}")
 
 
+def _groove(con: sqlite3.Connection, path: Path) -> np.ndarray:
+    """The groove weights (zeros for a prior built before there was a groove, or without MIDI)."""
+    weights = Counts().groove
+    if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'groove'").fetchone():
+        return weights
+    possible = (f"{_integer('ins', 0, len(CLASSES) - 1)} AND {_integer('output', 0, len(OUTPUTS) - 1)} AND "
+                f"{_integer('k', 0, WEIGHTS - 1)} AND typeof(w) IN ('real', 'integer') AND "
+                f"w BETWEEN {-GROOVE_LIMIT} AND {GROOVE_LIMIT}")
+    bad = con.execute(f"SELECT ins, output, k, w FROM groove WHERE NOT ({possible}) LIMIT 1").fetchone()
+    if bad is not None:
+        shown = ", ".join(f"{c}={v!r}" for c, v in zip(("ins", "output", "k", "w"), bad, strict=True))
+        raise ImpossibleData(f"{path}: damaged prior, impossible groove row ({shown}): weights are numbers "
+                             f"within ±{GROOVE_LIMIT:g}")
+    for c, o, k, w in con.execute("SELECT ins, output, k, w FROM groove"):
+        weights[c, o, k] = w
+    return weights
+
+
 def read_counts(path: Path) -> Counts:
-    """The three count tables of a prior file; ImpossibleData when a row could not come from a build."""
+    """The count tables and groove of a prior file; ImpossibleData when a row could not come from
+    a build."""
     con = connect(path)
     try:
         _check_possible(con, path)
@@ -271,7 +306,7 @@ def read_counts(path: Path) -> Counts:
                 ("pair", "ins1, pid1, ins2, pid2, n", 5),
                 ("adjacent", "ins, pid1, pid2, n", 4),
             )
-        ))
+        ), groove=_groove(con, path))
     except DAMAGE as e:
         raise PriorError(f"{path}: damaged prior ({e})") from None
     finally:
@@ -289,7 +324,7 @@ def info(path: Path) -> dict[str, object]:
                 "SELECT name, licence, weight, files, bars, stats FROM corpus ORDER BY id")
         ]
         rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("pattern", "pair", "adjacent")}
+                for t in ("pattern", "pair", "adjacent", "groove") if t in _tables(con)}
         classes = [name for (name,) in con.execute(
             "SELECT name FROM instrument WHERE ins IN (SELECT DISTINCT ins FROM pattern WHERE pid != 0) "
             "ORDER BY ins")]
@@ -300,12 +335,16 @@ def info(path: Path) -> dict[str, object]:
     return {"meta": meta, "corpora": corpora, "rows": rows, "classes with data": classes}
 
 
+def _tables(con: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 def checksum(path: Path) -> str:
     """sha256 of a canonical dump of every table (independent of SQLite's file layout)."""
     con = connect(path)
     h = hashlib.sha256()
     try:
-        for table in TABLES:
+        for table in (t for t in TABLES if t in _tables(con)):
             cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
             h.update(f"{table}({','.join(cols)})\n".encode())
             order = ", ".join(str(i + 1) for i in range(len(cols)))

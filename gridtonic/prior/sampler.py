@@ -31,6 +31,7 @@ from gridtonic.io import store
 from gridtonic.prior import database
 from gridtonic.prior.database import Counts, ImpossibleData, PriorError
 from gridtonic.prior.drums import CLASS_ID, CLASSES, FALLBACK_CLASS, HALF, class_of, decode, encode
+from gridtonic.prior.groove import BASIS, Groove, GrooveModel
 
 log = logging.getLogger(__name__)
 
@@ -192,10 +193,13 @@ class Generated:
 
 @dataclass(frozen=True)
 class Proposal:
-    """New steps for a 32-step track; the action that asked decides whether to apply them."""
+    """New steps for a 32-step track, and with ``groove`` their velocity (0..1) and nudge (1/24
+    step, -12..12); the action that asked decides whether to apply them."""
 
     steps: list[bool]
     how: str
+    velocity: list[float] | None = None
+    nudge: list[int] | None = None
 
 
 class Sampler:
@@ -227,10 +231,15 @@ class Sampler:
             for c in range(len(CLASSES))
         }
         self._cached = functools.lru_cache(maxsize=CACHED)(self._model)
+        self._cumulative = functools.lru_cache(maxsize=CACHED)(self._weighted)
+        self.resolve = functools.lru_cache(maxsize=CACHED)(self.resolve)  # type: ignore[method-assign]
+        self.grooves = GrooveModel(counts.groove)
 
     def forget(self) -> None:
         """Drop the cached answers (benchmarks measure new bases with it)."""
         self._cached.cache_clear()
+        self._cumulative.cache_clear()
+        self.grooves.forget()
 
     @classmethod
     def from_file(cls, path: Path) -> Sampler:
@@ -316,15 +325,27 @@ class Sampler:
         ev = self.evidence(self.relation(target, basis)[0], basis_pid)
         return self.probability(target, ev), ev.how
 
+    def _weighted(self, target: int, basis: int, basis_pid: int, temperature: float) -> np.ndarray:
+        """Cumulative drawing weights of the candidates (cached like ``_model``)."""
+        sharpness = self.relation(target, basis)[0].setting.sharpness
+        p = self._cached(target, basis, basis_pid)[0]
+        return np.cumsum(_weights(self.candidates(target, None), p, temperature / sharpness, frozenset()))
+
     def _draw(self, target: int, basis: int, basis_pid: int, temperature: float,
               rng: random.Random, exclude: frozenset[int], relation: str) -> Generated:
         ys = self.candidates(target, None)
         p, how = self._cached(target, basis, basis_pid)
-        sharpness = self.relation(target, basis)[0].setting.sharpness
-        w = _weights(ys, p, temperature / sharpness, exclude)
-        total = w.sum()
+        cum = self._cumulative(target, basis, basis_pid, temperature)
+        # the excluded candidates' stretches of the cumulative weights are stepped over
+        gaps = sorted((int(i), cum[i] - (cum[i - 1] if i else 0.0)) for y in exclude
+                      if (i := np.searchsorted(ys, y)) < len(ys) and ys[i] == y)
+        total = (cum[-1] if len(cum) else 0.0) - sum(w for _, w in gaps)
         if total > 0 and np.isfinite(total):
-            i = min(int(np.searchsorted(np.cumsum(w), rng.random() * total, side="right")), len(ys) - 1)
+            r = rng.random() * total
+            for i, w in gaps:
+                if r >= (cum[i - 1] if i else 0.0):
+                    r += w
+            i = min(int(np.searchsorted(cum, r, side="right")), len(ys) - 1)
             return Generated(int(ys[i]), float(p[i]), relation, how)
         u = self.unconditional[target]  # nothing left to draw: per-step frequencies, a new pattern
         for _ in range(100):
@@ -362,11 +383,22 @@ class Sampler:
                        random.Random(seed), never, f"{CLASSES[c]}: bar 2 | bar 1")
         return _noted(g, note)
 
+    def groove(self, track: Track, basis: Track | None = None, amount: float = 1.0,
+               steps: list[bool] | None = None) -> Groove:
+        """Velocity and nudge for ``track``'s 32 steps (or ``steps``), as the drummers played its
+        class at each step; steps themselves are left alone ("groove this track"). ``basis`` is
+        the track it grooves against (the kick; the snare for a kick) and only counts when it is
+        that class; ``amount`` 0..1 goes from flat to the full groove (a humanize amount)."""
+        c = self.resolve(track.name)[0]
+        known = basis is not None and self.resolve(basis.name)[0] == BASIS[c]
+        return self.grooves.groove(c, steps or track.steps, basis.steps if known else None, amount)
+
     def track_from(self, target: Track, basis: Track, temperature: float = FOCUS,
-                   seed: int | None = None) -> Proposal:
+                   seed: int | None = None, groove: float = 0.0) -> Proposal:
         """All 32 steps of ``target`` from ``basis``'s (introspect row from row), each half from the
         basis's half. A basis repeating its first half gives a repeating answer; the answer always
-        differs from ``target``'s current steps."""
+        differs from ``target``'s current steps. ``groove`` > 0 adds their velocity and nudge at
+        that amount."""
         rng = random.Random(seed)
         temperature = checked_temperature(temperature)  # once, so one warning for both halves
         b1, b2 = encode(basis.steps[:HALF]), encode(basis.steps[HALF:])
@@ -376,15 +408,23 @@ class Sampler:
             second = first
         else:
             second = self.generate(target.name, b2, basis.name, temperature, rng.getrandbits(64), c2)
-        return Proposal(_steps(first.pid, second.pid), _hows(first, second))
+        proposal = Proposal(_steps(first.pid, second.pid), _hows(first, second))
+        return self._grooved(proposal, target, basis, groove)
 
     def second_half(self, track: Track, temperature: float = FOCUS, seed: int | None = None,
-                    mode: str = NEXT_BAR) -> Proposal:
+                    mode: str = NEXT_BAR, groove: float = 0.0, basis: Track | None = None) -> Proposal:
         """Steps 17-32 of ``track`` conditioned on its steps 1-16 (P(bar 2 | bar 1)); never the
-        current steps 17-32, and in mode "new" never a repeat of steps 1-16."""
+        current steps 17-32, and in mode "new" never a repeat of steps 1-16. ``groove`` > 0 adds
+        velocity and nudge (against ``basis``, see ``groove``)."""
         first = encode(track.steps[:HALF])
         g = self.next_bar_of(track.name, first, temperature, seed, encode(track.steps[HALF:HALF * 2]), mode)
-        return Proposal(_steps(first, g.pid), _hows(g))
+        return self._grooved(Proposal(_steps(first, g.pid), _hows(g)), track, basis, groove)
+
+    def _grooved(self, p: Proposal, track: Track, basis: Track | None, amount: float) -> Proposal:
+        if amount <= 0:
+            return p
+        g = self.groove(track, basis, amount, p.steps)
+        return Proposal(p.steps, p.how, g.velocity, g.nudge)
 
 
 def _weights(ys: np.ndarray, p: np.ndarray, temperature: float, exclude: frozenset[int]) -> np.ndarray:
