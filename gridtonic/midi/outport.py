@@ -60,13 +60,13 @@ class MidiOut:
 
     def play(self, hit: Hit) -> None:
         """Sequencer sink: the track's note on at the hit's sound time, note off a gate later (cut to
-        the hit's span, so a ratchet's notes never overlap)."""
+        the hit's span, so a ratchet's notes never overlap: an off at the next on goes first)."""
         n = self.notes.get(hit.track)
         if n is None:
             return
         velocity = n.velocity if n.velocity is not None else max(1, round(127 * output_velocity(hit)))
         on = hit.time + self.latency
-        off = self.sequencer.clock.time_at(hit.beat + min(n.gate, hit.span * 0.9)) + self.latency
+        off = self.sequencer.clock.time_at(hit.beat + min(n.gate, hit.span)) + self.latency
         self.at(on, [NOTE_ON | n.channel, n.note, velocity])
         self.at(max(off, on), [NOTE_ON | n.channel, n.note, 0])
 
