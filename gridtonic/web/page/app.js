@@ -424,8 +424,8 @@ function drawInspector(s) {
     if (inspected && shownSelected !== null) inspected.track = s.selected;
     shownSelected = s.selected;
   }
+  if (inspected && !s.tracks[inspected.track]) inspected = null;  // a loaded session has fewer tracks
   const i = inspectorTrack(s), t = s.tracks[i];
-  if (!t) { inspected = null; return; }
   if (document.activeElement !== $("track-length")) $("track-length").value = t.length;
   if (document.activeElement !== $("speed")) $("speed").value = t.speed;
   $("inspector").classList.toggle("idle", !inspected);
