@@ -97,8 +97,9 @@ def test_a_loop_played_twice_is_the_pattern_playing_on_across_the_seam(tmp_path)
     assert length == 2.0 and len(loop) == bar
     assert np.abs(once[:SR // 10]).max() == 0 and np.abs(loop[:SR // 10]).max() > 0.05  # the tail wrapped
     assert np.abs(loop[SR // 2 + SR // 50:SR]).max() < 1e-3  # and choked on beat 2, as on the next pass
-    # bars 2-3 of the pattern played on (which differ from each other by up to 3e-5 at onsets)
-    assert np.abs(np.concatenate([loop, loop]) - on[bar:3 * bar]).max() < 1e-4
+    # bars 2-3 of the pattern played on; bars of one render differ by up to 1.5e-4 at their onsets,
+    # a tail not wrapped or not choked would be 0.03-0.06 off
+    assert np.abs(np.concatenate([loop, loop]) - on[bar:3 * bar]).max() < 1e-3
     seam, near = seam_jump(loop)
     assert seam < 2 * near
     seam, near = seam_jump(once[:bar])  # the bar cut from a plain render clicks at the seam

@@ -131,37 +131,25 @@ def unstamp(path: Path | str) -> None:
             f.seek(at)
 
 
-def extract(source: Path | str, targets: Sequence[Path], start: int = 0, frames: int | None = None,
-            sample_rate: int = 48000) -> None:
-    """Write ``frames`` frames of ``source`` from frame ``start`` (default: to its end) into
-    ``targets``, target i getting channels 2i and 2i+1, each in the format ``output`` names for it.
-    Each is written under a hidden name and all are renamed at the end, as ``render`` does."""
-    partials = [t.with_name(f".{t.name}.{os.getpid()}.partial") for t in targets]
+def extract(source: Path | str, target: Path, start: int, frames: int, sample_rate: int = 48000) -> Path:
+    """Write ``frames`` frames of the render ``source`` from frame ``start`` to ``target``, in the
+    format ``output`` names for it, under a hidden name renamed at the end (as ``render`` does)."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    fmt = output(target, frames / sample_rate, sample_rate)
     try:
         with sf.SoundFile(str(source)) as src:
-            left = src.frames - start if frames is None else frames
-            if start + left > src.frames or src.channels < 2 * len(targets):
-                raise RenderError(f"{source}: {src.frames} frames of {src.channels} channels, not "
-                                  f"{start}+{left} of {2 * len(targets)}")
-            fmt = output(targets[0], left / sample_rate, sample_rate)
-            outs = [sf.SoundFile(str(p), "w", sample_rate, 2, SUBTYPES[fmt.sample], format=fmt.header)
-                    for p in partials]
-            try:
-                src.seek(start)
-                while left > 0:
-                    block = src.read(min(left, COPY_FRAMES), dtype="float32", always_2d=True)
-                    for i, out in enumerate(outs):
-                        out.write(block[:, 2 * i:2 * i + 2])
-                    left -= len(block)
-            finally:
-                for out in outs:
-                    out.close()
-        for partial, target in zip(partials, targets, strict=True):
-            unstamp(partial)
-            partial.replace(target)
+            if start + frames > src.frames:
+                raise RenderError(f"{source}: {src.frames} frames, not {start} + {frames}")
+            src.seek(start)
+            with sf.SoundFile(str(partial), "w", sample_rate, src.channels, SUBTYPES[fmt.sample],
+                              format=fmt.header) as out:
+                for done in range(0, frames, COPY_FRAMES):
+                    out.write(src.read(min(COPY_FRAMES, frames - done), dtype="float32", always_2d=True))
+        unstamp(partial)
+        partial.replace(target)
     finally:
-        for partial in partials:
-            partial.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+    return target
 
 
 def _run(cmd: list[str], cwd: str, timeout: float, progress: Callable[[float], None]) -> tuple[int, str]:

@@ -10,10 +10,11 @@ hits are played again every loop through the same voice allocator, for as many l
 longest voice rings, and the file is the last loop, so the tails of the loop before are mixed into
 its start and a choke or a stolen voice at the seam happens as it would live.
 
-Stems (``stems=True``) are one extra scsynth run in which every voice writes to its track's own
-pair of output channels (each pair with its own global lowpass, a linear filter): the same voices,
-started in the same order, draw the same noise as in the mix, so the stems sum to the mix. Muting
-the other tracks in one run per track would not: the voices share scsynth's one random generator.
+Stems (``stems=True``) are one more scsynth run per track, each the mix's score with the other
+tracks' voices playing to a bus nobody hears: every run starts the same voices with the same node
+ids and seed, so they draw the same noise whatever way the engine shares its random generator, and
+the global lowpass (a linear filter) of the stems sums to the mix's. Leaving the other tracks' voices
+out, or routing each track to its own channels with a lowpass per pair, changes what draws noise.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from gridtonic.sound.engine import Voices
 LIMIT_BYTES = 2 * 10**9  # larger renders need --force
 TAIL_S = 0.05  # silence after the last voice ends
 BEATS_PER_BAR = 4
+UNHEARD_BUS = 512  # a private bus: no output channel, nothing reads it
 
 
 def pattern_session(spec: str) -> Session:
@@ -98,29 +100,22 @@ def planned(session: Session, path: Path, bars: int, sample_rate: int = 48000, l
 
 @dataclass
 class Score:
-    """A render's hits as scsynth events: the mix's, and with stems the same voices routed."""
+    """A render's voices: each hit's time, track and scsynth messages."""
 
-    events: list[tuple[float, list[bytes]]] = field(default_factory=list)
-    stems: list[tuple[float, list[bytes]]] = field(default_factory=list)
+    voices: list[tuple[float, int, list[bytes]]] = field(default_factory=list)
+
+    def events(self, solo: int | None = None) -> list[tuple[float, list[bytes]]]:
+        """The score of the mix, or of track ``solo``'s stem: every voice still plays, the other
+        tracks' on a bus nobody hears."""
+        return [(at, msgs if solo is None or track == solo else [routed(m, UNHEARD_BUS) for m in msgs])
+                for at, track, msgs in self.voices]
 
 
-def score(session: Session, hits: Sequence[Hit], loops: int = 1, period: float = 0.0,
-          stems: bool = False) -> Score:
-    """``hits`` played ``loops`` times ``period`` s apart through one voice allocator; with
-    ``stems`` also the same messages with each voice on its track's channel pair (track i: 2i, 2i+1)."""
+def score(session: Session, hits: Sequence[Hit], loops: int = 1, period: float = 0.0) -> Score:
+    """``hits`` played ``loops`` times ``period`` s apart through one voice allocator."""
     voices = Voices(session)
-    out = Score()
-    if stems:
-        out.stems.append((0.0, [osc.message("/s_new", synthdefs.LPF_DEF, synthdefs.LPF_NODE - i, 1, 0,
-                                            "out", 2 * i) for i in range(1, len(session.tracks))]))
-    for n in range(loops):
-        for hit in hits:
-            at = hit.time + n * period
-            msgs = voices.messages(hit, at)
-            out.events.append((at, msgs))
-            if stems:
-                out.stems.append((at, [routed(m, 2 * hit.track) for m in msgs]))
-    return out
+    return Score([(hit.time + n * period, hit.track, voices.messages(hit, hit.time + n * period))
+                  for n in range(loops) for hit in hits])
 
 
 def last_end(session: Session, hits: Sequence[Hit]) -> float:
@@ -161,19 +156,15 @@ def render(session: Session, path: Path, bars: int = 2, seed: int = 1, sample_ra
     else:
         frames, period, loops, start = None, 0.0, 1, 0
         duration = max(clock.time_at(BEATS_PER_BAR * bars), end) + TAIL_S
-    sc = score(session, hits, loops, period, stems)
-    runs = [(sc.events, 2)] + ([(sc.stems, 2 * len(session.tracks))] if stems else [])
+    sc = score(session, hits, loops, period)
+    runs = [(None, path), *enumerate(stem_paths(session, path) if stems else [])]
     total = duration * len(runs)
-    scratch = loop or stems
-    with tempfile.TemporaryDirectory(prefix=".gridtonic-render-", dir=path.parent) if scratch \
+    with tempfile.TemporaryDirectory(prefix=".gridtonic-render-", dir=path.parent) if loop \
             else contextlib.nullcontext("") as tmp:
-        files = [path if i == 0 and not loop else Path(tmp) / f"run{i}.w64" for i in range(len(runs))]
-        for i, ((events, channels), target) in enumerate(zip(runs, files, strict=True)):
+        for i, (solo, target) in enumerate(runs):
             report = progress and (lambda done, i=i: progress(i * duration + done, total))
-            nrt.render(events, target, duration, sample_rate=sample_rate, seed=seed, channels=channels,
-                       progress=report)
-        if loop:
-            nrt.extract(files[0], [path], start, frames, sample_rate)
-        if stems:
-            nrt.extract(files[-1], stem_paths(session, path), start, frames, sample_rate)
+            whole = Path(tmp) / "loops.w64" if loop else target  # float, any length: the loop cut after
+            nrt.render(sc.events(solo), whole, duration, sample_rate=sample_rate, seed=seed, progress=report)
+            if loop:
+                nrt.extract(whole, target, start, frames, sample_rate)
     return frames / sample_rate if loop else duration
