@@ -16,7 +16,7 @@ SERIALOSC := build/serialosc/bin/serialoscd
 DEFS := build/synthdefs/.stamp
 ARGS ?=
 
-.PHONY: run test setup system system-test apt-install lint bench clean
+.PHONY: run test setup system system-test apt-install lint bench prior clean
 
 run: setup
 	$(BIN)/gridtonic run $(ARGS)
@@ -62,6 +62,16 @@ $(SERIALOSC):
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check gridtonic tests bench
+
+# The shipped introspection prior (counts and groove), rebuilt from the Groove MIDI Dataset's train
+# split in ../shared; tests/test_sampler.py checks the shipped file's checksum is this build's.
+PRIOR := gridtonic/prior/data/prior.sqlite
+GMD := ../shared/corpus/groove-midi-dataset
+prior: $(VENV)/.installed
+	@[ -f $(GMD)/info.csv ] || { echo "gridtonic: no $(GMD): cannot rebuild the prior"; exit 1; }
+	$(BIN)/gridtonic prior build $(GMD) --split train -o $(PRIOR)
+	chmod 644 $(PRIOR)
+	$(BIN)/gridtonic prior info $(PRIOR) | tail -1
 
 bench: setup
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -201,12 +201,17 @@ def test_out_of_range_temperature_warns_once_and_the_cli_refuses_it(
     assert cli.main(["generate", "--from", "kick:x---x---x---x---", "--temperature", "5"]) == 0
 
 
-@pytest.mark.skipif(not (GMD / "info.csv").is_file(), reason=f"corpus not available at {GMD}")
+@pytest.mark.skipif(not (GMD / "info.csv").is_file(),
+                    reason=f"no Groove MIDI Dataset at {GMD} (../shared): nothing to rebuild the prior from")
 def test_shipped_prior_rebuilds_from_shared(tmp_path: Path) -> None:
-    """The shipped prior is exactly what the builder makes from the GMD train split."""
+    """The shipped prior (counts and groove) is exactly what ``make prior`` builds from the GMD
+    train split: same command as the Makefile's, same checksum."""
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    assert "$(BIN)/gridtonic prior build $(GMD) --split train -o $(PRIOR)" in makefile
     out = tmp_path / "rebuilt.sqlite"
     assert cli.main(["prior", "build", str(GMD), "--split", "train", "-o", str(out)]) == 0
     assert prior.checksum(out) == prior.checksum(sampler.default_path())
+    assert prior.info(out)["rows"]["groove"] > 0
 
 
 @pytest.mark.skipif(not (GMD / "info.csv").is_file(),
