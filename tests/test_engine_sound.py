@@ -3,6 +3,8 @@ voice lifetime, and a measurable effect of every parameter in the right directio
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -248,3 +250,32 @@ def test_render_failures_are_clear(engine_defs, tmp_path):
         nrt.render_hit(TONE, tmp_path / "a.wav", 0.1, defs_dir=tmp_path)
     with pytest.raises(nrt.RenderError, match="scsynth -N failed"):
         nrt.render_hit(TONE, tmp_path / "missing-dir" / "a.wav", 0.1, defs_dir=engine_defs)
+
+
+def forced(patch: dict, name: str, node: int = nrt.HIT_NODE) -> bytes:
+    """The /s_new of ``patch`` played by the def ``name`` instead of the one def_name picks."""
+    return osc.message("/s_new", name, node, 0, synthdefs.VOICE_GROUP, *synthdefs.synth_args(patch))
+
+
+@pytest.mark.parametrize("patch,general", [
+    (NOISE | {"nFilQ": 0.7}, "supertonic_04400"),  # special Q sine weight 0: the def without it
+    (TONE | {"nFilQ": 0.7, "mix": 100.0}, "supertonic_00300"),
+    (TONE | {"mix": 45.0, "nFilQ": 2.0}, "supertonic_00300"),  # tone weight 0 (mix <= 50): no oscillator
+])
+def test_a_leaner_def_sounds_like_the_general_one(patch, general, engine_defs, tmp_path):
+    """def_name drops branches whose weight is exactly 0; the def that computes them (at weight 0) must
+    give the same samples, up to float rounding."""
+    lean = synthdefs.def_name(patch)
+    assert lean != general
+    a = render_events(engine_defs, tmp_path, [(0.0, [synthdefs.voice_message(patch, nrt.HIT_NODE)])], 0.5)
+    b = render_events(engine_defs, tmp_path, [(0.0, [forced(patch, general)])], 0.5)
+    assert np.abs(a).max() > 0.01
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+def test_the_special_q_sine_is_chosen_exactly_when_it_has_a_weight():
+    below, above = synthdefs.SINE_Q * 0.999, synthdefs.SINE_Q * 1.001
+    assert synthdefs.def_name(NOISE | {"nFilQ": below})[13] == "1"  # BP, no sine
+    assert synthdefs.def_name(NOISE | {"nFilQ": above})[13] == "4"  # BP + sine
+    q_index = 0.1092 * math.log(synthdefs.SINE_Q) + 0.0343  # the .scd's SelectX index: 0 is no sine
+    assert q_index == pytest.approx(0.0, abs=1e-12)
