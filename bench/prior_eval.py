@@ -102,6 +102,10 @@ def main() -> None:
         modes = evaluation.evaluate(s, runs, temperature=args.temperature, only=("draw", "new"),
                                     relations=bar2)
         table(modes, ("draw", "new"), verdict=False)
+        print("whole kit: drawn given the basis alone | given it and a class drawn before (KIT_JOINT)")
+        for label, n, alone, joint in evaluation.kit(s, runs, args.temperature):
+            print(f"{label:<32}{n:>6} | {alone.bits:>6.2f} {alone.top5:>5.3f} {alone.hamming:>5.2f} | "
+                  f"{joint.bits:>6.2f} {joint.top5:>5.3f} {joint.hamming:>5.2f}")
 
 
 if __name__ == "__main__":

@@ -285,3 +285,34 @@ def test_steps_17_32_likely_may_repeat_bar_1_new_never_does() -> None:
     assert {encode(s.second_half(t, seed=i).steps[16:32]) for i in range(50)} == {FOUR | 1 << 14}
     with pytest.raises(ValueError, match="17-32 mode 'newest'"):
         s.second_half(t, mode="newest")
+
+
+def test_whole_kit_from_one_basis(shipped: Sampler) -> None:
+    """Every other track from the kick: each a fresh pattern (never its current steps), the open
+    hat drawn jointly with the closed hat just drawn (KIT_JOINT), seeded, groove on request."""
+    names = ("kick", "snare", "closed hat", "open hat", "clap")
+    tracks = [Track(n) for n in names]
+    tracks[0].set_pattern("x---x---x---x---x---x---x-x-x---")
+    for t in tracks[1:]:
+        t.set_pattern("----x-------x---")
+    kit = shipped.kit_from(tracks, 0, seed=3)
+    assert sorted(kit) == [1, 2, 3, 4]
+    for i, p in kit.items():
+        assert len(p.steps) == 32 and p.steps[:16] != tracks[i].steps[:16] and p.velocity is None
+    assert "open hat | kick & closed hat: joint:" in kit[3].how and "& closed hat" not in kit[2].how
+    assert "no clap data in the prior; clap played as snare" in kit[4].how
+    assert {i: p.steps for i, p in shipped.kit_from(tracks, 0, seed=3).items()} == {
+        i: p.steps for i, p in kit.items()}
+    grooved = shipped.kit_from(tracks, 0, seed=3, groove=1.0)
+    assert all(p.velocity is not None and len(p.nudge or []) == 32 for p in grooved.values())
+
+
+def test_a_joint_draw_is_a_normalised_product_of_experts(shipped: Sampler) -> None:
+    hat, kick = CLASS_ID["closed hat"], CLASS_ID["kick"]
+    x = encode("x-x-x-x-x-x-x-x-")
+    p, how = shipped._cached(CLASS_ID["open hat"], ((kick, FOUR), (hat, x)))
+    a = shipped._cached(CLASS_ID["open hat"], ((kick, FOUR),))[0]
+    b = shipped._cached(CLASS_ID["open hat"], ((hat, x),))[0]
+    u = shipped._cached(CLASS_ID["open hat"], ())[0]
+    assert abs(p.sum() - 1) < 1e-9 and np.allclose(p, a * b / u / (a * b / u).sum())
+    assert how.startswith("joint: ")

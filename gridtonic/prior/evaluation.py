@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -167,8 +168,8 @@ def _original(o: Sampler, target: int, basis: int, next_bar: bool) -> Callable[[
     return top50
 
 
-def _score(dist: Callable[[int], Distribution], pairs: list[tuple[int, int]]) -> Score:
-    memo: dict[int, tuple[Distribution, np.ndarray]] = {}
+def _score(dist: Callable[[Any], Distribution], pairs: list[tuple[Any, int]]) -> Score:
+    memo: dict[Any, tuple[Distribution, np.ndarray]] = {}
     bits, top, ham = [], [], []
     for x, y in pairs:
         if x not in memo:
@@ -206,3 +207,26 @@ def evaluate(s: Sampler, runs: list[Run], original: Sampler | None = None, tempe
         rows = s.next_bar[target] if next_bar else s.within[basis, target]
         out.append(Relation(label, len(pairs), scores, _draw_mass(s, target, rows, pairs)))
     return out
+
+
+# Whole-kit draws: a target given the basis alone, and jointly with a class drawn before it.
+KIT_CASES = (("closed hat", "kick", "snare"), ("open hat", "kick", "closed hat"), ("ride", "kick", "snare"),
+             ("tom", "kick", "snare"))
+
+
+def kit(s: Sampler, runs: list[Run], temperature: float = FOCUS) -> list[tuple[str, int, Score, Score]]:
+    """(label, cases, alone, joint) per ``KIT_CASES``: what the sampler draws for the target given
+    the basis, and given the basis and the other class's true pattern in the same bar."""
+    out = []
+    for target, basis, extra in KIT_CASES:
+        t, b, e = CLASS_ID[target], CLASS_ID[basis], CLASS_ID[extra]
+        pairs = [((bar[b], bar[e]), bar[t]) for run in runs for bar in run]
+        alone, joint = (_score(_given(s, t, classes, temperature), pairs) for classes in ((b,), (b, e)))
+        out.append((f"{target} | {basis} & {extra}", len(pairs), alone, joint))
+    return out
+
+
+def _given(s: Sampler, target: int, classes: tuple[int, ...], temperature: float,
+           ) -> Callable[[tuple[int, ...]], Distribution]:
+    """The draws for ``target`` given the first len(classes) patterns of a case's basis tuple."""
+    return lambda x: _normalised(*s.weights_given(target, tuple(zip(classes, x, strict=False)), temperature))

@@ -35,6 +35,8 @@ from gridtonic.prior.groove import BASIS, Groove, GrooveModel
 
 log = logging.getLogger(__name__)
 
+Given = tuple[tuple[int, int], ...]  # (basis class, basis pid) pairs a pattern is drawn given
+
 THIN = 20  # pooled count below which the back-off also pools bases at Hamming distance 2
 # Back-off weight of a conditional level: C·types / (count + C·types). Witten-Bell (C = 1) trusts
 # a basis's few counts too much within a bar of human drumming (C = 6); bar → next bar rows are
@@ -51,6 +53,12 @@ STEP_PSEUDO = 4.0  # the class's step rates count as this many bars in a basis's
 # most, and excluding it costs the draws on every bar-2 relation (bench/prior_eval.py prints both).
 NEXT_BAR_MODES = ("likely", "new")
 NEXT_BAR = "likely"
+# Whole-kit generation draws classes in this order, so a class can be drawn given one drawn before.
+KIT_ORDER = ("kick", "snare", "closed hat", "clap", "open hat", "ride", "tom", "crash")
+# (target, basis) → the class drawn before it that the target is drawn jointly with. Chosen on the
+# tuning split of train (bench/prior_eval.py's whole-kit table): these beat the basis alone on
+# likelihood, top-5 and Hamming; the closed hat given kick and snare only on Hamming, so not joint.
+KIT_JOINT = {("open hat", "kick"): "closed hat", ("ride", "kick"): "snare", ("tom", "kick"): "snare"}
 # Temperatures outside this range only make every draw the favourite or near-uniform noise.
 TEMPERATURE_MIN, TEMPERATURE_MAX = 0.05, 5.0
 # The default temperature, where the focus/wild control starts: on the tuning split 0.9 is the
@@ -80,7 +88,7 @@ class Setting:
 # as FOCUS / the relation's temperature at the default focus. Other classes use the defaults above.
 TUNED: dict[tuple[str, bool], Setting] = {
     ("snare", False): Setting(6, FOCUS / 0.8), ("closed hat", False): Setting(6, FOCUS / 0.8),
-    ("open hat", False): Setting(24), ("kick", False): Setting(12, FOCUS / 0.8),
+    ("open hat", False): Setting(48), ("kick", False): Setting(12, FOCUS / 0.8),
     ("kick", True): Setting(4, FOCUS / 0.8), ("snare", True): Setting(4), ("closed hat", True): Setting(2),
 }
 
@@ -319,23 +327,39 @@ class Sampler:
         ys, p = self.candidates(target, ev), self.probability(target, ev)
         return ys, p, _weights(ys, p, temperature / ev.setting.sharpness, exclude)
 
-    def _model(self, target: int, basis: int, basis_pid: int) -> tuple[np.ndarray, str]:
-        """P(y | basis) over the candidates and how it was found; cached per (target, basis class,
-        basis pattern) in ``__init__``: a performer re-rolls the same row again and again."""
-        ev = self.evidence(self.relation(target, basis)[0], basis_pid)
-        return self.probability(target, ev), ev.how
+    def _model(self, target: int, given: Given) -> tuple[np.ndarray, str]:
+        """P(y | given) over the candidates and how it was found; cached per (target, given) in
+        ``__init__``: a performer re-rolls the same row again and again. One basis is the back-off
+        model; several are combined as a product of experts, P(y | a) P(y | b) / P(y), normalised
+        over the candidates (whole-kit generation; ``KIT_JOINT`` says where it helps)."""
+        if len(given) == 1:
+            ((basis, pid),) = given
+            ev = self.evidence(self.relation(target, basis)[0], pid)
+            return self.probability(target, ev), ev.how
+        if not given:
+            return self.probability(target, Evidence([], "", Setting(CONCENTRATION))), "class frequencies"
+        parts = [self._cached(target, (g,)) for g in given]
+        p = np.prod([q for q, _ in parts], axis=0) / self._cached(target, ())[0] ** (len(parts) - 1)
+        return p / p.sum(), "joint: " + " & ".join(how for _, how in parts)
 
-    def _weighted(self, target: int, basis: int, basis_pid: int, temperature: float) -> np.ndarray:
-        """Cumulative drawing weights of the candidates (cached like ``_model``)."""
-        sharpness = self.relation(target, basis)[0].setting.sharpness
-        p = self._cached(target, basis, basis_pid)[0]
+    def _weighted(self, target: int, given: Given, temperature: float) -> np.ndarray:
+        """Cumulative drawing weights of the candidates (cached like ``_model``); the sharpness is
+        the first basis's relation's."""
+        sharpness = self.relation(target, given[0][0])[0].setting.sharpness
+        p = self._cached(target, given)[0]
         return np.cumsum(_weights(self.candidates(target, None), p, temperature / sharpness, frozenset()))
 
-    def _draw(self, target: int, basis: int, basis_pid: int, temperature: float,
+    def weights_given(self, target: int, given: Given, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates and their drawing weights given ``given`` (what ``_draw`` samples; the
+        whole-kit evaluation scores it)."""
+        cum = self._cumulative(target, given, temperature)
+        return self.candidates(target, None), np.diff(cum, prepend=0.0)
+
+    def _draw(self, target: int, given: Given, temperature: float,
               rng: random.Random, exclude: frozenset[int], relation: str) -> Generated:
         ys = self.candidates(target, None)
-        p, how = self._cached(target, basis, basis_pid)
-        cum = self._cumulative(target, basis, basis_pid, temperature)
+        p, how = self._cached(target, given)
+        cum = self._cumulative(target, given, temperature)
         # the excluded candidates' stretches of the cumulative weights are stepped over
         gaps = sorted((int(i), cum[i] - (cum[i - 1] if i else 0.0)) for y in exclude
                       if (i := np.searchsorted(ys, y)) < len(ys) and ys[i] == y)
@@ -354,6 +378,7 @@ class Sampler:
                 break
         else:
             pid = next(y for y in range(1 << HALF) if y not in exclude)
+        basis, basis_pid = given[0]
         ev = self.evidence(self.relation(target, basis)[0], basis_pid)
         prob = float(self.probability(target, ev, np.array([pid]))[0])
         return Generated(pid, prob, relation, "per-step frequencies (every known pattern excluded)")
@@ -366,7 +391,7 @@ class Sampler:
         target, note_t = self.resolve(target_instrument)
         basis, note_b = self.resolve(basis_instrument)
         relation = self.relation(target, basis)[1]
-        g = self._draw(target, basis, _pid(basis_pattern), checked_temperature(temperature),
+        g = self._draw(target, ((basis, _pid(basis_pattern)),), checked_temperature(temperature),
                        random.Random(seed), _excluded(exclude), relation)
         return _noted(g, note_t, note_b)
 
@@ -379,7 +404,7 @@ class Sampler:
         if mode not in NEXT_BAR_MODES:
             raise ValueError(f"17-32 mode {mode!r}: one of {', '.join(NEXT_BAR_MODES)}")
         never = _excluded(exclude) | ({_pid(first_bar)} if mode == "new" else set())
-        g = self._draw(c, c, _pid(first_bar), checked_temperature(temperature),
+        g = self._draw(c, ((c, _pid(first_bar)),), checked_temperature(temperature),
                        random.Random(seed), never, f"{CLASSES[c]}: bar 2 | bar 1")
         return _noted(g, note)
 
@@ -420,6 +445,36 @@ class Sampler:
         g = self.next_bar_of(track.name, first, temperature, seed, encode(track.steps[HALF:HALF * 2]), mode)
         return self._grooved(Proposal(_steps(first, g.pid), _hows(g)), track, basis, groove)
 
+    def kit_from(self, tracks: list[Track], basis: int, temperature: float = FOCUS, seed: int | None = None,
+                 groove: float = 0.0) -> dict[int, Proposal]:
+        """Every track but ``tracks[basis]`` generated from it (index → proposal), each half from the
+        basis's half and never a track's current steps. Classes are drawn in ``KIT_ORDER``; where
+        ``KIT_JOINT`` names a class drawn before (e.g. the open hat after the closed hat from a
+        kick), the draw is given both. ``groove`` > 0 adds velocity and nudge against the basis."""
+        rng = random.Random(seed)
+        temperature = checked_temperature(temperature)
+        b, _ = self.resolve(tracks[basis].name)
+        bars = _pids(tracks[basis].steps)
+        drawn: dict[int, tuple[int, int]] = {}  # class → its new halves, for later joint draws
+        order = sorted((i for i in range(len(tracks)) if i != basis),
+                       key=lambda i: KIT_ORDER.index(CLASSES[self.resolve(tracks[i].name)[0]]))
+        out = {}
+        for i in order:
+            t, note = self.resolve(tracks[i].name)
+            extra = CLASS_ID.get(KIT_JOINT.get((CLASSES[t], CLASSES[b]), ""), -1)
+            current = _pids(tracks[i].steps)
+            joint = extra in drawn and extra not in (t, b)
+            givens = [((b, bars[h]),) + (((extra, drawn[extra][h]),) if joint else ()) for h in (0, 1)]
+            relation = self.relation(t, b)[1] + (f" & {CLASSES[extra]}" if len(givens[0]) > 1 else "")
+            halves = [_noted(self._draw(t, given, temperature, random.Random(rng.getrandbits(64)),
+                                        frozenset({current[h]}), relation), note)
+                      for h, given in enumerate(givens[:1] if givens[1] == givens[0] else givens)]
+            halves += halves[:2 - len(halves)]  # a repeating basis gives a repeating answer
+            drawn.setdefault(t, (halves[0].pid, halves[1].pid))
+            proposal = Proposal(_steps(halves[0].pid, halves[1].pid), _hows(*halves))
+            out[i] = self._grooved(proposal, tracks[i], tracks[basis], groove)
+        return out
+
     def _grooved(self, p: Proposal, track: Track, basis: Track | None, amount: float) -> Proposal:
         if amount <= 0:
             return p
@@ -435,6 +490,10 @@ def _weights(ys: np.ndarray, p: np.ndarray, temperature: float, exclude: frozens
         if i < len(ys) and ys[i] == y:
             w[i] = 0.0
     return w
+
+
+def _pids(steps: list[bool]) -> tuple[int, int]:
+    return encode(steps[:HALF]), encode(steps[HALF:2 * HALF])
 
 
 def _excluded(pattern: str | int | None) -> frozenset[int]:
