@@ -179,6 +179,14 @@ def test_cli_generate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     assert cli.main(["generate", "--from", "kick:x---", "--prior", str(tmp_path / "none.sqlite")]) == 2
     assert cli.main(["prior", "info"]) == 0
     assert "Creative Commons Attribution 4.0" in capsys.readouterr().out
+    assert cli.main(["generate", "--from", "kick:x---x---x---x---", "--to", "snare", "--groove", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].startswith("  velocity: ") and len(lines[3].split(": ")[1].split()) == 16
+    for seed in range(5):
+        new = ["generate", "--from", "kick:x---x---x---x---", "--mode", "new", "--seed", str(seed)]
+        assert cli.main(new) == 0
+        assert capsys.readouterr().out.splitlines()[0] != "kick: " + "x---" * 8  # never a repeat of bar 1
+    assert cli.main(["generate", "--from", "kick:x---", "--groove", "3"]) == 2
 
 
 def test_out_of_range_temperature_warns_once_and_the_cli_refuses_it(

@@ -41,6 +41,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help=f"<1 safer, >1 wilder ({sampler.TEMPERATURE_MIN:g}..{sampler.TEMPERATURE_MAX:g}, "
                    f"default {sampler.FOCUS:g})")
     g.add_argument("--seed", type=int, help="same seed, same answer")
+    g.add_argument("--mode", choices=sampler.NEXT_BAR_MODES, default=sampler.NEXT_BAR,
+                   help=f"steps 17-32 (no --to): 'likely' may repeat steps 1-16, 'new' never does "
+                   f"(default {sampler.NEXT_BAR})")
+    g.add_argument("--groove", type=float, metavar="AMOUNT",
+                   help="also print each step's velocity and nudge at this humanize amount (0..1)")
     g.add_argument("--prior", type=Path, help="prior file (default: the shipped one)")
     g.set_defaults(func=_generate)
 
@@ -104,12 +109,19 @@ def _generate(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     basis = Track(name=name.strip())
     basis.set_pattern(pattern)
+    if args.groove is not None and not 0 <= args.groove <= 1:
+        raise UserError(f"--groove {args.groove:g}: must be 0..1 (0 flat, 1 the drummers' groove)")
+    amount = args.groove or 0.0
     if args.to is None:
-        proposal = s.second_half(basis, args.temperature, args.seed)
+        proposal = s.second_half(basis, args.temperature, args.seed, args.mode, amount)
     else:
-        proposal = s.track_from(Track(name=args.to), basis, args.temperature, args.seed)
+        proposal = s.track_from(Track(name=args.to), basis, args.temperature, args.seed, amount)
     steps = "".join("x" if hit else "-" for hit in proposal.steps)
     shown = steps if args.to is None or len(pattern.strip()) > HALF else steps[:HALF]
     print(f"{args.to or basis.name}: {shown}")
     print(f"  ({proposal.how})")
+    if proposal.velocity is not None and proposal.nudge is not None:
+        n = len(shown)
+        print("  velocity: " + " ".join(f"{v:.2f}" for v in proposal.velocity[:n]))
+        print("  nudge (1/24 step): " + " ".join(f"{d:+d}" for d in proposal.nudge[:n]))
     return 0

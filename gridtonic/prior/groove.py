@@ -40,15 +40,19 @@ _STEPS = np.arange(HALF)
 
 def context(own: np.ndarray, basis: np.ndarray, step: np.ndarray) -> np.ndarray:
     """(n, CONTEXT) for n steps: ``own`` and ``basis`` are the bars' pids, ``step`` 0..15."""
-    def hit(pid: np.ndarray, j: np.ndarray) -> np.ndarray:
-        return ((pid >> (j % HALF)) & 1).astype(np.float64)
+    out = np.empty((len(step), CONTEXT))
+    out[:, 0] = 1.0
+    out[:, 1] = _BITS[basis, step]
+    out[:, 2] = _BITS[own, (step - 1) % HALF]
+    out[:, 3] = _BITS[own, (step + 1) % HALF]
+    out[:, 4] = _POPCOUNT[own]
+    out[:, 5] = _POPCOUNT[basis]
+    return out
 
-    return np.stack([np.ones(len(step)), hit(basis, step), hit(own, step - 1), hit(own, step + 1),
-                     _popcount(own) / HALF, _popcount(basis) / HALF], axis=1)
 
-
-def _popcount(pid: np.ndarray) -> np.ndarray:
-    return ((pid[:, None] >> _STEPS) & 1).sum(axis=1).astype(np.float64)
+# step j of every pid, and every pid's hits / 16: table look-ups keep a key press's groove cheap
+_BITS = ((np.arange(1 << HALF)[:, None] >> _STEPS) & 1).astype(np.uint8)
+_POPCOUNT = _BITS.sum(axis=1) / HALF
 
 
 @dataclass(frozen=True)
