@@ -1,15 +1,18 @@
 """The in-memory sampler: a new 16-step pattern for one instrument given another's (or given the
-same instrument's previous bar), from the prior's counts, always with an answer.
+same instrument's previous bar, or jointly given two), from the prior's counts, always with an
+answer; the groove (``groove``) adds velocity and timing; ``kit_from`` does a whole kit.
 
 The probability of pattern y given basis x is an interpolated back-off (Witten-Bell):
   exact basis x → bases at Hamming distance 1 → distance 2 (only while evidence is thin)
   → the class's unconditional frequencies → independent per-step frequencies,
-each level mixing in the next with weight types/(count + types). The last level gives every one
-of the 65,536 patterns some probability, so an unseen basis or an unseen answer never means
-"nothing". Sampling draws from the patterns the prior has seen, with these probabilities.
+each level mixing in the next with weight C·types/(count + C·types), C per relation (``TUNED``).
+The last level gives every one of the 65,536 patterns some probability, so an unseen basis or an
+unseen answer never means "nothing". A draw picks among every pattern the class is known to play,
+with weights p ** (sharpness / temperature).
 
-Loading reads SQLite once (seconds at most, so ``load`` runs it in a trio thread); ``generate``
-is pure numpy over in-memory arrays (well under a millisecond) and never touches the clock path.
+Loading reads SQLite once (seconds at most, so ``load`` runs it in a trio thread); a key press is
+pure numpy over in-memory arrays (a fraction of a millisecond; answers cached per basis) and
+never touches the clock path.
 """
 
 from __future__ import annotations
