@@ -160,6 +160,8 @@ class Unconditional:
     n: np.ndarray
     bits: np.ndarray  # (pattern, step) 0/1 of pids, for per-step probabilities as one product
     rate: np.ndarray  # P(step j hit), per step
+    total: float  # bars counted
+    types: float  # patterns counted at least once
 
     @classmethod
     def from_counts(cls, pids: np.ndarray, n: np.ndarray, also: np.ndarray) -> Unconditional:
@@ -168,7 +170,8 @@ class Unconditional:
         dense = np.zeros(len(universe))
         dense[np.searchsorted(universe, pids)] = n
         bits = ((universe[:, None] >> BITS) & 1).astype(np.float64)
-        return cls(universe, dense, bits, bits.T @ dense / max(dense.sum(), 1.0))
+        total, types = float(dense.sum()), float(np.count_nonzero(dense))
+        return cls(universe, dense, bits, bits.T @ dense / max(total, 1.0), total, types)
 
     def per_step(self, rate: np.ndarray, ys: np.ndarray | None = None) -> np.ndarray:
         """P(y) with independent steps hit at ``rate``, for ``ys`` (default: every known pattern)."""
@@ -294,15 +297,21 @@ class Sampler:
         the candidates). Patterns never seen get the step rates of the basis's evidence (smoothed
         towards the class's): every one of the 65,536 has some probability, and they sum to 1."""
         u = self.unconditional[target]
-        pooled = sum(evidence.levels, np.zeros(len(u.pids)))
-        rate = (u.bits.T @ pooled + STEP_PSEUDO * u.rate) / (pooled.sum() + STEP_PSEUDO)
-        total, types = u.n.sum(), float(np.count_nonzero(u.n))
+        pooled = np.sum(evidence.levels, axis=0) if evidence.levels else np.zeros(len(u.pids))
+        rate = (pooled @ u.bits + STEP_PSEUDO * u.rate) / (pooled.sum() + STEP_PSEUDO)
+        total, types = u.total, u.types
         scale = types / (total + types) if total > 0 else 1.0  # what unseen patterns keep
-        p = (u.n + types * u.per_step(rate)) / (total + types) if total > 0 else u.per_step(rate)
+        p = u.per_step(rate)
+        if total > 0:
+            p *= types
+            p += u.n
+            p /= total + types
         for level in reversed(evidence.levels):
             if (n := level.sum()) > 0:
                 t = evidence.setting.concentration * np.count_nonzero(level)
-                p = (level + t * p) / (n + t)
+                p *= t
+                p += level
+                p /= n + t
                 scale *= t / (n + t)
         if ys is None:
             return p
