@@ -3,10 +3,11 @@
 The kit is default.mtpreset's eight drums (../shared/seed-presets; the built-in five-drum kit, its
 tracks repeated, without it), voices as live: gridtonic's Engine, its per-track and total voice
 limits, bundles stamped ahead by the live latency. Every track hits every 16th (``--ratchet 2``
-splits each into two, ``0`` runs both); scsynth's own load is polled with ``/status`` every
-``--poll`` seconds after the first second: the mean of its average CPU and the highest peak CPU
-(scsynth's DSP load, % of the JACK period), with the voices running, and JACK's xruns while the
-hits play (from its log; a machine shared with other work has some of its own).
+splits each into two; ``0``, the default, runs 1 and 2 after an idle case, the engine without
+hits). scsynth's own load is polled with ``/status`` every ``--poll`` seconds after the first
+second: the mean of its average CPU and the highest peak CPU (its DSP load, % of the JACK period),
+and JACK's xruns while the hits play (from its log; a machine shared with other work has some of
+its own).
 
     python bench/engine_load.py [--seconds 20] [--ratchet 0] [--defs build/synthdefs]
 """
@@ -48,7 +49,10 @@ def eight_tracks() -> Session:
 
 
 async def play(engine: Engine, tracks: int, seconds: float, ratchet: int) -> int:
-    """Every track on every 16th (split into ``ratchet`` hits) for ``seconds``; the hits sent."""
+    """Every track on every 16th (split into ``ratchet`` hits, none if 0) for ``seconds``; the hits sent."""
+    if not ratchet:
+        await trio.sleep(seconds)
+        return 0
     step = 60 / BPM / 4
     start = trio.current_time() + 0.2
     sent = 0
@@ -62,6 +66,7 @@ async def play(engine: Engine, tracks: int, seconds: float, ratchet: int) -> int
 
 
 async def measure(jack_name: str, log: Path, defs: Path, seconds: float, ratchet: int, poll: float) -> dict:
+    """One case; ``ratchet`` 0 plays nothing (the engine idle: its global synth and the server)."""
     session = eight_tracks()
     server = Scsynth(port=udp.free_port(), synthdef_dir=defs, client_name=f"gt-load-{os.getpid()}",
                      jack_server=jack_name)
@@ -96,7 +101,7 @@ def xruns(log: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--ratchet", type=int, default=0, help="hits per 16th; 0 = 1 and 2")
+    ap.add_argument("--ratchet", type=int, default=0, help="hits per 16th; 0 = idle, 1 and 2")
     ap.add_argument("--poll", type=float, default=0.25, help="seconds between /status requests")
     ap.add_argument("--defs", type=Path, default=None, help="compiled SynthDefs (default: synthdef_dir())")
     a = ap.parse_args(argv)
@@ -113,9 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{PERIOD / SR * 1000:.2f} ms), {a.seconds:g} s per case, /status every {a.poll:g} s")
             print(f"{'case':38s} {'hits':>5s} {'voices':>6s} {'avg CPU %':>9s} {'peak CPU %':>10s} "
                   f"{'xruns':>5s}")
-            for ratchet in ([1, 2] if a.ratchet == 0 else [a.ratchet]):
+            for ratchet in ([0, 1, 2] if a.ratchet == 0 else [a.ratchet]):
                 m = trio.run(measure, name, log, defs, a.seconds, ratchet, a.poll)
-                label = f"8 tracks, 16ths at {BPM} BPM" + (f", ratchet {ratchet}" if ratchet > 1 else "")
+                label = "idle (no hits)" if not ratchet else f"8 tracks, 16ths at {BPM} BPM" + (
+                    f", ratchet {ratchet}" if ratchet > 1 else "")
                 print(f"{label:38s} {m['hits']:5d} {m['voices']:6d} {m['avg']:9.2f} {m['peak']:10.2f} "
                       f"{m['xruns']:5d}")
         finally:
