@@ -53,8 +53,7 @@ def test_every_key_and_layer_is_in_the_legend_with_its_label(path):
     for layer, names in lay.layers.items():
         for name in names:
             line, = (ln for ln in legend if ln.split()[:1] == [f"+{name}"])
-            when = "step held" if layer == "hold" else "shift held"
-            assert line.endswith(f"{when}: {lay.label(name)}")
+            assert line.endswith(f"{layout.LAYER_WHEN[layer]}: {lay.label(name)}")
     assert legend == keymap.draw(lay).splitlines()[-len(legend):]
 
 

@@ -222,9 +222,9 @@ def test_a_version_1_session_loads_unchanged():
 
 def test_bad_per_step_values_warn_and_fall_back(caplog):
     d = session("x").to_dict()
-    d["tracks"][0] |= {"ratchet": [9, "x", 2.4], "nudge": [float("inf"), -40], "condition": ["5:4", "FILL", 3],
-                       "locks": [{"oscFreq": float("nan"), "bogus": 1}, "no"], "length": 1e300, "speed": 1.4,
-                       "accent": 5}
+    d["tracks"][0] |= {"ratchet": [9, "x", 2.4], "nudge": [float("inf"), -40],
+                       "condition": ["5:4", "FILL", 3], "length": 1e300, "speed": 1.4, "accent": 5,
+                       "locks": [{"oscFreq": float("nan"), "bogus": 1}, "no"]}
     d["chain"] = [0, -1, "a", 99, True]
     d["fill_every"] = float("inf")
     s = Session.from_dict(d)
@@ -233,5 +233,6 @@ def test_bad_per_step_values_warn_and_fall_back(caplog):
     assert t.condition[:3] == [None, "FILL", None] and "bogus" not in t.locks[0] and t.locks[1] == {}
     assert t.length == MAX_STEPS and t.speed == 1.5 and not any(t.accent)
     assert s.chain == [0] and s.fill_every == 0
-    for word in ("ratchet[0]", "nudge[0]", "condition[0]", "bogus", "length", "speed", "chain[1]", "fill_every"):
+    for word in ("ratchet[0]", "nudge[0]", "condition[0]", "bogus", "length", "speed", "chain[1]",
+                 "fill_every"):
         assert word in caplog.text

@@ -10,9 +10,10 @@ import textwrap
 
 import pytest
 
-from gridtonic.core import params
+from gridtonic.core import params, session
 from gridtonic.core.session import Session, SessionError, Steps, Track, default_session
 from gridtonic.io import store
+from gridtonic.prior import sampler
 
 
 def test_round_trip():
@@ -170,3 +171,8 @@ def test_kill_9_loses_at_most_a_second_of_edits(tmp_path, run_for):
     saved_edit = round((saved.tempo - 20) / 0.01)
     assert saved_edit in edits
     assert last_time - edits[saved_edit] <= 1.0
+
+
+def test_the_sessions_introspection_defaults_are_the_samplers():
+    assert session.FOCUS == sampler.FOCUS and session.NEXT_BAR_MODES == sampler.NEXT_BAR_MODES
+    assert sampler.NEXT_BAR == default_session().next_bar

@@ -225,7 +225,8 @@ async def test_fill_is_on_while_shift_and_the_fill_key_are_held(autojump_clock):
     assert surface.sequencer.fill
     assert surface.frame(trio.current_time())[15 * 16 + fill[0]] == 15
     press(surface, fill, False)
-    assert not surface.sequencer.fill and surface.session.tracks[0].steps == [False] * MAX_STEPS  # no generate
+    assert not surface.sequencer.fill
+    assert surface.session.tracks[0].steps == [False] * MAX_STEPS  # no generate
 
 
 async def test_each_track_row_shows_its_own_playhead(autojump_clock):
@@ -333,9 +334,9 @@ def test_every_key_and_row_of_a_shipped_layout_has_its_own_label(name):
 def test_layouts_without_labels_or_layers_still_load():
     old = {"size": [16, 8], "tracks": {"rows": [0, 1], "columns": [0, 16]}, "keys": {"play": [0, 7]}}
     lay = layout.from_dict(old, "old.toml")
-    assert lay.layers == {"hold": {}, "shift": {}}
-    assert lay.labels()["keys"] == [{"x": 0, "y": 7, "name": "play", "label": "play / stop (shift: tap tempo)",
-                                     "hold": None, "shift": None}]
+    assert lay.layers == {"hold": {}, "shift": {}, "introspect": {}}
+    play = {"x": 0, "y": 7, "name": "play", "label": "play / stop (shift: tap tempo)"}
+    assert lay.labels()["keys"] == [play | {"hold": None, "shift": None, "introspect": None}]
     assert [r["label"] for r in lay.labels()["rows"]] == ["track 1", "track 2"]
 
 

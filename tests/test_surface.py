@@ -4,6 +4,7 @@ a generated row, slots recalled on the bar line. A deterministic stand-in plays 
 import threading
 from dataclasses import dataclass
 
+import pytest
 import trio
 
 from gridtonic.core import layout
@@ -20,16 +21,38 @@ L16 = layout.builtin(16, 8)
 class Proposal:
     steps: list[bool]
     how: str = "stand-in"
+    velocity: list[float] | None = None
+    nudge: list[int] | None = None
+
+
+@dataclass
+class Groove:
+    velocity: list[float]
+    nudge: list[int]
 
 
 class StandIn:
-    """Copies the basis (introspect) and repeats bar 1 (17-32)."""
+    """Copies the basis (introspect) and repeats bar 1 (17-32); grooves every step at 0.25 and one
+    1/24 step late. Records what it was asked."""
 
-    def track_from(self, target, basis):
-        return Proposal(list(basis.steps))
+    def __init__(self):
+        self.asked = []
 
-    def second_half(self, track):
-        return Proposal(track.steps[:16] * 2)
+    def track_from(self, target, basis, temperature=0.9, seed=None, groove=0.0):
+        self.asked.append(("track_from", target.name, basis.name, temperature, groove))
+        return self._grooved(Proposal(list(basis.steps)), groove)
+
+    def second_half(self, track, temperature=0.9, seed=None, mode="likely", groove=0.0, basis=None):
+        self.asked.append(("second_half", track.name, temperature, mode, groove, basis and basis.name))
+        return self._grooved(Proposal(track.steps[:16] * 2), groove)
+
+    @staticmethod
+    def _grooved(p, groove):
+        return Proposal(p.steps, p.how, [0.25] * 32, [1] * 32) if groove > 0 else p
+
+    def groove(self, track, basis=None, amount=1.0, steps=None):
+        self.asked.append(("groove", track.name, basis and basis.name, amount))
+        return Groove([0.25] * 32, [1] * 32)
 
 
 def make(sampler=None):
@@ -190,12 +213,13 @@ class Blocking(StandIn):
     """A stand-in that answers only when the test lets it (the session changes meanwhile)."""
 
     def __init__(self):
+        super().__init__()
         self.started, self.go = threading.Event(), threading.Event()
 
-    def track_from(self, target, basis):
+    def track_from(self, target, basis, *args, **kwargs):
         self.started.set()
         self.go.wait(5)
-        return super().track_from(target, basis)
+        return super().track_from(target, basis, *args, **kwargs)
 
 
 async def test_a_session_shrinking_while_the_sampler_runs_does_not_end_the_surface(autojump_clock):
@@ -222,3 +246,50 @@ async def test_a_session_shrinking_while_the_sampler_runs_does_not_end_the_surfa
         await settled(surface)
         assert s.tracks[1].steps[:32] == s.tracks[0].steps[:32] and 1 in surface.flashes
         n.cancel_scope.cancel()
+
+
+def tap(surface, *keys):
+    for k in keys:
+        surface.key(*L16.keys[k], True) if isinstance(k, str) else surface.key(*k, True)
+    for k in reversed(keys):
+        surface.key(*L16.keys[k], False) if isinstance(k, str) else surface.key(*k, False)
+
+
+async def test_introspection_uses_the_sessions_focus_groove_and_17_32_mode(autojump_clock):
+    """Focus / wild (introspect + page keys) set the temperature every draw uses; generated steps
+    come with the drummers' velocity and nudge at the session's groove amount; shift + mute grooves
+    the selected track and leaves its steps; introspect + a basis row + generate does the whole kit."""
+    sampler = StandIn()
+    surface = make(sampler)
+    s = surface.session
+    s.groove, s.next_bar = 0.4, "new"
+    async with trio.open_nursery() as n:
+        await n.start(surface.run)
+        tap(surface, "introspect", "page_1")  # focus: sharper
+        assert s.focus == pytest.approx(0.9 / 1.25)
+        tap(surface, "introspect", "page_2")
+        tap(surface, "introspect", "page_2")  # wild twice: looser
+        assert s.focus == pytest.approx(0.9 * 1.25)
+        surface.key(0, 1, True)  # select the snare (a step press selects its track)
+        surface.key(0, 1, False)
+        tap(surface, "generate")
+        await settled(surface)
+        assert sampler.asked[-1] == ("second_half", "snare", s.focus, "new", 0.4, "kick")
+        snare = s.tracks[1]
+        assert snare.velocity[16:32] == [0.25] * 16 and snare.nudge[16:32] == [1] * 16
+        assert snare.velocity[0] != 0.25  # 1-16 were not generated: their groove is kept
+        before = list(snare.steps)
+        snare.velocity[:32] = [1.0] * 32
+        tap(surface, "shift", "mute")  # groove the selected track
+        await settled(surface)
+        assert sampler.asked[-1] == ("groove", "snare", "kick", 0.4)
+        assert snare.steps == before and snare.velocity[:32] == [0.25] * 32
+        s.tracks[0].set_pattern("x-x-" * 8)
+        tap(surface, "introspect", (0, 0), "generate")  # the kit from the kick
+        await settled(surface)
+        assert [a[:3] for a in sampler.asked[-4:]] == [("track_from", t.name, "kick") for t in s.tracks[1:]]
+        assert all(t.steps[:32] == s.tracks[0].steps[:32] for t in s.tracks[1:])
+        assert {1, 2, 3, 4} <= set(surface.flashes)
+        n.cancel_scope.cancel()
+    d = s.to_dict()
+    assert (d["focus"], d["groove"], d["next_bar"]) == (s.focus, 0.4, "new")

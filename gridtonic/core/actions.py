@@ -10,8 +10,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from gridtonic.core import params
+from gridtonic.core.fields import clamp
 from gridtonic.core.layout import LANE_KINDS
-from gridtonic.core.session import LANES, MAX_SLOTS, MAX_STEPS, SPEEDS, STEPS, Session
+from gridtonic.core.session import (
+    FOCUS_RANGE,
+    LANES,
+    MAX_SLOTS,
+    MAX_STEPS,
+    NEXT_BAR_MODES,
+    SPEEDS,
+    STEPS,
+    Session,
+)
 
 
 @dataclass(frozen=True)
@@ -88,11 +98,47 @@ class ToggleMute:
 
 @dataclass(frozen=True)
 class SetPattern:
-    """Steps ``first``… of a track replaced by ``steps`` (the sampler's result)."""
+    """Steps ``first``… of a track replaced by ``steps`` (the sampler's result), with their
+    velocity and nudge when it grooved them."""
 
     track: int
     first: int
     steps: tuple[bool, ...]
+    velocity: tuple[float, ...] | None = None
+    nudge: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SetGroove:
+    """Velocity and nudge of steps ``first``… (a groove), the steps left as they are."""
+
+    track: int
+    first: int
+    velocity: tuple[float, ...]
+    nudge: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SetIntrospection:
+    """One of the session's introspection settings: ``focus`` (temperature), ``groove`` (0–1) or
+    ``next_bar`` ("likely" / "new")."""
+
+    field: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Groove:
+    """The drummers' velocity and timing for ``track``'s steps 1–32, the steps left alone."""
+
+    track: int
+
+
+@dataclass(frozen=True)
+class IntrospectKit:
+    """Every other track's 32 steps generated from ``basis``'s."""
+
+    basis: int
 
 
 @dataclass(frozen=True)
@@ -131,7 +177,9 @@ class RecallSlot:
 
 
 Action = (SetSteps | SetLevel | SetStepField | SetLock | SetTrackField | SetChain | Fill | ClearTrack
-          | ToggleMute | SetPattern | Introspect | Generate | Transport | Tap | SaveSlot | RecallSlot)
+          | ToggleMute | SetPattern | SetGroove | SetIntrospection | Introspect | IntrospectKit | Generate
+          | Groove | Transport | Tap | SaveSlot | RecallSlot)
+Job = Introspect | IntrospectKit | Generate | Groove  # actions the sampler answers, off the key path
 STEP_FIELDS = ("ratchet", "ramp", "nudge", "condition", "accent")
 
 
@@ -173,10 +221,23 @@ def apply(session: Session, action: Action) -> bool:
             session.tracks[track].steps = [False] * MAX_STEPS
         case ToggleMute(track):
             session.tracks[track].mute = not session.tracks[track].mute
-        case SetPattern(track, first, steps):
+        case SetPattern(track, first, steps, velocity, nudge):
             t = session.tracks[track]
             for i, on in enumerate(steps[: STEPS - first]):
                 t.steps[first + i] = bool(on)
+            if velocity is not None and nudge is not None:
+                apply(session, SetGroove(track, first, velocity, nudge))
+        case SetGroove(track, first, velocity, nudge):
+            t = session.tracks[track]
+            for i, (v, n) in enumerate(zip(velocity[: STEPS - first], nudge[: STEPS - first], strict=False)):
+                t.velocity[first + i] = clamp(v, 0.0, 1.0, t.velocity[first + i], "groove velocity")
+                t.nudge[first + i] = LANES["nudge"][1](n, "groove nudge")
+        case SetIntrospection("focus", value):
+            session.focus = clamp(value, *FOCUS_RANGE, session.focus, "focus")
+        case SetIntrospection("groove", value):
+            session.groove = clamp(value, 0.0, 1.0, session.groove, "groove")
+        case SetIntrospection("next_bar", value) if value in NEXT_BAR_MODES:
+            session.next_bar = value
         case _:
             return False
     return True

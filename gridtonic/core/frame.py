@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from gridtonic.core.gestures import Gestures
 from gridtonic.core.layout import MODIFIERS
 from gridtonic.core.params import PARAMS
-from gridtonic.core.session import SPEEDS
+from gridtonic.core.session import FOCUS, SPEEDS
 
 Frame = tuple[int, ...]  # row-major levels, width × height
 Quad = tuple[int, int]  # (x offset, y offset), multiples of 8
@@ -161,6 +161,13 @@ def _function_level(name: str, g: Gestures, st: Status) -> int:
         return 12 if st.playhead is not None else 4
     if name == "fill":
         return 15 if st.fill else 4
+    focus = g.session.focus
+    if name in ("focus", "wild"):  # the side the temperature is on lights up
+        return 12 if (focus < FOCUS if name == "focus" else focus > FOCUS) else 4
+    if name == "kit":
+        return 8
+    if name == "groove":
+        return 4 + round(8 * g.session.groove)
     if name == "page":  # one key cycling the pages: brighter on later pages
         return 4 + 8 * g.page // max(1, g.pages_used() - 1)
     if name.startswith("page_"):

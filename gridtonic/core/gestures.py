@@ -28,7 +28,9 @@ changes it; the surface applies the actions. Any controller with keys on a grid 
   plain recall ends a chain. ``page_N`` shows page N, ``shift`` + ``page_N`` page N of the next bank
   (steps 33–64 on a grid with two page keys); ``page`` cycles the pages the tracks' lengths use.
   ``play`` starts and stops, ``shift`` + ``play`` taps the tempo; ``fill`` (``[shift]`` layer on
-  full layouts) is Elektron's FILL while held.
+  full layouts) is Elektron's FILL while held, ``groove`` (also ``[shift]``) grooves the selected
+  track; while ``introspect`` is held (``[introspect]``), ``focus`` / ``wild`` make the draws
+  sharper / looser and ``kit`` generates every other track from the basis row pressed.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ CONDITIONS: tuple[str | None, ...] = (
     "FILL", "!FILL", "PRE", "!PRE", "NEI", "!NEI", "1ST", "!1ST",
 )
 RATCHETS = tuple(range(1, MAX_RATCHET + 1))
+FOCUS_STEP = 1.25  # one focus / wild press multiplies the temperature by 1/1.25 / 1.25
 RESET = (("ratchet", 1), ("ramp", 0.0), ("nudge", 0), ("condition", None), ("accent", False))
 
 
@@ -129,7 +132,9 @@ class Gestures:
 
     def layer(self) -> str:
         """The layout layer the function keys are in now."""
-        return "hold" if self.steps else "shift" if "shift" in self.modifiers else ""
+        if self.steps:
+            return "hold"
+        return next((m for m in ("shift", "introspect") if m in self.modifiers), "")
 
     def _down(self, x: int, y: int) -> list[a.Action]:
         anchor_xy = self.anchor_key()
@@ -165,6 +170,8 @@ class Gestures:
             return [a.Tap()] if self._shifted() else [a.Transport()]
         if name == "fill":
             return [a.Fill(True)]
+        if name in ("focus", "wild", "kit", "groove"):
+            return self._introspection(name)
         if name == "page":
             self.page = (self.page + (-1 if self._shifted() else 1)) % self.pages_used()
         elif name.startswith("page_"):
@@ -173,6 +180,22 @@ class Gestures:
         elif name.startswith("slot_"):
             return self._slot(int(name[5:]) - 1)
         return []
+
+    def _introspection(self, name: str) -> list[a.Action]:
+        """``focus`` / ``wild`` (introspect held) make draws sharper / looser by FOCUS_STEP;
+        ``kit`` generates every other track from the basis row pressed (else the selected track);
+        ``groove`` (shift held) grooves the selected track."""
+        for mod in ("introspect", "shift"):
+            if mod in self.modifiers:
+                self.modifiers[mod] = True
+        track = self.selected if self.selected < len(self.session.tracks) else None
+        if name in ("focus", "wild"):
+            step = 1 / FOCUS_STEP if name == "focus" else FOCUS_STEP
+            return [a.SetIntrospection("focus", self.session.focus * step)]
+        if name == "kit":
+            basis = self.basis if self.basis is not None else track
+            return [] if basis is None else [a.IntrospectKit(basis)]
+        return [] if track is None else [a.Groove(track)]
 
     def _slot(self, slot: int) -> list[a.Action]:
         if self._shifted():

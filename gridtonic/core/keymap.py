@@ -9,7 +9,7 @@ Pure: a Layout in, a string out.
 
 from __future__ import annotations
 
-from gridtonic.core.layout import LAYERS, Layout
+from gridtonic.core.layout import LAYER_WHEN, LAYERS, Layout
 
 SHORT = {"play": "ply", "page": "pg", "shift": "sft", "mute": "mut", "introspect": "int", "clear": "clr",
          "generate": "gen", "fill": "fil"}
@@ -59,7 +59,7 @@ def legend(lay: Layout) -> list[str]:
         lines.append(f"  {short(name):<3}  {name:<{width}}  {x:>2} {y:<2}  {lay.label(name)}")
         for layer in LAYERS:
             if held := at[layer].get((x, y)):
-                when = "step held" if layer == "hold" else "shift held"
+                when = LAYER_WHEN[layer]
                 lines.append(f"  {'':<3}  {'+' + held:<{width}}  {'':5}  {when}: {lay.label(held)}")
     marks = [f"{STEP} a step of a track row"] + [f"{MARKS[k]} a fader of the {k} lane" for k in lay.lanes]
     return [*lines, "marks: " + "; ".join(marks)]

@@ -36,8 +36,10 @@ MODIFIERS = ("shift", "mute", "introspect", "clear", "generate")
 KEY_NAME = re.compile(r"^(play|page|shift|mute|introspect|clear|generate|fill|page_[1-8]"
                       r"|slot_([1-9]|1[0-6]))$")
 HOLD_KEYS = ("ratchet", "condition", "nudge", "accent", "lock", "length", "speed")  # while a step is held
-SHIFT_KEYS = ("fill",)  # while shift is held
-LAYERS = {"hold": HOLD_KEYS, "shift": SHIFT_KEYS}
+SHIFT_KEYS = ("fill", "groove")  # while shift is held
+INTROSPECT_KEYS = ("focus", "wild", "kit")  # while introspect is held
+LAYERS = {"hold": HOLD_KEYS, "shift": SHIFT_KEYS, "introspect": INTROSPECT_KEYS}
+LAYER_WHEN = {"hold": "with a step held", "shift": "with shift held", "introspect": "with introspect held"}
 LANE_KINDS = ("velocity", "probability")  # each names the Track list its faders set
 LAUNCHPAD_SIZES = ((9, 9), (18, 9))
 MAX_LABEL = 120  # one Launchpad with its top row and side column; two side by side
@@ -60,7 +62,7 @@ class Layout:
     lanes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # kind → rows of faders for the
                                                                       # selected track (top = 1.0)
     palette: Palette = Palette()  # level → colour, for controllers with RGB keys
-    layers: dict[str, dict[str, Key]] = field(default_factory=dict)  # "hold"/"shift" → name → (x, y)
+    layers: dict[str, dict[str, Key]] = field(default_factory=dict)  # LAYERS' name → name → (x, y)
     texts: dict[str, str] = field(default_factory=dict)  # key or layer name → label
     row_texts: dict[int, str] = field(default_factory=dict)  # y of a track row or lane → label
 
@@ -91,7 +93,7 @@ class Layout:
         return next((kind for kind, rows in self.lanes.items() if y in rows), None)
 
     def function_at(self, x: int, y: int, layer: str = "") -> str | None:
-        """The function of key (x, y); in ``layer`` ("hold", "shift") that layer's, where it has one."""
+        """The function of key (x, y); in ``layer`` (one of LAYERS) that layer's, where it has one."""
         name = self._layers.get(layer, {}).get((x, y)) if layer else None
         return name or self._functions.get((x, y))
 
@@ -152,6 +154,9 @@ DEFAULT_LABELS = {
     "nudge": "nudge later (shift: earlier), 1/24 step", "accent": "accent on / off",
     "lock": "lock: tap for the next parameter (shift: previous), hold + the column sets it",
     "length": "length: the held step becomes the track's last", "speed": "speed: next (shift: previous)",
+    "groove": "groove the selected track: the drummers' velocity and timing, steps kept",
+    "focus": "focus: introspection sharper", "wild": "wild: introspection looser",
+    "kit": "the whole kit from the basis (or the selected track)",
 }
 
 
@@ -172,7 +177,7 @@ def _ints(value: Any, n: int, where: str) -> tuple[int, ...]:
 
 def from_dict(d: dict[str, Any], where: str) -> Layout:
     """A checked Layout from parsed TOML; raises LayoutError naming ``where`` and the field."""
-    known = {"name", "size", "tracks", "keys", "lanes", "palette", "hold", "shift", "labels"}
+    known = {"name", "size", "tracks", "keys", "lanes", "palette", *LAYERS, "labels"}
     if unknown := sorted(d.keys() - known):
         raise LayoutError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
     w, h = _ints(d.get("size"), 2, f"{where}: size")

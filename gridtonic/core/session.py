@@ -33,6 +33,9 @@ CONDITIONS: tuple[str, ...] = (
     *(f"{a}:{b}" for b in range(1, MAX_CYCLES + 1) for a in range(1, b + 1)),
     "FILL", "!FILL", "PRE", "!PRE", "NEI", "!NEI", "1ST", "!1ST",
 )
+FOCUS = 0.9  # the prior's default temperature (prior.sampler.FOCUS): draws sharper below 1, wilder above
+FOCUS_RANGE = (0.05, 5.0)
+NEXT_BAR_MODES = ("likely", "new")  # steps 17-32 may repeat 1-16 / never do (prior.sampler's)
 FORMAT = "gridtonic-session"
 VERSION = 2
 
@@ -333,6 +336,9 @@ class Session:
     slots: list[Slot | None] = field(default_factory=list)  # pattern slots by number (None: empty)
     chain: list[int] = field(default_factory=list)  # song mode: slot numbers played in turn (empty: off)
     fill_every: int = 0  # bars: every N-th bar plays as a fill (Microtonic's FillRate); 0 = only held
+    focus: float = FOCUS  # introspection's temperature: the focus/wild control
+    groove: float = 0.5  # how much of the drummers' velocity and timing generated steps get (0..1)
+    next_bar: str = "likely"  # steps 17-32: "likely" (may repeat 1-16, as drummers mostly do) or "new"
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -347,13 +353,15 @@ class Session:
             d["chain"] = list(self.chain)
         if self.fill_every:
             d["fill_every"] = self.fill_every
+        d |= {"focus": self.focus, "groove": self.groove, "next_bar": self.next_bar}
         return d
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "session") -> Session:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise SessionError(f"{where}: not a gridtonic session (missing \"format\": \"{FORMAT}\")")
-        unknown(d, {"format", "version", "tempo", "seed", "tracks", "slots", "chain", "fill_every"}, where)
+        unknown(d, {"format", "version", "tempo", "seed", "tracks", "slots", "chain", "fill_every", "focus",
+                    "groove", "next_bar"}, where)
         version = d.get("version", VERSION)
         if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
             log.warning("%s: written by a newer gridtonic (version %d, this one reads up to %d); what it "
@@ -376,7 +384,17 @@ class Session:
             slots=[_slot_from(s, f"{where}.slots[{i}]") for i, s in enumerate(slots[:MAX_SLOTS])],
             chain=_chain(d.get("chain", []), f"{where}.chain"),
             fill_every=integer(d, "fill_every", 0, MAX_FILL_EVERY, 0, where),
+            focus=clamp(d.get("focus", FOCUS), *FOCUS_RANGE, FOCUS, f"{where}.focus"),
+            groove=clamp(d.get("groove", 0.5), 0.0, 1.0, 0.5, f"{where}.groove"),
+            next_bar=_next_bar(d.get("next_bar", "likely"), f"{where}.next_bar"),
         )
+
+
+def _next_bar(value: Any, where: str) -> str:
+    if value in NEXT_BAR_MODES:
+        return value
+    log.warning("%s: %s is not one of %s; using likely", where, shown(value), ", ".join(NEXT_BAR_MODES))
+    return "likely"
 
 
 def _chain(value: Any, where: str) -> list[int]:

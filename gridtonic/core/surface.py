@@ -40,14 +40,33 @@ HALF = STEPS // 2
 class Proposal(Protocol):
     steps: list[bool]
     how: str
+    velocity: list[float] | None
+    nudge: list[int] | None
+
+
+class Groove(Protocol):
+    velocity: list[float]
+    nudge: list[int]
 
 
 class Sampler(Protocol):
     """What the surface needs of the prior sampler (``gridtonic.prior.sampler.Sampler``)."""
 
-    def track_from(self, target: Track, basis: Track) -> Proposal: ...
+    def track_from(self, target: Track, basis: Track, temperature: float = ..., seed: int | None = ...,
+                   groove: float = ...) -> Proposal: ...
 
-    def second_half(self, track: Track) -> Proposal: ...
+    def second_half(self, track: Track, temperature: float = ..., seed: int | None = ..., mode: str = ...,
+                    groove: float = ..., basis: Track | None = ...) -> Proposal: ...
+
+    def groove(self, track: Track, basis: Track | None = ..., amount: float = ...,
+               steps: list[bool] | None = ...) -> Groove: ...
+
+
+def groove_basis(tracks: list[Track], track: int) -> Track | None:
+    """The track a groove is played against: the kick, or the snare for the kick (by name; the
+    sampler ignores one of another class)."""
+    want = "snare" if tracks[track].name.lower() == "kick" else "kick"
+    return next((t for i, t in enumerate(tracks) if i != track and t.name.lower() == want), None)
 
 
 def _copy(t: Track) -> Track:
@@ -72,7 +91,7 @@ class Surface:
         self.told: tuple[float, str] | None = None  # (trio time, text): how the sampler made its last steps
         self._changed = trio.Event()
         self._queue_changed = trio.Event()
-        self._jobs_in, self._jobs = trio.open_memory_channel[a.Introspect | a.Generate](32)
+        self._jobs_in, self._jobs = trio.open_memory_channel[tuple[a.Job, set[int]]](32)
 
     def use_layout(self, layout: Layout) -> None:
         """Switch to another layout (a grid of another size was plugged in); slots are kept."""
@@ -113,13 +132,14 @@ class Surface:
                     self.session.tempo = clock.tempo
                 else:
                     log.info("following MIDI clock: tap tempo ignored (the master sets the tempo)")
-            case a.Introspect(_, track) | a.Generate(track):
+            case a.Introspect() | a.Generate() | a.Groove() | a.IntrospectKit():
+                targets = self._targets(act)
                 if self.sampler is None:
                     log.warning("no prior loaded: introspection is off")
-                elif track not in self.pending:
+                elif targets and not targets & self.pending:
                     try:
-                        self._jobs_in.send_nowait(act)
-                        self.pending.add(track)
+                        self._jobs_in.send_nowait((act, targets))
+                        self.pending |= targets
                     except trio.WouldBlock:
                         log.warning("sampler busy: %s dropped", act)
             case a.SaveSlot(slot):
@@ -239,28 +259,62 @@ class Surface:
             n.start_soon(self._bar_line)
             task_status.started()
 
+    def _targets(self, act: a.Job) -> set[int]:
+        """The tracks a sampler job rewrites."""
+        n = len(self.session.tracks)
+        if isinstance(act, a.IntrospectKit):
+            return {t for t in range(n) if t != act.basis} if act.basis < n else set()
+        track = act.target if isinstance(act, a.Introspect) else act.track
+        return {track} if track < n else set()
+
+    def _answer(self, act: a.Job, tracks: list[Track]) -> list[tuple[a.Action, str]]:
+        """The sampler's edits for ``act`` on copies of ``tracks``, with how each was made (runs in
+        a worker thread)."""
+        s, sampler = self.session, self.sampler
+        assert sampler is not None
+
+        def grooved(track: int, first: int, p: Proposal) -> a.Action:
+            steps, velocity, nudge = p.steps[first:], p.velocity, p.nudge
+            if velocity is None or nudge is None:
+                return a.SetPattern(track, first, tuple(steps))
+            return a.SetPattern(track, first, tuple(steps), tuple(velocity[first:]), tuple(nudge[first:]))
+
+        match act:
+            case a.Generate(track) if track < len(tracks):
+                p = sampler.second_half(tracks[track], s.focus, mode=s.next_bar, groove=s.groove,
+                                        basis=groove_basis(tracks, track))
+                return [(grooved(track, HALF, p), p.how)]
+            case a.Introspect(basis, track) if max(basis, track) < len(tracks):
+                p = sampler.track_from(tracks[track], tracks[basis], s.focus, groove=s.groove)
+                return [(grooved(track, 0, p), p.how)]
+            case a.IntrospectKit(basis) if basis < len(tracks):
+                out = []
+                for track in (t for t in range(len(tracks)) if t != basis):
+                    p = sampler.track_from(tracks[track], tracks[basis], s.focus, groove=s.groove)
+                    out.append((grooved(track, 0, p), p.how))
+                return out
+            case a.Groove(track) if track < len(tracks):
+                g = sampler.groove(tracks[track], groove_basis(tracks, track), max(s.groove, 0.25))
+                return [(a.SetGroove(track, 0, tuple(g.velocity), tuple(g.nudge)), "grooved")]
+        return []
+
     async def _sample(self) -> None:
-        async for act in self._jobs:
-            track = act.track if isinstance(act, a.Generate) else act.target
-            tracks = self.session.tracks
+        async for act, targets in self._jobs:
+            copies = [_copy(t) for t in self.session.tracks]
             try:
-                if isinstance(act, a.Generate):
-                    p = await trio.to_thread.run_sync(self.sampler.second_half, _copy(tracks[track]))
-                    edit = a.SetPattern(track, HALF, tuple(p.steps[HALF:]))
-                else:
-                    p = await trio.to_thread.run_sync(
-                        self.sampler.track_from, _copy(tracks[track]), _copy(tracks[act.basis]))
-                    edit = a.SetPattern(track, 0, tuple(p.steps))
+                edits = await trio.to_thread.run_sync(self._answer, act, copies)
             except Exception:  # a sampler bug must not silence the instrument
                 log.exception("sampler failed on %s", act)
-            else:  # the session may have shrunk meanwhile (a page loaded another): look again
+                edits = []
+            for edit, how in edits:  # the session may have shrunk meanwhile (a page loaded another)
+                track = edit.track  # type: ignore[union-attr]
                 if a.apply(self.session, edit):
                     self.flashes[track] = trio.current_time() + FLASH
-                    self.told = (trio.current_time(), f"{self.session.tracks[track].name}: {p.how}")
+                    self.told = (trio.current_time(), f"{self.session.tracks[track].name}: {how}")
                     log.info("%s", self.told[1])
                 else:
                     log.info("track %d went away while the sampler ran: its steps are dropped", track + 1)
-            self.pending.discard(track)
+            self.pending -= targets
             self._touch()
 
     async def _bar_line(self) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from gridtonic.core import actions as a
 from gridtonic.core import envelope, params
 from gridtonic.core.frame import Frame
-from gridtonic.core.layout import LANE_KINDS, Layout
+from gridtonic.core.layout import LANE_KINDS, LAYER_WHEN, Layout
 from gridtonic.core.session import (
     CONDITIONS,
     LANES,
@@ -318,8 +318,8 @@ PARAM_TABLE = [
 def key_title(key: dict[str, Any]) -> str:
     """A function key's hover text: the layout's label, then what it does in each layer it has one in
     (one of ``Layout.labels()``' keys)."""
-    layers = (("hold", "with a step held"), ("shift", "with shift held"))
-    return " · ".join([key["label"], *(f"{when}: {key[layer]}" for layer, when in layers if key.get(layer))])
+    return " · ".join([key["label"], *(f"{when}: {key[layer]}" for layer, when in LAYER_WHEN.items()
+                                       if key.get(layer))])
 
 
 def layout_view(lay: Layout) -> dict[str, Any]:
