@@ -50,6 +50,10 @@ class StandIn:
     def _grooved(p, groove):
         return Proposal(p.steps, p.how, [0.25] * 32, [1] * 32) if groove > 0 else p
 
+    def kit_from(self, tracks, basis, temperature=0.9, seed=None, groove=0.0):
+        return {i: self.track_from(t, tracks[basis], temperature, seed, groove)
+                for i, t in enumerate(tracks) if i != basis}
+
     def groove(self, track, basis=None, amount=1.0, steps=None):
         self.asked.append(("groove", track.name, basis and basis.name, amount))
         return Groove([0.25] * 32, [1] * 32)

@@ -61,6 +61,9 @@ class Sampler(Protocol):
     def groove(self, track: Track, basis: Track | None = ..., amount: float = ...,
                steps: list[bool] | None = ...) -> Groove: ...
 
+    def kit_from(self, tracks: list[Track], basis: int, temperature: float = ..., seed: int | None = ...,
+                 groove: float = ...) -> dict[int, Proposal]: ...
+
 
 def groove_basis(tracks: list[Track], track: int) -> Track | None:
     """The track a groove is played against: the kick, or the snare for the kick (by name; the
@@ -288,11 +291,8 @@ class Surface:
                 p = sampler.track_from(tracks[track], tracks[basis], s.focus, groove=s.groove)
                 return [(grooved(track, 0, p), p.how)]
             case a.IntrospectKit(basis) if basis < len(tracks):
-                out = []
-                for track in (t for t in range(len(tracks)) if t != basis):
-                    p = sampler.track_from(tracks[track], tracks[basis], s.focus, groove=s.groove)
-                    out.append((grooved(track, 0, p), p.how))
-                return out
+                kit = sampler.kit_from(tracks, basis, s.focus, groove=s.groove)
+                return [(grooved(track, 0, p), p.how) for track, p in sorted(kit.items())]
             case a.Groove(track) if track < len(tracks):
                 g = sampler.groove(tracks[track], groove_basis(tracks, track), max(s.groove, 0.25))
                 return [(a.SetGroove(track, 0, tuple(g.velocity), tuple(g.nudge)), "grooved")]
