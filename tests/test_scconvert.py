@@ -134,7 +134,7 @@ def test_converted_chokes_cut_as_gridtonic_cuts(engine_defs, tmp_path):
 
     py, unchoked = gridtonic_render("py.wav", True), gridtonic_render("unchoked.wav", False)
     assert sc.shape == py.shape and np.abs(py).max() > 0.05
-    assert np.abs(py - unchoked).max() > 0.05  # the chokes are heard
+    assert np.abs(py - unchoked).max() > 0.005  # the chokes are heard (the hats peak near 0.02)
     assert np.abs(sc - py).max() <= 1e-6
 
 
