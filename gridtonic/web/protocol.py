@@ -13,7 +13,7 @@ import functools
 import json
 import re
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from gridtonic.core.frame import Frame
 from gridtonic.core.layout import LANE_KINDS, LAYER_WHEN, Layout
 from gridtonic.core.session import (
     CONDITIONS,
+    FOCUS_RANGE,
     LANES,
     MAX_CHAIN,
     MAX_CYCLES,
@@ -30,6 +31,7 @@ from gridtonic.core.session import (
     MAX_NUDGE,
     MAX_RATCHET,
     MAX_STEPS,
+    NEXT_BAR_MODES,
     NUDGE_DIVISIONS,
     SPEEDS,
     Session,
@@ -103,7 +105,8 @@ class Release:
 
 # the grid's own actions where a page asks the same thing (the surface runs them)
 Command = (Key | SetParam | SetMorph | FillEvery | Select | Tempo | LoadPreset | SessionFile | Release
-           | a.ToggleMute | a.Introspect | a.Generate | a.Transport | a.Tap | a.SetSteps | a.SetLevel
+           | a.ToggleMute | a.Introspect | a.IntrospectKit | a.Generate | a.Groove | a.SetIntrospection
+           | a.Transport | a.Tap | a.SetSteps | a.SetLevel
            | a.SetStepField | a.SetLock | a.SetTrackField | a.SetChain | a.Fill)
 
 
@@ -186,6 +189,14 @@ class _Fields:
         return v
 
 
+# each introspection setting's check (as ``actions.apply`` would take it, so nothing is clamped)
+INTROSPECTION: dict[str, Callable[[_Fields, str], Any]] = {
+    "focus": lambda f, key: f.number(key, *FOCUS_RANGE),
+    "groove": lambda f, key: f.number(key, 0.0, 1.0),
+    "next_bar": lambda f, key: f.choice(key, NEXT_BAR_MODES),
+}
+
+
 def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command:
     """The command in one WebSocket message; BadMessage (one line) when it is not a valid one."""
     if not isinstance(text, str):
@@ -248,6 +259,13 @@ def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command
             return a.Introspect(basis, target)
         case "generate":
             return a.Generate(f.int("track", 0, last))
+        case "introspection":  # the session's focus/wild, groove amount or 17-32 mode
+            field = f.choice("field", tuple(INTROSPECTION))
+            return a.SetIntrospection(field, INTROSPECTION[field](f, "value"))
+        case "groove":  # the drummers' velocity and timing for a track, its steps kept
+            return a.Groove(f.int("track", 0, last))
+        case "kit":  # every other track from this one
+            return a.IntrospectKit(f.int("basis", 0, last))
         case "transport":
             return a.Transport()
         case "tap":
@@ -356,7 +374,7 @@ STEP_LISTS: dict[str, tuple[Any, Any]] = {
 # what the step inspector offers, so the page never hard-codes the session's ranges
 LIMITS = {"steps": MAX_STEPS, "ratchet": MAX_RATCHET, "nudge": MAX_NUDGE, "nudge_divisions": NUDGE_DIVISIONS,
           "conditions": list(CONDITIONS), "speeds": list(SPEEDS), "chain": MAX_CHAIN,
-          "fill_every": MAX_FILL_EVERY,
+          "fill_every": MAX_FILL_EVERY, "focus": list(FOCUS_RANGE), "next_bar": list(NEXT_BAR_MODES),
           "defaults": {name: default for name, (default, _) in STEP_LISTS.items()}}
 
 

@@ -148,6 +148,7 @@ class Web:
             "prior": self.surface.sampler is not None, "told": told and told[1],
             "picture": {"a": protocol.picture_view(t.patch_a), "b": protocol.picture_view(t.patch_b)},
             "chain": s.chain, "fill_every": s.fill_every, "fill": self.surface.sequencer.fill,
+            "focus": s.focus, "groove": s.groove, "next_bar": s.next_bar,
             "limits": protocol.LIMITS,
             "presets": [p.name for p in kits.scan()], "presets_dir": str(kits.presets_dir()),
             "first_run": self.first_run,
@@ -217,8 +218,9 @@ class Web:
             case a.Fill(held):
                 client.fill = held
                 surface.perform(cmd)
-            case (a.ToggleMute() | a.Introspect() | a.Generate() | a.Transport() | a.Tap() | a.SetSteps()
-                  | a.SetLevel() | a.SetStepField() | a.SetLock() | a.SetTrackField() | a.SetChain()):
+            case (a.ToggleMute() | a.Introspect() | a.IntrospectKit() | a.Generate() | a.Groove()
+                  | a.SetIntrospection() | a.Transport() | a.Tap() | a.SetSteps() | a.SetLevel()
+                  | a.SetStepField() | a.SetLock() | a.SetTrackField() | a.SetChain()):
                 surface.perform(cmd)
             case protocol.Tempo(bpm):
                 self._set_tempo(bpm)
