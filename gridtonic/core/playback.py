@@ -188,7 +188,8 @@ class Playback:
             i, reach = self._next(tracks)
             if i is None or reach >= b1:
                 break
-            if self._grid_next(i) >= self._switch:  # the old pattern's last steps, then the next one
+            early = STEP_BEATS / 2 / min(t.speed for t in tracks)  # room for the next pattern's early nudges
+            if reach >= self._switch - early:  # the old pattern's last steps, then the next one
                 for j in range(len(self.lanes)):
                     while self._grid_next(j) < self._switch:
                         self._decide(j)
