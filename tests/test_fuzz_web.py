@@ -21,11 +21,13 @@ from gridtonic.core import params
 from gridtonic.core.actions import STEP_FIELDS
 from gridtonic.core.session import (
     CONDITIONS,
+    FOCUS_RANGE,
     MAX_CHAIN,
     MAX_FILL_EVERY,
     MAX_NUDGE,
     MAX_RATCHET,
     MAX_STEPS,
+    NEXT_BAR_MODES,
     SPEEDS,
     Session,
     Steps,
@@ -37,7 +39,7 @@ from gridtonic.web import server as web
 MB = 1 << 20
 TYPES = ["key", "param", "morph", "select", "mute", "introspect", "generate", "transport", "tap", "tempo",
          "preset", "save", "load", "release", "step", "level", "step_field", "lock", "track_field", "chain",
-         "fill", "fill_every"]
+         "fill", "fill_every", "introspection", "groove", "kit"]
 FIELDS = ["x", "y", "down", "track", "slot", "name", "value", "basis", "target", "bpm", "step", "on", "lane",
           "field", "slots", "held", "bars"]
 
@@ -155,7 +157,10 @@ NEAR = st.one_of(
 WHERE = {"track": st.integers(-1, 5), "step": st.integers(-1, MAX_STEPS)}
 VALID = {"ratchet": st.integers(1, MAX_RATCHET), "ramp": st.floats(-1.0, 1.0),
          "nudge": st.integers(-MAX_NUDGE, MAX_NUDGE), "condition": st.sampled_from([*CONDITIONS, None]),
-         "accent": st.booleans(), "length": st.integers(1, MAX_STEPS), "speed": st.sampled_from(SPEEDS)}
+         "accent": st.booleans(), "length": st.integers(1, MAX_STEPS), "speed": st.sampled_from(SPEEDS),
+         "focus": st.floats(*FOCUS_RANGE) | st.sampled_from([*FOCUS_RANGE, 0.0499, 5.0001, 0.0]),
+         "groove": st.floats(0.0, 1.0) | st.sampled_from([-0.0, -1e-9, 1.0 + 1e-9]),
+         "next_bar": st.sampled_from(NEXT_BAR_MODES) | st.sampled_from(["Likely", "", "old"])}
 
 
 def _value(name: str) -> st.SearchStrategy:
@@ -163,8 +168,13 @@ def _value(name: str) -> st.SearchStrategy:
     if name in params.BY_NAME:
         p = params.BY_NAME[name]
         valid = st.integers(0, len(p.choices) - 1) if p.discrete else st.floats(p.minimum, p.maximum)
-        return st.one_of(valid | st.none(), NEAR)
-    return st.one_of(VALID.get(name, NEAR), NEAR)
+        return _half(valid | st.none())
+    return _half(VALID.get(name, NEAR))
+
+
+def _half(valid: st.SearchStrategy) -> st.SearchStrategy:
+    """``valid`` or NEAR, even odds (``st.one_of`` would flatten NEAR's dozen branches beside it)."""
+    return st.tuples(st.booleans(), valid, NEAR).map(lambda t: t[1] if t[0] else t[2])
 
 
 INSPECTOR = st.one_of(
@@ -179,6 +189,8 @@ INSPECTOR = st.one_of(
                            "slots": st.lists(st.integers(0, 9), max_size=MAX_CHAIN + 2) | NEAR}),
     st.fixed_dictionaries({"type": st.just("fill"), "held": st.booleans() | NEAR}),
     st.fixed_dictionaries({"type": st.just("fill_every"), "bars": st.integers(0, MAX_FILL_EVERY) | NEAR}),
+    st.sampled_from(["focus", "groove", "next_bar", "wild"]).flatmap(lambda name: st.fixed_dictionaries(
+        {"type": st.just("introspection"), "field": st.just(name), "value": _value(name)})),
 )
 INSPECTOR_EXAMPLES = 800
 
@@ -204,13 +216,20 @@ def in_range(session: Session) -> list[str]:
         bad.append(f"chain {session.chain}")
     if not (type(session.fill_every) is int and 0 <= session.fill_every <= MAX_FILL_EVERY):
         bad.append(f"fill every {session.fill_every!r} bars")
+    if not (type(session.focus) is float and FOCUS_RANGE[0] <= session.focus <= FOCUS_RANGE[1]):
+        bad.append(f"focus {session.focus!r}")
+    if not (type(session.groove) is float and 0.0 <= session.groove <= 1.0):
+        bad.append(f"groove {session.groove!r}")
+    if session.next_bar not in NEXT_BAR_MODES:
+        bad.append(f"17-32 mode {session.next_bar!r}")
     return bad
 
 
 async def test_the_inspectors_messages_keep_the_session_in_range(data, caplog, monkeypatch):
-    """Hypothesis sends step_field, lock, track_field, chain, fill and fill_every messages near and past every
-    limit: none crashes the page or logs a failure, the session never has to clamp what the page's
-    check let through (its clamps warn), what was applied is in range, and the saved session loads
+    """Hypothesis sends step_field, lock, track_field, chain, fill, fill_every and introspection
+    messages near and past every limit: none crashes the page or logs a failure, the session never
+    has to clamp what the page's check let through (its clamps warn), each introspection setting is
+    the last one accepted, what was applied is in range, and the saved session loads
     back without a single warning, in range, and saves the same again."""
     monkeypatch.setattr(web, "RATE", 1e6)
     monkeypatch.setattr(web, "BURST", 1e6)
@@ -236,6 +255,10 @@ async def test_the_inspectors_messages_keep_the_session_in_range(data, caplog, m
         applied = sum(v != default for t in s.tracks for name, (default, _) in protocol.STEP_LISTS.items()
                       for v in getattr(t, name))
         assert in_range(s) == []
+        last = {m["field"]: m["value"] for m in sent
+                if m["type"] == "introspection" and _parses(json.dumps(m), inst)}
+        assert set(last) == {"focus", "groove", "next_bar"}
+        assert {name: getattr(s, name) for name in last} == last
         caplog.clear()
         again = Session.from_dict(json.loads(store.dumps(s)))  # a value within 1e-9 of a bound loads as it
         assert not caplog.records, [r.getMessage() for r in caplog.records]
