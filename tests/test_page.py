@@ -20,7 +20,8 @@ from webrig import ask, next_of, rig, until, ws_client
 
 from gridtonic.core import layout, params
 from gridtonic.core.params import defaults
-from gridtonic.core.session import Track
+from gridtonic.core.session import FOCUS_RANGE, Track
+from gridtonic.prior import sampler
 from gridtonic.web import protocol
 
 WIDTHS = (800, 1280, 1920)
@@ -320,9 +321,9 @@ async def test_the_step_inspector_edits_every_per_step_control(browser, data):  
         assert t.steps[41:44] == [False] * 3
 
 
-INSPECTOR_BOXES_JS = """
-const sel = "#inspector .label, #inspector input, #inspector select, #inspector output, #inspector button, "
-  + "#inspector small, #lane-pages button, #song input, #song button, #song small, #patterns .track";
+# the boxes a person reads or handles among arguments[0] (a CSS selector), as BOXES_JS
+SCREEN_BOXES_JS = """
+const sel = arguments[0];
 return [...document.querySelectorAll(sel)].filter((e) => e.getClientRects().length).map((e) => {
   const r = e.getBoundingClientRect();
   const what = (e.closest("[data-field]")?.dataset.field || e.id || e.className) + " " + e.tagName
@@ -332,6 +333,13 @@ return [...document.querySelectorAll(sel)].filter((e) => e.getClientRects().leng
   return [what, r.left, r.top, r.right, r.bottom, fits];
 });
 """
+
+INSPECTOR_BOXES = ("#inspector .label, #inspector input, #inspector select, #inspector output, "
+                   "#inspector button, #inspector small, #lane-pages button, #song input, #song button, "
+                   "#song small, #patterns .track")
+INTROSPECTION_BOXES = ("#introspection .label, #introspection input, #introspection output, "
+                       "#introspection .end, #introspection button, #prior, #basis, #target, #introspect, "
+                       "#generate")
 
 
 async def test_the_inspector_and_lanes_never_overlap_nor_scroll_sideways(browser, data):  # noqa: F811
@@ -348,7 +356,7 @@ async def test_the_inspector_and_lanes_never_overlap_nor_scroll_sideways(browser
             await until(seen(lambda: len(texts(browser, "#patterns .track")) == 5), "the lanes")
             await in_page(lambda: ActionChains(browser).context_click(lane_step(browser, 1, 4)).perform())
             await until(seen(lambda: len(texts(browser, "#locks li")) == 2), "the step's two locks")
-            boxes = await in_page(lambda: browser.execute_script(INSPECTOR_BOXES_JS))
+            boxes = await in_page(lambda: browser.execute_script(SCREEN_BOXES_JS, INSPECTOR_BOXES))
             assert len(boxes) > 25
             assert overlaps(boxes) == [], width
             assert [b[0] for b in boxes if not b[5]] == [], f"text cut off at {width} px"
@@ -432,3 +440,66 @@ async def test_each_lane_shows_its_tracks_own_playhead(browser, data):  # noqa: 
         assert 36 <= hat < 64 and abs(hat - inst.page.positions(trio.current_time())[2]) <= 1
         inst.sequencer.stop()
         await until(seen(lambda: browser.execute_script(HEADS_JS) == [-1] * 5), "no playheads once stopped")
+
+
+async def test_the_introspection_controls_change_the_session(browser, data):  # noqa: F811
+    """With the shipped prior: at 800, 1280 and 1920 px the introspection controls neither overlap
+    nor cut text nor scroll sideways; focus/wild runs the whole range (focus at the left), the groove
+    slider and the 17-32 mode set the session; "groove" gives the selected snare the drummers'
+    velocity and keeps its steps, "kit" draws the other tracks from the kick and leaves it alone."""
+    async with rig(data, sampler.load_file()) as (inst, url):
+        s = inst.session
+        for width in WIDTHS:
+            await in_page(lambda w=width: browser.set_window_size(w, 1000))
+            await in_page(lambda: browser.get(url))
+            await until(seen(lambda: by_id(browser, "focus-value").text), "the introspection controls")
+            boxes = await in_page(lambda: browser.execute_script(SCREEN_BOXES_JS, INTROSPECTION_BOXES))
+            assert len(boxes) >= 14
+            assert overlaps(boxes) == [], width
+            assert [b[0] for b in boxes if not b[5]] == [], f"text cut off at {width} px"
+            sliders = [b[3] - b[1] for b in boxes if " INPUT " in b[0]]
+            assert len(sliders) == 2 and min(sliders) >= MIN_SLIDER, (width, sliders)
+            scroll, client = await in_page(lambda: browser.execute_script(SCROLL_JS))
+            assert scroll <= client, f"horizontal scroll at {width} px"
+
+        def slide(name: str, key: str) -> None:
+            slider = by_id(browser, name)
+            slider.click()
+            slider.send_keys(key)
+
+        await in_page(lambda: slide("focus", Keys.HOME))  # the left end: focus
+        await until(lambda: s.focus == FOCUS_RANGE[0], "the sharpest draws")
+        await until(seen(lambda: by_id(browser, "focus-value").text == "0.05 sharper"), "shown")
+        await in_page(lambda: slide("focus", Keys.END))
+        await until(lambda: s.focus == FOCUS_RANGE[1], "the wildest draws")
+        await in_page(lambda: by_id(browser, "focus").send_keys(Keys.ARROW_LEFT))  # log scale: near 5 still
+        await until(lambda: 4.9 < s.focus < FOCUS_RANGE[1], "one step sharper")
+        await in_page(lambda: slide("groove", Keys.END))
+        await until(lambda: s.groove == 1.0, "the whole groove")
+        await until(seen(lambda: by_id(browser, "groove-value").text == "100 %"), "shown")
+        for mode in ("new", "likely"):
+            button = f'[data-next-bar="{mode}"]'
+            await in_page(lambda b=button: browser.find_element(By.CSS_SELECTOR, b).click())
+            await until(lambda m=mode: s.next_bar == m, f"17-32 {mode}")
+            await until(seen(lambda b=button: browser.find_element(By.CSS_SELECTOR, b).get_attribute(
+                "aria-checked") == "true"), "lit")
+
+        snare = s.tracks[1]
+        snare.set_pattern("----x-------x-------x-------x--x")
+        steps = list(snare.steps)
+        inst.page.gestures.selected = 1
+        await until(seen(lambda: by_id(browser, "groove-track").text == f"groove 2 {snare.name}"), "selected")
+        assert set(snare.velocity) == {1.0}
+        await in_page(lambda: by_id(browser, "groove-track").click())
+        await until(lambda: set(snare.velocity) != {1.0}, "the snare grooved")
+        assert snare.steps == steps
+
+        s.tracks[0].set_pattern("x-------x-x-----" * 2)
+        kick = list(s.tracks[0].steps)
+        others = [list(t.steps) for t in s.tracks[1:]]
+        inst.page.gestures.selected = 0
+        await until(seen(lambda: by_id(browser, "kit").text == f"kit from 1 {s.tracks[0].name}"), "selected")
+        await in_page(lambda: by_id(browser, "kit").click())
+        await until(lambda: [t.steps for t in s.tracks[1:]] != others and not inst.page.pending, "the kit")
+        assert s.tracks[0].steps == kick
+        assert any(s.tracks[2].steps), "no hats from the kick"

@@ -261,6 +261,7 @@ function drawState() {
   if (document.activeElement !== $("tempo")) $("tempo").value = s.tempo;
   $("status").textContent = Object.entries(s.status).map(([k, v]) => `${k}: ${v}`).join(" · ");
   $("prior").textContent = !s.prior ? "(no prior loaded yet)" : s.told || "";
+  drawIntrospection(s);
   drawPatterns(s);
   drawSlots(s);
   drawSong(s);
@@ -275,6 +276,23 @@ function drawState() {
   $("sessions").replaceChildren(...s.sessions.map((n) => new Option(n)));
   drawParams(s);
   drawPicture(s);
+}
+
+// the focus/wild slider moves on a log scale over the session's range (as exponential parameters)
+const focusScale = (s) => ({ exp: true, min: s.limits.focus[0], max: s.limits.focus[1] });
+
+function drawIntrospection(s) {
+  if (document.activeElement !== $("focus")) $("focus").value = toSlider(focusScale(s), s.focus);
+  $("focus-value").textContent = `${s.focus.toFixed(2)}${s.focus < 1 ? " sharper" : s.focus > 1 ? " looser" : ""}`;
+  if (document.activeElement !== $("groove")) $("groove").value = s.groove;
+  $("groove-value").textContent = `${Math.round(s.groove * 100)} %`;
+  document.querySelectorAll("[data-next-bar]").forEach((b) => {
+    b.setAttribute("aria-checked", String(b.dataset.nextBar === s.next_bar));
+  });
+  const name = `${s.selected + 1} ${s.tracks[s.selected].name}`;
+  $("groove-track").textContent = `groove ${name}`;
+  $("kit").textContent = `kit from ${name}`;
+  $("groove-track").disabled = $("kit").disabled = !s.prior;
 }
 
 // a step's value in one of the per-step lists (the state leaves out lists that are all default)
@@ -672,6 +690,15 @@ $("play").onclick = () => send({ type: "transport" });
 $("tempo").addEventListener("change", () => send({ type: "tempo", bpm: Number($("tempo").value) }));
 $("introspect").onclick = () => send({ type: "introspect", basis: Number($("basis").value), target: Number($("target").value) });
 $("generate").onclick = () => send({ type: "generate", track: state.selected });
+$("focus").addEventListener("input", () => send({ type: "introspection", field: "focus",
+  value: fromSlider(focusScale(state), Number($("focus").value)) }));
+$("groove").addEventListener("input", () => send({ type: "introspection", field: "groove",
+  value: Number($("groove").value) }));
+document.querySelectorAll("[data-next-bar]").forEach((b) => {
+  b.onclick = () => send({ type: "introspection", field: "next_bar", value: b.dataset.nextBar });
+});
+$("groove-track").onclick = () => send({ type: "groove", track: state.selected });
+$("kit").onclick = () => send({ type: "kit", basis: state.selected });
 document.querySelectorAll("[data-preset]").forEach((b) => b.addEventListener("click", () => {
   send({ type: "preset", name: $("preset").value, slot: b.dataset.preset,
          track: $("preset-track").checked ? state.selected : null });
