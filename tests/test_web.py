@@ -25,7 +25,7 @@ from webrig import ask, next_of, rig, state_where, until, ws_client
 
 from gridtonic.app import Instrument
 from gridtonic.core import layout
-from gridtonic.core.session import Session, Steps, Track, default_session
+from gridtonic.core.session import FOCUS_RANGE, Session, Steps, Track, default_session
 from gridtonic.grid import host, udp
 from gridtonic.grid.emulator import EmulatedGrid, SerialOscEmulator
 from gridtonic.grid.host import GridConfig
@@ -225,6 +225,15 @@ BAD = [
     '{"type": "chain", "slots": [[0]]}', '{"type": "chain"}',
     '{"type": "fill", "held": 1}', '{"type": "fill"}', '{"type": "fill", "held": "down"}',
     *(f'{{"type": "fill_every", "bars": {v}}}' for v in ("-1", "65", "2.5", '"4"', "true", "null", "1e400")),
+    # the introspection settings, and the groove and kit jobs
+    *(f'{{"type": "introspection", "field": "{name}", "value": {value}}}'
+      for name, values in {"focus": ("0.049", "5.01", "0", "NaN", "Infinity", '"0.5"', "null", "1e400"),
+                           "groove": ("-0.01", "1.01", "NaN", '"half"', "false"),
+                           "next_bar": ('"Likely"', '"old"', "0", "null", '["new"]'),
+                           "temperature": ("1",)}.items() for value in values),
+    '{"type": "introspection", "value": 1}', '{"type": "introspection", "field": "focus"}',
+    '{"type": "groove", "track": 5}', '{"type": "groove", "track": "1"}', '{"type": "groove"}',
+    '{"type": "kit", "basis": -1}', '{"type": "kit", "basis": 0.5}', '{"type": "kit", "track": 0}',
 ]
 
 
@@ -263,6 +272,25 @@ async def test_bad_messages_are_refused_one_by_one_and_other_pages_keep_playing(
                 await bad.get_message()
         await good.send_message(json.dumps({"type": "mute", "track": 3}))
         await until(lambda: inst.session.tracks[3].mute, "the good page's mute")
+        n.cancel_scope.cancel()
+
+
+async def test_the_introspection_settings_reach_the_session_and_every_page(data):
+    """One page sets focus, groove and the 17-32 mode; the other page's state shows each, as the
+    session holds it."""
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
+        s = inst.session
+        edit, other = await ws_client(url, n), await ws_client(url, n)
+        first = await next_of(other, "state")
+        assert (first["focus"], first["groove"], first["next_bar"]) == (s.focus, s.groove, s.next_bar)
+        assert first["limits"]["focus"] == list(FOCUS_RANGE)
+        assert first["limits"]["next_bar"] == ["likely", "new"]
+        for name, value in (("focus", 0.05), ("focus", 2.5), ("groove", 0.0), ("groove", 1),
+                            ("next_bar", "new")):
+            await ask(edit, {"type": "introspection", "field": name, "value": value})
+            await state_where(other, lambda st, k=name, v=value: st[k] == v)
+            assert getattr(s, name) == value
+        assert (s.focus, s.groove, s.next_bar) == (2.5, 1.0, "new")
         n.cancel_scope.cancel()
 
 
