@@ -484,6 +484,8 @@ async def test_the_introspection_controls_change_the_session(browser, data):  # 
             await until(seen(lambda b=button: browser.find_element(By.CSS_SELECTOR, b).get_attribute(
                 "aria-checked") == "true"), "lit")
 
+        await in_page(lambda: slide("focus", Keys.HOME))  # the kit below: the likeliest draws, not wild ones
+        await until(lambda: s.focus == FOCUS_RANGE[0], "sharp again")
         snare = s.tracks[1]
         snare.set_pattern("----x-------x-------x-------x--x")
         steps = list(snare.steps)
