@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import trio
 from enginekit import SR, hit
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -42,8 +43,15 @@ SCROLL_JS = "return [document.documentElement.scrollWidth, document.documentElem
 
 
 def seen(fn):
-    """A condition for ``until``: ``fn`` (Selenium calls) run off the trio thread."""
-    return lambda: in_page(fn)
+    """A condition for ``until``: ``fn`` (Selenium calls) run off the trio thread; an element the
+    page redrew between finding and reading it (stale) is "not yet"."""
+    def fresh():
+        try:
+            return fn()
+        except StaleElementReferenceException:
+            return False
+
+    return lambda: in_page(fresh)
 
 
 def texts(driver, css: str) -> list[str]:
