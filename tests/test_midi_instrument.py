@@ -174,10 +174,13 @@ async def test_notes_and_a_learnt_cc_play_the_instrument(sender, jack_server, tm
     start, rate = await analysis.capture(inst, path, 1.5, device)
     found = analysis.onsets(path, threshold=0.01, min_gap=0.05)
     # each note sounds the latency after it arrived: late by the JACK transfer, and until a poll
-    # comes quickly after an arrival (the clock's ticks give plenty), by up to one poll interval
+    # comes quickly after an arrival (the clock's ticks give plenty), by up to one poll interval;
+    # "early" only by what the reference itself is off: the recording starts on a control block
+    # (±1.3 ms) and maps file time through the sample rate scsynth measured (seen -2.3 ms in a
+    # full-suite run)
     lag = start + found / rate - np.array(sent)[[0, 1, 4, 5]]
     assert len(found) == 4
-    assert np.all((lag > -2e-3) & (lag < JACK_PERIOD + POLL + 3e-3)), np.round(lag * 1e3, 2)
+    assert np.all((lag > -3e-3) & (lag < JACK_PERIOD + POLL + 3e-3)), np.round(lag * 1e3, 2)
     full, soft, turned, snare = levels(path, found)
     assert soft / full == pytest.approx(1 - (1 - 40 / 127) / 2, rel=0.05)  # oscVel 100 %: -3.6 dB
     level = cc.cc_value("level", 100)  # -13.4 dB
