@@ -438,7 +438,10 @@ def test_gridtonic_run_clock_link_plays_when_a_peer_starts(tmp_path, jack_server
     peer = [sys.executable, "-m", "gridtonic.link.peer", "128"]
     run = [sys.executable, "-m", "gridtonic", "run", "--clock", "link", "--for", "5", "--no-web",
            "--port", str(udp.free_port())]
-    script = (f"(echo '{{\"play_with\": 1}}'; sleep 7) | {shlex.join(peer)} > {tmp_path / 'peer.jsonl'} &"
+    samples = tmp_path / "peer.jsonl"  # the peer's session comes first (its tempo is the session's):
+    # gridtonic starts once the peer wrote its first sample, with Link on (a race otherwise)
+    script = (f"(echo '{{\"play_with\": 1}}'; sleep 8) | {shlex.join(peer)} > {samples} &"
+              f" while [ ! -s {samples} ]; do sleep 0.05; done;"
               f" {shlex.join(run)}; status=$?; wait; exit $status")
     env = {**os.environ, "GRIDTONIC_DATA": str(tmp_path / "data"),
            "GRIDTONIC_CONFIG": str(tmp_path / "config.toml"), "JACK_DEFAULT_SERVER": jack_server}
@@ -448,6 +451,6 @@ def test_gridtonic_run_clock_link_plays_when_a_peer_starts(tmp_path, jack_server
     assert "Ableton Link on (quantum 4, start/stop sync)" in done.stderr and "Link: 1 peer" in done.stderr
     assert "Link: a peer started playing" in done.stderr or "Link: joined a session playing" in done.stderr
     assert "WARNING" not in done.stderr and "Link is off" not in done.stderr
-    samples = [json.loads(line) for line in (tmp_path / "peer.jsonl").read_text().splitlines()]
-    assert any(s["peers"] == 1 and s["playing"] for s in samples)
+    lines = [json.loads(line) for line in samples.read_text().splitlines()]
+    assert any(s["peers"] == 1 and s["playing"] for s in lines)
     assert json.loads((tmp_path / "data" / "session.json").read_text())["tempo"] == 128
