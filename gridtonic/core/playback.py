@@ -274,14 +274,9 @@ class Playback:
 
     def _next_entry(self) -> None:
         """Switch to the chain's next filled slot at ``_switch``: every track restarts there."""
-        slots = self.session.slots
         for _ in range(len(self._chain)):
             self._entry = (self._entry + 1) % len(self._chain)
-            slot = self._chain[self._entry]
-            saved = slots[slot] if slot < len(slots) else None
-            if saved is not None:
-                for t, steps in zip(self.session.tracks, saved, strict=False):
-                    steps.restore(t)
+            if self.session.recall(self._chain[self._entry]):
                 break
         else:
             self._switch = math.inf

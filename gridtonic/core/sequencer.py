@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -77,10 +76,6 @@ class Sequencer:
         self.playing = False
         for listener in self.listeners:
             listener(None)
-
-    def step_now(self) -> int:
-        """The 16th under the playhead (for displays)."""
-        return max(0, math.floor(self.clock.beat_at(trio.current_time()) / STEP_BEATS))
 
     def positions(self, now: float) -> list[int]:
         """Each track's position in its own pattern at trio time ``now``."""

@@ -340,6 +340,15 @@ class Session:
     groove: float = 0.5  # how much of the drummers' velocity and timing generated steps get (0..1)
     next_bar: str = "likely"  # steps 17-32: "likely" (may repeat 1-16, as drummers mostly do) or "new"
 
+    def recall(self, slot: int) -> bool:
+        """The tracks' steps from pattern slot ``slot``; False (nothing changed) when it is empty."""
+        saved = self.slots[slot] if 0 <= slot < len(self.slots) else None
+        if saved is None:
+            return False
+        for t, steps in zip(self.tracks, saved, strict=False):
+            steps.restore(t)
+        return True
+
     def to_dict(self) -> dict[str, Any]:
         d = {
             "format": FORMAT,

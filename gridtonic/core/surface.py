@@ -158,10 +158,7 @@ class Surface:
                     self._recall(slot)
 
     def _recall(self, slot: int) -> None:
-        saved = self.session.slots[slot]
-        if saved is not None:
-            for t, steps in zip(self.session.tracks, saved, strict=False):
-                steps.restore(t)
+        if self.session.recall(slot):
             self.active_slot = slot
         self.queued_slot = None
         self._touch()
