@@ -117,9 +117,11 @@ async def test_every_key_of_every_layout_is_labelled(path, browser, data):  # no
 
 
 POINTS_JS = """
-const ys = (id) => document.getElementById(id).getAttribute("points").trim().split(" ")
-  .map((p) => 1 - Number(p.split(",")[1]) / 100);
-return [ys("env-tone"), ys("env-noise"), document.getElementById("length").textContent];
+const ys = (id) => (document.getElementById(id).getAttribute("points") || "").trim().split(" ")
+  .filter((p) => p).map((p) => 1 - Number(p.split(",")[1]) / 100);
+const [tone, noise] = [ys("env-tone"), ys("env-noise")];
+const drawn = tone.length && noise.length;
+return [tone, noise, drawn ? document.getElementById("length").textContent : ""];
 """
 
 
