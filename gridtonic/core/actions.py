@@ -21,6 +21,7 @@ from gridtonic.core.session import (
     SPEEDS,
     STEPS,
     Session,
+    read_nudge,
 )
 
 
@@ -231,7 +232,7 @@ def apply(session: Session, action: Action) -> bool:
             t = session.tracks[track]
             for i, (v, n) in enumerate(zip(velocity[: STEPS - first], nudge[: STEPS - first], strict=False)):
                 t.velocity[first + i] = clamp(v, 0.0, 1.0, t.velocity[first + i], "groove velocity")
-                t.nudge[first + i] = LANES["nudge"][1](n, "groove nudge")
+                t.nudge[first + i] = read_nudge(n, "groove nudge")
         case SetIntrospection("focus", value):
             session.focus = clamp(value, *FOCUS_RANGE, session.focus, "focus")
         case SetIntrospection("groove", value):

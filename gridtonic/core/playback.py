@@ -258,7 +258,7 @@ class Playback:
             a, b = (int(x) for x in name.split(":"))
             ok = (n // t.length) % b == a - 1
         ok = ok != negate
-        if name not in ("PRE",):  # a PRE step takes the outcome it copied; others set a new one
+        if name != "PRE":  # a PRE step takes the outcome it copied; others set a new one
             lane.last = ok
         return ok
 

@@ -83,7 +83,8 @@ def _ramp(v: Any, where: str) -> float:
     return clamp(v, -1.0, 1.0, 0.0, where)
 
 
-def _nudge(v: Any, where: str) -> int:
+def read_nudge(v: Any, where: str) -> int:
+    """A step's nudge in 1/384 notes, clamped to ±MAX_NUDGE (a surface's or a groove's value)."""
     return int(round(clamp(v, -MAX_NUDGE, MAX_NUDGE, 0, where)))
 
 
@@ -142,7 +143,7 @@ LANES: dict[str, tuple[Any, Callable[[Any, str], Any], Callable[[Any], Any]]] = 
     "probability": (1.0, _level, lambda v: round(v, 4)),
     "ratchet": (1, _ratchet, int),
     "ramp": (0.0, _ramp, lambda v: round(v, 4)),
-    "nudge": (0, _nudge, int),
+    "nudge": (0, read_nudge, int),
     "condition": (None, _condition, lambda v: v),
     "locks": ({}, clean_lock, dict),
 }
