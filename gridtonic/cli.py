@@ -24,6 +24,7 @@ from pathlib import Path
 
 from gridtonic import __version__, grid, launchpad, midi, web
 from gridtonic.core import keymap, layout
+from gridtonic.core.clock import TEMPO_RANGE
 from gridtonic.core.errors import UserError
 from gridtonic.core.session import SessionError
 from gridtonic.io import config, midiports, store
@@ -61,7 +62,6 @@ EXAMPLES: dict[str, str] = {  # one line each sub-command's --help ends with
     "crow": "gridtonic crow status",
 }
 LOG_LEVELS = ("debug", "info", "warning", "error")
-TEMPO = (20.0, 300.0)  # BPM, the session's range
 MAX_LATENCY = 2.0  # s: past this a step is heard too late to play
 MAX_SECONDS = 1e9  # --for: decades
 
@@ -111,7 +111,7 @@ def _parser(settings: config.Settings | None = None) -> argparse.ArgumentParser:
     run.add_argument("--latency", type=bounded(0, MAX_LATENCY, " s", low_open=True),
                      default=engine.DEFAULT_LATENCY,
                      help="s from a step's time to its sound: sample-exact timing (default %(default)s)")
-    run.add_argument("--tempo", type=bounded(*TEMPO, " BPM"),
+    run.add_argument("--tempo", type=bounded(*TEMPO_RANGE, " BPM"),
                      help="tempo in BPM, 20-300 (saved with the session)")
     run.add_argument("--for", dest="seconds", type=bounded(0, MAX_SECONDS, " s"),
                      help="stop after this many seconds")
@@ -130,7 +130,7 @@ def _parser(settings: config.Settings | None = None) -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", type=Path, required=True, help="WAV file to write")
     render.add_argument("--bars", type=int, default=2, help="bars of 4/4 (default 2)")
     render.add_argument("--seed", type=int, default=1, help="noise seed (same seed, same file)")
-    render.add_argument("--tempo", type=bounded(*TEMPO, " BPM"), help="tempo in BPM, 20-300")
+    render.add_argument("--tempo", type=bounded(*TEMPO_RANGE, " BPM"), help="tempo in BPM, 20-300")
     render.add_argument("--loop", action="store_true",
                         help="exactly --bars long, the tails past the last bar wrapped onto the start "
                              "(loops seamlessly)")

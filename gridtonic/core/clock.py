@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+TEMPO_RANGE = (20.0, 300.0)  # BPM: every tempo the session, a surface, a preset or a clock sets
+
 
 class Clock(Protocol):
     tempo: float
@@ -40,7 +42,7 @@ class InternalClock:
     def set_tempo(self, tempo: float, now: float) -> None:
         """Change tempo from ``now`` on, keeping the beat at ``now`` where it is."""
         b = self.beat_at(now)
-        self.tempo = min(max(float(tempo), 20.0), 300.0)
+        self.tempo = min(max(float(tempo), TEMPO_RANGE[0]), TEMPO_RANGE[1])
         self._t0, self._b0 = float(now), b
 
     def tap(self, now: float) -> None:

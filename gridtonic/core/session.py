@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gridtonic.core import params
+from gridtonic.core.clock import TEMPO_RANGE
 from gridtonic.core.fields import clamp, flag, integer, shown, text, unknown
 from gridtonic.core.kit import default_kit
 
@@ -389,7 +390,7 @@ class Session:
             log.warning("%s: %d slots, only the first %d kept", where, len(slots), MAX_SLOTS)
         return cls(
             tracks=[Track.from_dict(t, f"{where}.tracks[{i}]") for i, t in enumerate(tracks[:MAX_TRACKS])],
-            tempo=clamp(d.get("tempo", 120.0), 20.0, 300.0, 120.0, f"{where}.tempo"),
+            tempo=clamp(d.get("tempo", 120.0), *TEMPO_RANGE, 120.0, f"{where}.tempo"),
             seed=int(clamp(d.get("seed", 0), 0, 2**32 - 1, 0, f"{where}.seed")),
             slots=[_slot_from(s, f"{where}.slots[{i}]") for i, s in enumerate(slots[:MAX_SLOTS])],
             chain=_chain(d.get("chain", []), f"{where}.chain"),

@@ -31,13 +31,12 @@ from typing import Any
 
 import trio
 
-from gridtonic.core.clock import InternalClock
+from gridtonic.core.clock import TEMPO_RANGE, InternalClock  # the session's range (Link's own is 20-999)
 from gridtonic.core.sequencer import LOOKAHEAD, TICK, Sequencer
 
 log = logging.getLogger(__name__)
 
 QUANTUM = 4.0  # beats: peers agree on the phase within a 4/4 bar
-TEMPO_RANGE = (20.0, 300.0)  # BPM, the session's (Link's own is 20-999)
 MAX_BEAT = 2.0**32  # |beat| past this is no reading: a 16th's float step would be coarse (and the
 # sequencer would walk an astronomic range of steps); a real session reaches it after 27 years at 300 BPM
 RESYNC = 1e-4  # s: the line is re-anchored on Link's when they differ by more (clock drift, rounding)

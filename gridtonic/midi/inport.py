@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from gridtonic.core.clock import TEMPO_RANGE
 from gridtonic.core.midiparse import (
     CLOCK,
     CONTINUE,
@@ -110,7 +111,7 @@ class MidiIn:
         settled, and only when it moved by more than ``TEMPO_STEP`` (the hysteresis keeps a steady
         master from rewriting it as the estimate wobbles in its last digit)."""
         session = self.sequencer.session
-        tempo = min(max(clock.tempo, 20.0), 300.0)
+        tempo = min(max(clock.tempo, TEMPO_RANGE[0]), TEMPO_RANGE[1])
         if clock.settled and abs(tempo - session.tempo) > TEMPO_STEP:
             session.tempo = round(float(tempo), 1)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from gridtonic.core.clock import TEMPO_RANGE
 from gridtonic.core.session import MAX_FILL_EVERY, MAX_STEPS, MAX_TRACKS, Session, Track
 from gridtonic.io import store
 from gridtonic.presets.mtpreset import Drum, Preset, PresetError, is_hit, parse
@@ -113,7 +114,7 @@ def load(session: Session, preset: Preset, slot: str = "a", track: int | None = 
 def _kit_settings(session: Session, preset: Preset, drums: list[Drum | None]) -> None:
     """Tempo, swing, mutes and (when they hold steps) patterns of the kit's drums."""
     if preset.tempo is not None:
-        session.tempo = min(max(preset.tempo, 20.0), 300.0)
+        session.tempo = min(max(preset.tempo, TEMPO_RANGE[0]), TEMPO_RANGE[1])
     swing = 50.0 + min(max(preset.swing, 0.0), 100.0) / 4  # Microtonic 0..100 % -> 50 (straight)..75 %
     steps = chain(preset)
     if any(is_hit(c) for trig, *_ in steps.values() for c in trig) and preset.step_rate != "1/16":

@@ -19,6 +19,7 @@ from typing import Any
 
 from gridtonic.core import actions as a
 from gridtonic.core import envelope, params
+from gridtonic.core.clock import TEMPO_RANGE
 from gridtonic.core.frame import Frame
 from gridtonic.core.layout import LANE_KINDS, LAYER_WHEN, Layout
 from gridtonic.core.session import (
@@ -271,7 +272,7 @@ def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command
         case "tap":
             return a.Tap()
         case "tempo":
-            return Tempo(f.number("bpm", 20.0, 300.0))
+            return Tempo(f.number("bpm", *TEMPO_RANGE))
         case "preset":
             track = None if msg.get("track") is None else f.int("track", 0, last)
             return LoadPreset(f.name("name") or "", f.choice("slot", ("a", "b", "both")), track)
