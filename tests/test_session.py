@@ -176,3 +176,17 @@ def test_kill_9_loses_at_most_a_second_of_edits(tmp_path, run_for):
 def test_the_sessions_introspection_defaults_are_the_samplers():
     assert session.FOCUS == sampler.FOCUS and session.NEXT_BAR_MODES == sampler.NEXT_BAR_MODES
     assert sampler.NEXT_BAR == default_session().next_bar
+
+
+def test_the_master_level_is_kept_and_an_older_file_without_it_plays_at_0_db(caplog):
+    s = default_session()
+    assert "master_db" not in s.to_dict()  # 0 dB, the default, is not written
+    s.master_db = -6.5
+    assert Session.from_dict(json.loads(json.dumps(s.to_dict()))).master_db == -6.5
+    older = default_session().to_dict()
+    assert Session.from_dict(older).master_db == 0.0
+    with caplog.at_level(logging.WARNING):
+        loud = Session.from_dict(older | {"master_db": 1e9})
+        bad = Session.from_dict(older | {"master_db": "loud"})
+    assert (loud.master_db, bad.master_db) == (session.MASTER_RANGE[1], 0.0)
+    assert "master_db" in caplog.text

@@ -37,6 +37,7 @@ CONDITIONS: tuple[str, ...] = (
 FOCUS = 0.9  # the prior's default temperature (prior.sampler.FOCUS): draws sharper below 1, wilder above
 FOCUS_RANGE = (0.05, 5.0)
 NEXT_BAR_MODES = ("likely", "new")  # steps 17-32 may repeat 1-16 / never do (prior.sampler's)
+MASTER_RANGE = (-60.0, 12.0)  # the master level, dB (the limiter after it keeps the output under -1 dBFS)
 FORMAT = "gridtonic-session"
 VERSION = 2
 
@@ -341,6 +342,7 @@ class Session:
     focus: float = FOCUS  # introspection's temperature: the focus/wild control
     groove: float = 0.5  # how much of the drummers' velocity and timing generated steps get (0..1)
     next_bar: str = "likely"  # steps 17-32: "likely" (may repeat 1-16, as drummers mostly do) or "new"
+    master_db: float = 0.0  # the master level before the limiter, dB (MASTER_RANGE)
 
     def recall(self, slot: int) -> bool:
         """The tracks' steps from pattern slot ``slot``; False (nothing changed) when it is empty."""
@@ -365,6 +367,8 @@ class Session:
         if self.fill_every:
             d["fill_every"] = self.fill_every
         d |= {"focus": self.focus, "groove": self.groove, "next_bar": self.next_bar}
+        if self.master_db:
+            d["master_db"] = self.master_db
         return d
 
     @classmethod
@@ -372,7 +376,7 @@ class Session:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise SessionError(f"{where}: not a gridtonic session (missing \"format\": \"{FORMAT}\")")
         unknown(d, {"format", "version", "tempo", "seed", "tracks", "slots", "chain", "fill_every", "focus",
-                    "groove", "next_bar"}, where)
+                    "groove", "next_bar", "master_db"}, where)
         version = d.get("version", VERSION)
         if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
             log.warning("%s: written by a newer gridtonic (version %d, this one reads up to %d); what it "
@@ -398,6 +402,7 @@ class Session:
             focus=clamp(d.get("focus", FOCUS), *FOCUS_RANGE, FOCUS, f"{where}.focus"),
             groove=clamp(d.get("groove", 0.5), 0.0, 1.0, 0.5, f"{where}.groove"),
             next_bar=_next_bar(d.get("next_bar", "likely"), f"{where}.next_bar"),
+            master_db=clamp(d.get("master_db", 0.0), *MASTER_RANGE, 0.0, f"{where}.master_db"),
         )
 
 
