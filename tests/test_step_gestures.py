@@ -5,6 +5,7 @@ checked to have the keys where its file says, and every track reachable (issue 1
 import pytest
 import trio
 
+from gridtonic.core import actions as a
 from gridtonic.core import layout
 from gridtonic.core.clock import InternalClock
 from gridtonic.core.frame import Status, render
@@ -227,6 +228,19 @@ async def test_fill_is_on_while_shift_and_the_fill_key_are_held(autojump_clock):
     press(surface, fill, False)
     assert not surface.sequencer.fill
     assert surface.session.tracks[0].steps == [False] * MAX_STEPS  # no generate
+
+
+def test_fill_stays_on_while_any_surface_holds_it():
+    grid = make()
+    page = Surface(L256, grid.session, grid.sequencer)  # a second surface on the same sequencer
+    grid.perform(a.Fill(True))
+    page.perform(a.Fill(True))
+    page.perform(a.Fill(False))  # the page lets go: the grid still holds FILL
+    assert grid.sequencer.fill
+    page.perform(a.Fill(False))  # a second let-go from the page does not end the grid's
+    assert grid.sequencer.fill
+    grid.use_layout(L256)  # the grid was unplugged (or replugged): nothing of it stays held
+    assert not grid.sequencer.fill
 
 
 async def test_each_track_row_shows_its_own_playhead(autojump_clock):

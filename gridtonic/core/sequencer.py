@@ -51,11 +51,23 @@ class Sequencer:
         self.sinks = sinks if sinks is not None else []
         self.listeners: list[Callable[[float | None], None]] = []  # told the start beat, or None on stop
         self.playing = False
-        self.fill = False  # Elektron's FILL key, held from a surface
+        self._fill_held: set[int] = set()  # ids of the surfaces holding Elektron's FILL key
         self.playback = Playback(session)
         self._scheduled = 0.0  # beats up to which hits have been handed out
         self.failures = 0
         self._failures: dict[str, int] = {}
+
+    @property
+    def fill(self) -> bool:
+        """FILL is on while any surface holds it (a page letting go leaves a grid's FILL on)."""
+        return bool(self._fill_held)
+
+    def hold_fill(self, holder: object, held: bool) -> None:
+        """``holder`` (a surface) presses or lets go of FILL."""
+        if held:
+            self._fill_held.add(id(holder))
+        else:
+            self._fill_held.discard(id(holder))
 
     def start(self, beat: float = 0.0) -> None:
         """Start the transport at ``beat``; the first hit lands one tick from now."""

@@ -97,8 +97,10 @@ class Surface:
         self._jobs_in, self._jobs = trio.open_memory_channel[tuple[a.Job, set[int]]](32)
 
     def use_layout(self, layout: Layout) -> None:
-        """Switch to another layout (a grid of another size was plugged in); slots are kept."""
+        """Switch to another layout (a grid of another size was plugged in); slots are kept. Keys
+        held on the old one are let go of (a FILL held on an unplugged grid ends)."""
         self.gestures = Gestures(layout, self.session)
+        self.sequencer.hold_fill(self, False)
         self._slot_keys(layout)
         self._touch()
 
@@ -127,7 +129,7 @@ class Surface:
                 else:
                     self.sequencer.start()
             case a.Fill(held):
-                self.sequencer.fill = held
+                self.sequencer.hold_fill(self, held)
             case a.Tap():
                 clock = self.sequencer.clock
                 if isinstance(clock, InternalClock):

@@ -70,6 +70,7 @@ class Grid:
         self._nursery.start_soon(self._show, lay, self._scope)
 
     def _gone(self, dev: Device) -> None:
+        self.surface.use_layout(self.surface.gestures.layout)  # nothing of a gone grid stays held
         if self._scope is not None:
             self._scope.cancel()
 
