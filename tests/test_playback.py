@@ -156,6 +156,23 @@ def test_a_chain_plays_its_slots_in_turn_at_bar_lines():
     assert s.tracks[0].pattern() == "--x-" * 4  # hits_between plays a copy: the session is left be
 
 
+def test_a_song_position_inside_a_chain_plays_what_the_whole_song_plays_there():
+    s = session("x" + "-" * 15)
+    s.tracks[0].length = 16
+    first = tuple(Steps.of(t) for t in s.tracks)
+    s.tracks[0].set_pattern("--x-" * 4)
+    s.tracks[0].length = 32  # two bars
+    second = tuple(Steps.of(t) for t in s.tracks)
+    s.slots = [first, second]
+    s.chain = [0, 1, 1, 0]  # bars 0, 1-2, 3-4, 5; then again from bar 6
+    whole = beats(s, 40.0)
+    for start in (6.0, 13.0, 20.0, 22.25, 30.0):
+        p = Playback(s)
+        p.skip_to(start)
+        got = [h.beat for h in p.hits(start, 40.0) if h.track == 0]
+        assert got == [b for b in whole if b >= start], start
+
+
 def changed_session(data) -> Session:
     s = default_session()
     for t in s.tracks:

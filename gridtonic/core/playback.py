@@ -157,7 +157,10 @@ class Playback:
         self.lanes = [_Lane(beat, 0, t.speed, 0) for t in self.session.tracks]
 
     def skip_to(self, beat: float) -> None:
-        """Leave the steps before ``beat`` undecided (playing from a song position)."""
+        """Leave the steps before ``beat`` undecided (playing from a song position); in a chain, the
+        entry that plays at ``beat`` is the one recalled, its tracks counted from its own start."""
+        while self._chain and self._switch <= beat:
+            self._next_entry()
         for lane in self.lanes:
             lane.next_n = max(lane.next_n, math.ceil((beat - lane.anchor_beat) / lane.duration() - 1e-9))
 
