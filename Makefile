@@ -51,7 +51,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"
 	touch $@
 
-$(DEFS): engine/supertonic.scd engine/build.scd gridtonic/sound/synthdefs.py $(VENV)/.installed
+$(DEFS): engine/supertonic.scd engine/mixer.scd engine/build.scd gridtonic/sound/synthdefs.py $(VENV)/.installed
 	$(BIN)/python -m gridtonic.sound.synthdefs build/synthdefs
 	touch $@
 

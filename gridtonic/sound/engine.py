@@ -2,7 +2,8 @@
 
 Each hit is sent as one bundle stamped at its ideal time plus a fixed ``latency``: scsynth then
 starts the voice on the exact sample (``OffsetOut``), whatever the network or the Python loop did
-in between. The same :class:`Voices` turns hits into messages for offline renders.
+in between. The same :class:`Voices` turns hits into messages for offline renders. The session's
+master level rides in the bundle of the first hit after it changed, as a parameter edit does.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from gridtonic.core.playback import voice_patch
 from gridtonic.core.sequencer import Hit
 from gridtonic.core.session import Session
 from gridtonic.io import osc
+from gridtonic.sound import mixer
 from gridtonic.sound.voices import Voicer
 
 DEFAULT_LATENCY = 0.08  # s between a hit's ideal time and its bundle's time tag
@@ -48,10 +50,15 @@ class Engine:
         self.voices = Voices(session)
         self.server = server
         self.latency = latency
+        self.level: float | None = None  # the master level (dB) last sent; None: send it with the next hit
 
     def play(self, hit: Hit) -> None:
         unix = hit.time + (time.time() - trio.current_time()) + self.latency
-        self.server.send(osc.bundle(osc.unix_timetag(unix), self.voices.messages(hit)))
+        messages = self.voices.messages(hit)
+        if self.voices.session.master_db != self.level:
+            self.level = self.voices.session.master_db
+            messages.insert(0, mixer.level_message(self.level))
+        self.server.send(osc.bundle(osc.unix_timetag(unix), messages))
 
     def ended(self, node: int) -> None:
         self.voices.voicer.ended(node)

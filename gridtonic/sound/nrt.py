@@ -1,7 +1,8 @@
 """Offline rendering through ``scsynth -N``: the same SynthDefs and messages as live, into a WAV.
 
-A score gets a fixed preamble at t = 0 (load the defs, create the voice group 1, seed the RNG so the
-noise is repeatable), the caller's time-stamped messages, and ``/c_set 0 0`` at the end time.
+A score gets a fixed preamble at t = 0 (load the defs, create the voice group 1 and the mixer, seed
+the RNG so the noise is repeatable), the caller's time-stamped messages, and ``/c_set 0 0`` at the
+end time.
 
 scsynth writes the file itself, so the header is chosen up front (``output``): float WAV, RF64 when a
 WAV's 32-bit sizes cannot hold it (over 4 GB), W64/RF64/FLAC (24-bit) by the file's suffix. It
@@ -65,15 +66,17 @@ def output(path: Path | str, duration: float, sample_rate: int = 48000, channels
     return Output(header, sample, data)
 
 
-def preamble(seed: int = 1, defs_dir: Path | None = None) -> list[bytes]:
-    """Messages at t = 0: load the defs, the engine's setup (voice group 1, the global lowpass after
-    it) and a synth seeding the shared RNG at the head of group 0."""
+def preamble(seed: int = 1, defs_dir: Path | None = None, level_db: float = 0.0, limit: bool = True
+             ) -> list[bytes]:
+    """Messages at t = 0: load the defs, the engine's setup (voice group 1, the mixer with the master
+    level ``level_db`` and the limiter unless not ``limit``, the global lowpass) and a synth seeding
+    the shared RNG at the head of group 0."""
     d = Path(defs_dir) if defs_dir is not None else synthdefs.synthdef_dir()
     if not any(d.glob("*.scsyndef")):
         raise RenderError(f"no SynthDefs in {d}: run `python -m gridtonic.sound.synthdefs {d}` first")
     return [
         osc.message("/d_loadDir", str(d.resolve())),
-        *synthdefs.setup_messages(),
+        *synthdefs.setup_messages(level_db, limit),
         osc.message("/s_new", synthdefs.SEED_DEF, SEED_NODE, 0, 0, "seed", int(seed)),
     ]
 
@@ -87,16 +90,20 @@ def render(
     channels: int = 2,
     defs_dir: Path | None = None,
     progress: Callable[[float], None] | None = None,
+    level_db: float = 0.0,
+    limit: bool = True,
 ) -> Path:
     """Render ``events`` ((seconds, [OSC messages])) for ``duration`` seconds into ``path``, in the
-    format ``output`` names; ``progress`` gets the score time scsynth has reached, as it goes."""
+    format ``output`` names, at master level ``level_db`` and limited (unless not ``limit``);
+    ``progress`` gets the score time scsynth has reached, as it goes."""
     scsynth = shutil.which("scsynth")
     if scsynth is None:
         raise RenderError("scsynth not found: install supercollider-server")
     out = Path(path).resolve()
     fmt = output(out, duration, sample_rate, channels)
     partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    score = [(0.0, preamble(seed, defs_dir)), *events, (float(duration), [osc.message("/c_set", 0, 0)])]
+    score = [(0.0, preamble(seed, defs_dir, level_db, limit)), *events,
+             (float(duration), [osc.message("/c_set", 0, 0)])]
     try:
         with tempfile.TemporaryDirectory(prefix="gridtonic-nrt-") as tmp:
             score_path = Path(tmp) / "score.osc"

@@ -15,6 +15,10 @@ tracks' voices playing to a bus nobody hears: every run starts the same voices w
 ids and seed, so they draw the same noise whatever way the engine shares its random generator, and
 the global lowpass (a linear filter) of the stems sums to the mix's. Leaving the other tracks' voices
 out, or routing each track to its own channels with a lowpass per pair, changes what draws noise.
+
+A render goes through the live engine's mixer: the session's master level, then the limiter. The
+mix is limited; the stems are not (the master level applies to them, the limiter does not), so that
+they sum to the mix whenever the limiter is idle and a stem is never shaped by the other tracks' peaks.
 """
 
 from __future__ import annotations
@@ -138,12 +142,12 @@ def routed(message: bytes, bus: int) -> bytes:
 
 def render(session: Session, path: Path, bars: int = 2, seed: int = 1, sample_rate: int = 48000,
            progress: Callable[[float, float], None] | None = None, loop: bool = False,
-           stems: bool = False) -> float:
+           stems: bool = False, limit: bool = True) -> float:
     """Render ``bars`` bars of 4/4 from the start to ``path``; returns the file's duration in s.
     The file runs on past the last bar until the longest voice has ended, or with ``loop`` is
     exactly the bars long (``loop_frames``) with the tails wrapped onto its start. ``stems`` also
-    writes each track alone (``stem_paths``), as long as the mix. ``progress`` gets (seconds
-    rendered, seconds in all) as scsynth goes."""
+    writes each track alone (``stem_paths``), as long as the mix, not limited; ``limit=False`` leaves
+    the mix unlimited too. ``progress`` gets (seconds rendered, seconds in all) as scsynth goes."""
     path = Path(path)
     clock = InternalClock(session.tempo)
     hits = hits_between(session, clock, 0.0, BEATS_PER_BAR * bars)
@@ -164,7 +168,8 @@ def render(session: Session, path: Path, bars: int = 2, seed: int = 1, sample_ra
         for i, (solo, target) in enumerate(runs):
             report = progress and (lambda done, i=i: progress(i * duration + done, total))
             whole = Path(tmp) / "loops.w64" if loop else target  # float, any length: the loop cut after
-            nrt.render(sc.events(solo), whole, duration, sample_rate=sample_rate, seed=seed, progress=report)
+            nrt.render(sc.events(solo), whole, duration, sample_rate=sample_rate, seed=seed, progress=report,
+                       level_db=session.master_db, limit=solo is None and limit)
             if loop:
                 nrt.extract(whole, target, start, frames, sample_rate)
     return frames / sample_rate if loop else duration

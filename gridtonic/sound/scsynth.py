@@ -2,9 +2,9 @@
 
 Hits go out as time-stamped bundles with ``send``, which never blocks or raises: a drum machine
 must keep its clock running while the server restarts after a crash, so packets are dropped then.
-Replies (``/status.reply``, ``/done``, ``/synced``, ``/n_end``, ``/fail``) come back on our own
-UDP socket, which outlives the server processes; only datagrams from the server's port count, and
-their arguments are checked before use.
+Replies (``/status.reply``, ``/done``, ``/synced``, ``/n_end``, ``/fail``, the mixer's ``/meter``)
+come back on our own UDP socket, which outlives the server processes; only datagrams from the
+server's port count, and their arguments are checked before use.
 
 scsynth runs as the performer and takes commands from any local process, so its file commands
 are fenced in with ``-P`` to ``files`` (``<data dir>/scsynth``, apart from the sessions): a
@@ -28,7 +28,7 @@ import trio
 
 from gridtonic.io import child, osc, store
 from gridtonic.io.tasks import Dropped
-from gridtonic.sound import synthdefs
+from gridtonic.sound import mixer, synthdefs
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ class Scsynth:
         max_restarts: int = 5,
         boot_timeout: float = 10.0,
         files: str | os.PathLike | None = None,
+        setup: Callable[[], list[bytes]] = synthdefs.setup_messages,
     ):
         self.port = port
         self.synthdef_dir = synthdef_dir
@@ -107,6 +108,8 @@ class Scsynth:
         self.max_restarts = max_restarts  # consecutive failed restarts before giving up
         self.boot_timeout = boot_timeout
         self.files = Path(files) if files is not None else store.data_dir() / "scsynth"  # -P
+        self.setup = setup  # the engine's persistent nodes, sent at every (re)start: voice group, mixer
+        self.meters = mixer.Meters()  # the mixer's latest levels (output only)
         self.pid: int | None = None
         self.up = False  # handshake done and process alive: send() delivers
         self._sock: trio.socket.SocketType | None = None
@@ -190,6 +193,7 @@ class Scsynth:
         finally:
             self.up = False
             self.pid = None
+            self.meters.clear()
             with trio.CancelScope(shield=True):
                 await self._stop(proc)
 
@@ -209,7 +213,7 @@ class Scsynth:
         await self._ask(osc.message("/notify", 1), "/done", "/notify")
         if self.synthdef_dir is not None:
             await self._load_defs(Path(self.synthdef_dir))
-        for message in synthdefs.setup_messages():  # voice group 1, then the global lowpass after it
+        for message in self.setup():  # voice group 1, the mixer and the global lowpass
             self._send_raw(message)
         await self._sync()
 
@@ -347,6 +351,9 @@ class Scsynth:
                 self.failed.raised("a reply", e)
 
     def _dispatch(self, address: str, args: list) -> None:
+        if address == mixer.METER:  # some 135 a second: first
+            self.meters.reply(args, trio.current_time())
+            return
         if address == "/n_end" and self.on_end is not None:
             node = osc.check(args, int)[0]
             if node != REC_NODE:

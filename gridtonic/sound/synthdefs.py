@@ -20,9 +20,11 @@ from gridtonic.core.params import BY_NAME, DISCRETE, PARAMS, defaults
 from gridtonic.core.resources import in_checkout, resource_dir
 from gridtonic.io import osc
 from gridtonic.io.store import data_dir
+from gridtonic.sound import mixer
 
 ENGINE_DIR = resource_dir("engine", "supertonic.scd")
 SOURCE = ENGINE_DIR / "supertonic.scd"
+MIXER = ENGINE_DIR / "mixer.scd"  # per-track meters, master level and limiter (sound.mixer)
 BUILDER = ENGINE_DIR / "build.scd"
 ENV_VAR = "GRIDTONIC_SYNTHDEFS"
 BUILD_TIMEOUT_S = 180.0
@@ -53,9 +55,16 @@ class BuildError(RuntimeError):
     """sclang could not compile the SynthDefs."""
 
 
-def build(outdir: Path | str | None = None, source: Path | str = SOURCE) -> Path:
-    """Compile ``source`` headless with sclang into ``outdir`` (default synthdef_dir()); returns it."""
+def build(outdir: Path | str | None = None, source: Path | str | None = None) -> Path:
+    """Compile ``source`` (default: the voices and the mixer) headless with sclang into ``outdir``
+    (default synthdef_dir()); returns it."""
     out = Path(outdir) if outdir is not None else synthdef_dir()
+    for src in (SOURCE, MIXER) if source is None else (source,):
+        _compile(Path(src), out)
+    return out
+
+
+def _compile(source: Path, out: Path) -> None:
     sclang = shutil.which("sclang")
     if sclang is None:
         raise BuildError(
@@ -73,14 +82,16 @@ def build(outdir: Path | str | None = None, source: Path | str = SOURCE) -> Path
         raise BuildError(f"sclang timed out after {BUILD_TIMEOUT_S:.0f} s building {source}") from e
     if r.returncode != 0 or "BUILD OK" not in r.stdout:
         raise BuildError(f"sclang failed (rc {r.returncode}) building {source}:\n{r.stdout}{r.stderr}")
-    return out
 
 
-def setup_messages() -> list[bytes]:
+def setup_messages(level_db: float = 0.0, limit: bool = True) -> list[bytes]:
     """Engine setup once the defs are loaded, live and offline alike: the voice group 1 and, after it,
     the global lowpass (the original's fx_lowpass_freq/rq) with every voice's 20 Hz HPF. It must run:
-    at its defaults (20 kHz, rq 1) it still shapes the top octave of the original's tone."""
-    return [osc.message("/g_new", VOICE_GROUP, 0, 0), osc.message("/s_new", LPF_DEF, LPF_NODE, 1, 0)]
+    at its defaults (20 kHz, rq 1) it still shapes the top octave of the original's tone. Around it
+    the mixer (``mixer.setup_messages``): the track meters before it, the master level ``level_db``
+    and the limiter (unless not ``limit``) after it."""
+    return [osc.message("/g_new", VOICE_GROUP, 0, 0), osc.message("/s_new", LPF_DEF, LPF_NODE, 1, 0),
+            *mixer.setup_messages(level_db, limit, LPF_NODE)]
 
 
 def lpf_message(freq: float = 20000.0, rq: float = 1.0) -> bytes:
@@ -119,9 +130,11 @@ def synth_args(patch: Mapping[str, float], velocity: float = 1.0, pan: float = 0
     return args + ["vel", float(velocity), "pan", float(pan)]
 
 
-def voice_message(patch: Mapping[str, float], node: int, velocity: float = 1.0, pan: float = 0.0) -> bytes:
-    """``/s_new`` that starts one voice at the head of the voice group, live and offline alike."""
-    args = synth_args(patch, velocity, pan)
+def voice_message(patch: Mapping[str, float], node: int, velocity: float = 1.0, pan: float = 0.0,
+                  out: int = 0) -> bytes:
+    """``/s_new`` that starts one voice at the head of the voice group, live and offline alike, on
+    bus ``out`` (a track's mixer bus, ``mixer.track_bus``; 0: straight to the master)."""
+    args = synth_args(patch, velocity, pan) + (["out", int(out)] if out else [])
     return osc.message("/s_new", def_name(patch), node, 0, VOICE_GROUP, *args)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gridtonic.io import osc
-from gridtonic.sound import synthdefs
+from gridtonic.sound import mixer, synthdefs
 
 FIRST_NODE = 1000
 
@@ -65,7 +65,7 @@ class Voicer:
         self._next_node += 1
         end = time + synthdefs.duration(patch)
         self.voices.append(Voice(node, track, time, end, choke))
-        msgs.append(synthdefs.voice_message(patch, node, velocity, pan))
+        msgs.append(synthdefs.voice_message(patch, node, velocity, pan, mixer.track_bus(track)))
         return msgs
 
     def ended(self, node: int) -> None:

@@ -1,0 +1,107 @@
+"""The mixer after the voices (engine/mixer.scd): a stereo bus per track, metered, then master level
+and a zero-latency limiter, live and offline alike.
+
+Each track's voices write to that track's own bus; one persistent ``gridtonic_track`` synth per
+track reads it, reports its peak and RMS (SendPeakRMS, ``RATE`` a second) and adds it into bus 0,
+where the global lowpass filters the sum and ``gridtonic_master`` applies the level and the limiter
+last. Nothing here runs per voice. scsynth's ``/meter`` replies are outside input: ``Meters.reply``
+takes only finite levels of a known track.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from gridtonic.io import osc
+
+TRACK_DEF = "gridtonic_track"
+MASTER_DEF = "gridtonic_master"
+TRACKS = 8  # session.MAX_TRACKS: one metered bus each
+TRACK_BUS = 520  # track t's voices write to buses 520 + 2t, 521 + 2t: clear of the stems' unheard
+# bus (512) and the shared noise (1016-1023), under scsynth's 1024
+FIRST_TRACK_NODE = 990  # 990..997, before the lowpass (998); the master after it
+MASTER_NODE = 989
+MASTER_ID = TRACKS  # the master's reply id (tracks are 0..7)
+METER = "/meter"
+RATE = 15.0  # meter replies a second, per synth
+CEILING_DB = -1.0  # the limiter's ceiling
+OFF = 1e6  # a ceiling that never limits (+120 dB)
+STALE = 0.5  # s without a reply before a meter reads silent (scsynth down or hung)
+MAX_LEVEL = 1e3  # a meter reading above this (+60 dBFS) is no level of ours
+
+
+def track_bus(track: int) -> int:
+    """The first of track ``track``'s two buses; bus 0 (straight to the master) past the mixer's tracks."""
+    return TRACK_BUS + 2 * track if 0 <= track < TRACKS else 0
+
+
+def amp(db: float) -> float:
+    return 10.0 ** (db / 20.0)
+
+
+def setup_messages(level_db: float, limit: bool, after: int) -> list[bytes]:
+    """The track synths (each added before node ``after``, the global lowpass, in track order) and the
+    master after it, created with its level and ceiling (a /n_set would glide there from 0 dB)."""
+    tracks = [osc.message("/s_new", TRACK_DEF, FIRST_TRACK_NODE + t, 2, after, "in", track_bus(t), "track", t,
+                          "rate", RATE) for t in range(TRACKS)]
+    return [*tracks, osc.message("/s_new", MASTER_DEF, MASTER_NODE, 3, after, *master_args(level_db, limit))]
+
+
+def master_args(level_db: float, limit: bool = True) -> list:
+    ceiling = amp(CEILING_DB) if limit else OFF
+    return ["level", amp(level_db), "ceiling", ceiling, "id", MASTER_ID, "rate", RATE]
+
+
+def level_message(level_db: float) -> bytes:
+    """Set the master level (glides over 50 ms: no zipper noise from a slider)."""
+    return osc.message("/n_set", MASTER_NODE, "level", amp(level_db))
+
+
+@dataclass(frozen=True)
+class Level:
+    peak: float = 0.0  # the highest |sample| in the reply's window, either channel
+    rms: float = 0.0  # of both channels over the window
+    reduction: float = 0.0  # the master's deepest gain reduction in the window (1 - gain); 0 for a track
+
+
+SILENT = Level()
+
+
+class Meters:
+    """The latest level of each track and of the master, from scsynth's ``/meter`` replies. Output
+    only: nothing in the session; a level older than ``STALE`` reads as silence."""
+
+    def __init__(self) -> None:
+        self.levels: dict[int, tuple[float, Level]] = {}  # reply id -> (trio time, level)
+        self.replies = 0
+
+    def reply(self, args: list, now: float) -> None:
+        """One ``/meter`` message's arguments (node, id, then peak/RMS pairs); osc.BadMessage unless
+        every value is a finite level of a known track (or the master)."""
+        rid = osc.check(args, int, int)[1]
+        if not 0 <= rid <= MASTER_ID:
+            raise osc.BadMessage(f"{METER} from an unknown track {rid}")
+        channels = 3 if rid == MASTER_ID else 2
+        values = osc.check(args, int, int, *[float] * (2 * channels))[2:]  # finite numbers
+        if not all(0.0 <= v <= MAX_LEVEL for v in values):
+            raise osc.BadMessage(f"{METER} levels out of range: {values!r:.120}")
+        peaks, rmss = values[0::2], values[1::2]
+        level = Level(max(peaks[:2]), math.sqrt((rmss[0] ** 2 + rmss[1] ** 2) / 2),
+                      min(peaks[2], 1.0) if channels == 3 else 0.0)
+        self.levels[rid] = (now, level)
+        self.replies += 1
+
+    def level(self, rid: int, now: float) -> Level:
+        at, level = self.levels.get(rid, (-math.inf, SILENT))
+        return level if now - at <= STALE else SILENT
+
+    def tracks(self, now: float) -> list[Level]:
+        return [self.level(t, now) for t in range(TRACKS)]
+
+    def master(self, now: float) -> Level:
+        return self.level(MASTER_ID, now)
+
+    def clear(self) -> None:
+        """scsynth went down: no level until it reports again."""
+        self.levels.clear()

@@ -1,0 +1,116 @@
+"""The mixer after the voices (engine/mixer.scd, sound.mixer): the limiter and master level in offline
+renders, and scsynth's meter replies checked as outside input. Meters live: test_page, test_scsynth."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridtonic import analysis
+from gridtonic.core import params
+from gridtonic.core.session import Session, Track
+from gridtonic.io import osc
+from gridtonic.sound import mixer, synthdefs
+from gridtonic.sound.render import render
+from gridtonic.sound.voices import Voicer
+
+CEILING = mixer.amp(mixer.CEILING_DB)
+
+
+def kit(level: float, tracks: int = 8) -> Session:
+    """``tracks`` tones on every beat together, each at ``level`` dB (+10: far over full scale)."""
+    s = Session(tracks=[Track(name=f"t{i}") for i in range(tracks)], tempo=120.0)
+    for i, t in enumerate(s.tracks):
+        t.patch_a = t.patch_b = params.clean(analysis.CLICK | {"oscFreq": 100.0 + 50 * i, "oscDcy": 300.0,
+                                                               "level": level})
+        t.set_pattern("x---")
+    return s
+
+
+def peak_of(s: Session, path, **kw) -> tuple[np.ndarray, float]:
+    render(s, path, bars=1, **kw)
+    x = sf.read(str(path), dtype="float64")[0]
+    return x, float(np.abs(x).max())
+
+
+@pytest.mark.nrt
+def test_a_loud_kit_stays_under_the_ceiling_and_a_quiet_one_is_untouched(tmp_path):
+    loud, limited = peak_of(kit(10.0), tmp_path / "loud.wav")
+    _, unlimited = peak_of(kit(10.0), tmp_path / "loud-off.wav", limit=False)
+    print(f"\nloud kit: peak {20 * math.log10(unlimited):+.1f} dBFS unlimited, "
+          f"{20 * math.log10(limited):+.2f} dBFS limited (ceiling {mixer.CEILING_DB:g})")
+    assert unlimited > 1.5 and limited <= CEILING * (1 + 1e-6)
+    assert limited > CEILING * 0.99  # limited, not silenced
+    quiet, peak = peak_of(kit(0.0), tmp_path / "quiet.wav")
+    plain, _ = peak_of(kit(0.0), tmp_path / "quiet-off.wav", limit=False)
+    print(f"quiet kit: peak {20 * math.log10(peak):+.2f} dBFS, bit-identical: {np.array_equal(quiet, plain)}")
+    assert 0.3 < peak < CEILING and np.array_equal(quiet, plain)  # under the ceiling: bit-identical
+
+
+@pytest.mark.nrt
+def test_master_level_minus_6_db_halves_the_amplitude(tmp_path):
+    s = kit(0.0, 2)
+    full, _ = peak_of(s, tmp_path / "full.wav")
+    s.master_db = 20 * math.log10(0.5)
+    half, _ = peak_of(s, tmp_path / "half.wav")
+    assert np.abs(full).max() > 0.05
+    assert np.abs(half - full / 2).max() < 1e-6 * np.abs(full).max()
+
+
+def test_each_tracks_voices_play_on_its_own_bus_and_the_mixer_sits_around_the_lowpass():
+    v = Voicer()
+    outs = []
+    for track in (0, 3, 7):
+        address, args = osc.parse(v.hit(0.0, track, params.defaults())[-1])
+        outs.append(args[args.index("out") + 1])
+    assert outs == [mixer.track_bus(t) for t in (0, 3, 7)] == [520, 526, 534]
+    buses = {b for t in range(mixer.TRACKS) for b in (mixer.track_bus(t), mixer.track_bus(t) + 1)}
+    assert not buses & {0, 1, 512, 513, *range(1016, 1024)}  # outputs, the stems' unheard bus, the noise
+    setup = [osc.parse(m) for m in synthdefs.setup_messages(-6.0)]
+    tracks = [args for address, args in setup if args[:1] == [mixer.TRACK_DEF]]
+    assert [a[2:4] for a in tracks] == [[2, synthdefs.LPF_NODE]] * 8  # each added before the lowpass
+    master = next(args for _, args in setup if args[:1] == [mixer.MASTER_DEF])
+    assert master[2:4] == [3, synthdefs.LPF_NODE]  # after it
+    assert master[master.index("level") + 1] == pytest.approx(10 ** (-6 / 20))
+
+
+def test_meter_replies_are_read_per_track_and_go_stale():
+    m = mixer.Meters()
+    m.reply([990, 2, 0.5, 0.1, 0.25, 0.2], now=10.0)
+    m.reply([989, mixer.MASTER_ID, 0.8, 0.3, 0.7, 0.3, 0.25, 0.1], now=10.0)
+    t = m.tracks(10.1)
+    assert t[2].peak == 0.5 and t[2].rms == pytest.approx(math.sqrt((0.01 + 0.04) / 2))
+    assert t[0] == mixer.SILENT and m.master(10.1).reduction == 0.25
+    assert m.tracks(10.0 + mixer.STALE + 0.01)[2] == mixer.SILENT  # scsynth stopped reporting
+
+
+BAD = [[], [990], [990, 9, 0.1, 0.1, 0.1, 0.1], [990, -1, 0.1, 0.1, 0.1, 0.1], [990, 2, 0.1, 0.1, 0.1],
+       [990, 2, math.nan, 0.1, 0.1, 0.1], [990, 2, math.inf, 0.1, 0.1, 0.1], [990, 2, -0.1, 0.1, 0.1, 0.1],
+       [990, 2, 1e9, 0.1, 0.1, 0.1], [990, 2, "x", 0.1, 0.1, 0.1], [990, True, 0.1, 0.1, 0.1, 0.1],
+       [990, mixer.MASTER_ID, 0.1, 0.1, 0.1, 0.1], [990, 2.0, 0.1, 0.1, 0.1, 0.1]]
+
+
+@pytest.mark.parametrize("args", BAD, ids=range(len(BAD)))
+def test_a_bad_meter_reply_is_refused_whole(args):
+    m = mixer.Meters()
+    with pytest.raises(osc.BadMessage):
+        m.reply(args, now=0.0)
+    assert not m.levels
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.one_of(st.integers(-(2**31), 2**31 - 1), st.floats(width=32), st.text(max_size=4),
+                          st.binary(max_size=4), st.booleans(), st.none()), max_size=10))
+def test_any_meter_reply_is_a_level_in_range_or_refused(args):
+    m = mixer.Meters()
+    try:
+        m.reply(args, now=0.0)
+    except osc.BadMessage:
+        return
+    for level in [*m.tracks(0.0), m.master(0.0)]:
+        assert all(0.0 <= v <= mixer.MAX_LEVEL for v in (level.peak, level.rms, level.reduction))
