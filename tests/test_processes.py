@@ -10,6 +10,7 @@ or to a new server of the same name, so every test checks it left its servers' s
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -57,7 +58,8 @@ def children(pid: int) -> dict[int, tuple[str, str]]:
 
 def _jackds(server: str) -> list[int]:
     """This process's jackds named ``server`` (the session's is a child too)."""
-    return [pid for pid in children(os.getpid()) if argv(pid)[:3] == ["jackd", "-n", server]]
+    return [pid for pid, (program, _) in children(os.getpid()).items()
+            if program == "jackd" and argv(pid)[1:3] == ["-n", server]]
 
 
 def gone(pid: int, started: str) -> bool:
@@ -109,6 +111,34 @@ async def test_a_killed_jackd_of_ours_is_started_again_and_the_clock_keeps_time(
         assert back <= 3.0  # the issue's bound; measured 0.5-0.9 s (bench/jack_restart.py)
         assert jack.running(name)
         assert (inst.clock.time_at(0.0), inst.sequencer.playing) == (origin, playing)  # not restarted
+        n.cancel_scope.cancel()
+    assert not jack.running(name) and not registered(name)
+
+
+async def test_a_jackd_of_ours_that_cannot_start_again_is_tried_until_it_does(
+    jack_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sound card went away with jackd: the instrument keeps running and its jackd is started
+    again once it can be (it used to end the run)."""
+    name, gone = f"{jack_server}-back", tmp_path / "card-gone"
+    shim = tmp_path / "jackd"
+    shim.write_text(f'#!/bin/sh\n[ -e "{gone}" ] && {{ echo "no card" >&2; exit 1; }}\n'
+                    f'exec {shutil.which("jackd")} "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    inst = Instrument(default_session(), port=udp.free_port(), jack_server=name)
+    async with trio.open_nursery() as n:
+        await n.start(inst.run)
+        (jackd,) = _jackds(name)
+        gone.touch()
+        os.kill(jackd, signal.SIGKILL)
+        with trio.fail_after(20):  # hang guards
+            while sum("trying again" in r.getMessage() for r in caplog.records) < 2:
+                await trio.sleep(0.1)
+            assert not jack.running(name)
+            gone.unlink()
+            await analysis.sound_back(inst.port)
+        assert jack.running(name) and inst.sequencer.playing
         n.cancel_scope.cancel()
     assert not jack.running(name) and not registered(name)
 

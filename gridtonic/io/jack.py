@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = "apt-get install --no-install-recommends jackd2"
 MAX_NAME = 23  # jackd 1.9.21 starts with longer server names, but its clients then crash (rc 134)
+RETRY_S = 2.0  # between attempts to start a jackd of ours again that cannot start
 
 
 class JackError(RuntimeError):
@@ -108,7 +109,7 @@ async def _keep(cmd: list[str], server_name: str | None, timeout: float, output:
         while True:
             await proc.wait()
             log.warning("jackd (pid %d) exited with %s; starting it again", proc.pid, proc.returncode)
-            proc = await _start(cmd, server_name, timeout, output)
+            proc = await _restart(cmd, server_name, timeout, output)
     finally:
         for close in _before_stop:
             close()
@@ -116,6 +117,21 @@ async def _keep(cmd: list[str], server_name: str | None, timeout: float, output:
             await _stop(proc)
             if proc.returncode != 0:
                 await _free_slot(cmd, server_name, timeout, output)
+
+
+async def _restart(cmd: list[str], server_name: str | None, timeout: float, output: IO[bytes]) -> child.Child:
+    """jackd again, at once and then, while it cannot start (the sound card went away), every
+    RETRY_S: the music waits for JACK, the instrument does not stop. Logged on the 1st, 2nd, 4th…
+    failure."""
+    failures = 0
+    while True:
+        try:
+            return await _start(cmd, server_name, timeout, output)
+        except JackError as e:
+            failures += 1
+            if failures & (failures - 1) == 0:
+                log.error("%s; trying again every %g s (failure %d)", e, RETRY_S, failures)
+        await trio.sleep(RETRY_S)
 
 
 async def _free_slot(cmd: list[str], server_name: str | None, timeout: float, output: IO[bytes]) -> None:
