@@ -46,9 +46,10 @@ CLICK = {"mix": 100.0, "oscFreq": 1000.0, "oscDcy": 15.0, "nEnvDcy": 1.0, "distA
 
 async def capture(inst: Instrument, path: Path, seconds: float,
                   during: Callable[[float], Awaitable[None]] | None = None,
-                  settle: float = 0.2) -> tuple[float, float]:
+                  settle: float = 1.0) -> tuple[float, float]:
     """Run ``inst`` for ``seconds`` while recording scsynth's output to ``path``, from ``settle`` s
-    after it started (a fresh scsynth's time line settles in its first second); ``during(start)``
+    after it started (a fresh scsynth's time line settles in its first second: recorded sooner,
+    notes read up to 11 ms off their times in a full-suite run); ``during(start)``
     (a test's MIDI device, say) runs alongside from the start of the recording.
 
     Returns the recording's start on the sequencer's clock (trio time), so onsets in the file can
@@ -62,7 +63,7 @@ async def capture(inst: Instrument, path: Path, seconds: float,
         await inst.server.record(path, at=start + inst.latency + time.time() - trio.current_time())
         if during is not None:
             n.start_soon(during, start)
-        await trio.sleep(seconds)
+        await trio.sleep_until(start + seconds)
         rate = (await inst.server.status())["actual_sr"]
         await inst.server.stop_recording()
         n.cancel_scope.cancel()

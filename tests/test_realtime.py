@@ -44,8 +44,7 @@ def busy_core():
 async def check_sixteenths(jack_server, tmp_path, without_xruns):
     async def play(attempt: int):
         path = tmp_path / f"live{attempt}.wav"
-        # the steady state: a freshly started scsynth's time line settles in its first second
-        await analysis.capture(click_instrument(jack_server), path, 4.0, settle=1.0)
+        await analysis.capture(click_instrument(jack_server), path, 4.0)
         return analysis.onsets(path, threshold=0.05, min_gap=0.05)
 
     found = await without_xruns(play)
@@ -99,7 +98,7 @@ async def test_live_play_matches_the_render_to_the_sample(jack_server, tmp_path,
     async def play(attempt: int):
         path = tmp_path / f"live{attempt}.wav"
         inst = Instrument(featured_session(), port=udp.free_port(), jack_server=jack_server)
-        await analysis.capture(inst, path, 4.0, settle=1.0)
+        await analysis.capture(inst, path, 4.0)
         return analysis.onsets(path, threshold=0.05, min_gap=0.02).astype(float)
 
     live = await without_xruns(play)
