@@ -36,7 +36,7 @@ from gridtonic.midi import MidiClock, MidiConfig
 from gridtonic.presets import kits
 from gridtonic.prior import sampler
 from gridtonic.prior.sampler import Sampler
-from gridtonic.sound import synthdefs
+from gridtonic.sound import mixer, synthdefs
 from gridtonic.sound.engine import DEFAULT_LATENCY, Engine
 from gridtonic.sound.scsynth import Scsynth, ScsynthError
 from gridtonic.sound.synthdefs import BuildError
@@ -76,7 +76,8 @@ class Instrument:
         self.clock = MidiClock(self.session.tempo) if following else \
             LinkClock(self.session.tempo, self.latency) if self.link else InternalClock(self.session.tempo)
         self.server = Scsynth(port=self.port, synthdef_dir=synthdefs.synthdef_dir(),
-                              jack_server=self.jack_server)
+                              jack_server=self.jack_server,
+                              setup=lambda: synthdefs.setup_messages(self.session.master_db))
         self.engine = Engine(self.session, self.server, self.latency)
         self.server.on_end = self.engine.ended
         self.sequencer = Sequencer(self.session, self.clock, [self.engine.play])
@@ -102,7 +103,7 @@ class Instrument:
         return grid_found or (self.launchpads is not None and bool(self.launchpads.order))
 
     def web_page(self) -> web.Web:
-        return web.Web(self.page, self.session_path, self.status, self.surfaces())
+        return web.Web(self.page, self.session_path, self.status, self.surfaces(), meters=self.server.meters)
 
     def status(self) -> dict[str, str]:
         """The clock source and devices, one line each, for the page's screen."""
@@ -184,7 +185,7 @@ def main(args: argparse.Namespace) -> int:
             kits.session_with(session, name, slot, "file" if args.file_order else "key")
     if args.tempo:
         session.tempo = args.tempo  # checked by the command line: 20-300
-    if not any(synthdefs.synthdef_dir().glob("*.scsyndef")):
+    if not (synthdefs.synthdef_dir() / f"{mixer.MASTER_DEF}.scsyndef").exists():  # none, or older than it
         log.info("building the SynthDefs into %s (once)", synthdefs.synthdef_dir())
         synthdefs.build()
     check_free(inst_web := web.config_from_args(args))

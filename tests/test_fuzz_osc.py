@@ -27,7 +27,7 @@ PREFIX = "/gridtonic"
 VOCABULARY = ["/serialosc/device", "/serialosc/add", "/serialosc/remove", "/serialosc/version",
               "/serialosc/list", "/serialosc/notify", PREFIX + "/grid/key", "/sys/size", "/sys/rotation",
               "/sys/port", "/sys/host", "/sys/prefix", "/sys/id", "/sys/connect", "/sys/disconnect",
-              "/sys/info", "/status.reply", "/done", "/fail", "/synced", "/n_end"]
+              "/sys/info", "/status.reply", "/done", "/fail", "/synced", "/n_end", "/meter"]
 FUZZ = settings(max_examples=6, derandomize=True, deadline=None)
 BATCH = 60  # datagrams per example: 6 × 60 = 360 a test
 tried = {"single": 0, "random": 0, "hostile": 0, "scsynth": 0}

@@ -39,9 +39,9 @@ from gridtonic.web import server as web
 MB = 1 << 20
 TYPES = ["key", "param", "morph", "select", "mute", "introspect", "generate", "transport", "tap", "tempo",
          "preset", "save", "load", "release", "step", "level", "step_field", "lock", "track_field", "chain",
-         "fill", "fill_every", "introspection", "groove", "kit"]
+         "fill", "fill_every", "introspection", "groove", "kit", "master"]
 FIELDS = ["x", "y", "down", "track", "slot", "name", "value", "basis", "target", "bpm", "step", "on", "lane",
-          "field", "slots", "held", "bars"]
+          "field", "slots", "held", "bars", "db"]
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from gridtonic.core.params import defaults
 from gridtonic.core.session import FOCUS_RANGE, Track
 from gridtonic.prior import sampler
 from gridtonic.web import protocol
+from gridtonic.web import server as web
 
 WIDTHS = (800, 1280, 1920)
 MIN_SLIDER = 80  # px: a slider narrower than this cannot be set by hand
@@ -515,3 +516,55 @@ async def test_the_introspection_controls_change_the_session(browser, data):  # 
         await until(lambda: [t.steps for t in s.tracks[1:]] != others and not inst.page.pending, "the kit")
         assert s.tracks[0].steps == kick
         assert any(s.tracks[2].steps), "no hats from the kick"
+
+
+METERS_JS = """
+return [[...document.querySelectorAll("#patterns .track .meter")].map((m) => Number(m.dataset.peak || 0)),
+        Number(document.getElementById("master-meter").dataset.peak || 0), window.gridtonic.meters];
+"""
+
+
+def meters_shown(driver) -> tuple[list[float], float, int]:
+    """Each track row's meter and the master's (the last peak drawn), and the meter messages so far."""
+    return driver.execute_script(METERS_JS)
+
+
+@pytest.mark.realtime
+async def test_meters_move_when_a_track_plays_and_rest_when_muted(browser, data, jack_server):  # noqa: F811
+    """The kick plays eighths through the realtime scsynth: its row's meter (scsynth's SendPeakRMS on
+    the kick's bus) and the master's move, the silent tracks' stay at 0; the page's master level at
+    -12 dB puts the master meter 12 dB under the kick's; muted from the page, the kick's meter comes
+    to rest. Prints the meter messages' rate (coalesced to at most 15 a second)."""
+    async with rig(data, jack_server=jack_server) as (inst, url):
+        inst.session.tracks[0].set_pattern("x-x-x-x-")
+        await in_page(lambda: browser.get(url))
+        await until(seen(lambda: len(texts(browser, "#patterns .track")) == 5), "the lanes")
+        inst.sequencer.start()
+        await until(seen(lambda: meters_shown(browser)[0][0] > 0.01), "the kick's meter moving")
+        start, seen_peaks, masters = await in_page(lambda: meters_shown(browser)), set(), set()
+        t0, replies = trio.current_time(), inst.server.meters.replies
+        while len(seen_peaks) < 5 or not any(masters) or trio.current_time() < t0 + 2:  # 2 s: a rate to print
+            tracks, master, count = await in_page(lambda: meters_shown(browser))
+            assert tracks[1:] == [0] * 4, tracks  # only the kick plays
+            seen_peaks.add(tracks[0])
+            masters.add(master)
+            await trio.sleep(0.05)
+        elapsed = trio.current_time() - t0
+        rate, measured = (count - start[2]) / elapsed, (inst.server.meters.replies - replies) / elapsed / 9
+        print(f"\nscsynth meter replies: {measured:.1f} a second per track (and master); page meter "
+              f"messages: {rate:.1f} a second; kick peaks seen {sorted(seen_peaks)}")
+        assert 0 < rate <= web.METER_FPS * 1.1  # coalesced by the server, whatever scsynth replies
+        await in_page(lambda: browser.execute_script(
+            "const m = document.getElementById('master'); m.value = -12; "
+            "m.dispatchEvent(new Event('input'))"))
+        await until(lambda: inst.session.master_db == -12.0, "the master level set from the page")
+
+        def master_over_kick() -> bool:  # the master meter now reads the kick 12 dB down
+            tracks, master, _ = meters_shown(browser)
+            return tracks[0] > 0.01 and abs(master / tracks[0] - 10 ** (-12 / 20)) < 0.03
+
+        await until(seen(master_over_kick), "the master 12 dB under the kick")
+        await in_page(lambda: browser.find_element(By.CSS_SELECTOR, '[data-track="0"] .mute-btn').click())
+        await until(lambda: inst.session.tracks[0].mute, "the kick muted")
+        await until(seen(lambda: meters_shown(browser)[0] == [0] * 5), "the kick's meter at rest")
+        assert (await in_page(lambda: meters_shown(browser)))[1] == 0  # and the master's

@@ -294,6 +294,19 @@ async def test_the_introspection_settings_reach_the_session_and_every_page(data)
         n.cancel_scope.cancel()
 
 
+async def test_the_master_level_reaches_the_session_and_every_page_and_a_bad_one_is_refused(data):
+    async with rig(data) as (inst, url), trio.open_nursery() as n:
+        edit, other = await ws_client(url, n), await ws_client(url, n)
+        assert (await next_of(other, "state"))["master_db"] == 0.0
+        await ask(edit, {"type": "master", "db": -12.5})
+        await state_where(other, lambda st: st["master_db"] == -12.5)
+        for bad in (13, -61, float("nan"), "-6", None):
+            await ask(edit, {"type": "master", "db": bad})
+            assert "db must be a number" in (await next_of(edit, "error"))["message"]
+        assert inst.session.master_db == -12.5
+        n.cancel_scope.cancel()
+
+
 async def test_the_inspectors_edits_reach_the_session_and_every_page(data):
     """One page edits a step of track 2 past step 32 (each per-step field, a lock set and cleared),
     the track's length and speed, a chain, the fill rate and FILL; the other page's state shows each edit; the
@@ -506,10 +519,11 @@ async def test_the_page_has_a_surface_of_its_own(data):
 
 
 def session_file(data: Path, name: str, tempo: float, seed: int, pattern: str) -> Session:
-    """A named session with a pattern in slot 2 (slot 1 empty), saved where the page loads it from."""
+    """A named session with a pattern in slot 2 (slot 1 empty) at master level -3 dB, saved where the
+    page loads it from."""
     saved = default_session()
     saved.tracks[0].set_pattern(pattern)
-    saved.tempo, saved.seed = tempo, seed
+    saved.tempo, saved.seed, saved.master_db = tempo, seed, -3.0
     saved.slots = [None, tuple(Steps.of(t) for t in saved.tracks)]
     (data / "sessions").mkdir(exist_ok=True)
     store.save_text(store.dumps(saved), data / "sessions" / f"{name}.json")
@@ -533,6 +547,7 @@ async def test_a_session_loads_whole_tracks_slots_seed_and_tempo(data):
         await ask(ws, {"type": "load", "name": "other"})
         await until(lambda: s.seed == 7, "the loaded session")
         assert s.slots[:2] == saved.slots and s.tempo == 99 and inst.clock.tempo == 99
+        assert s.master_db == saved.master_db == -3.0
         assert s.tracks[0].pattern() == saved.tracks[0].pattern() and inst.page.active_slot is None
         state = await state_where(ws, lambda st: st["seed"] == 7)
         assert state["slots"][:2] == ["empty", "filled"] and "probability" not in state["tracks"][0]

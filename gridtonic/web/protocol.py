@@ -13,7 +13,7 @@ import functools
 import json
 import re
 import reprlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from gridtonic.core.session import (
     CONDITIONS,
     FOCUS_RANGE,
     LANES,
+    MASTER_RANGE,
     MAX_CHAIN,
     MAX_CYCLES,
     MAX_FILL_EVERY,
@@ -38,6 +39,7 @@ from gridtonic.core.session import (
     Session,
     Track,
 )
+from gridtonic.sound.mixer import Level
 
 MAX_MESSAGE = 4096  # characters: every valid message is far shorter
 NAME = re.compile(r"^[\w .()+&'-]{1,64}$")  # preset and session names: no paths, no dots at the start
@@ -77,6 +79,13 @@ class FillEvery:
 
 
 @dataclass(frozen=True)
+class Master:
+    """The master level before the limiter, dB."""
+
+    db: float
+
+
+@dataclass(frozen=True)
 class Select:
     track: int
 
@@ -105,7 +114,8 @@ class Release:
 
 
 # the grid's own actions where a page asks the same thing (the surface runs them)
-Command = (Key | SetParam | SetMorph | FillEvery | Select | Tempo | LoadPreset | SessionFile | Release
+Command = (Key | SetParam | SetMorph | FillEvery | Master | Select | Tempo | LoadPreset | SessionFile
+           | Release
            | a.ToggleMute | a.Introspect | a.IntrospectKit | a.Generate | a.Groove | a.SetIntrospection
            | a.Transport | a.Tap | a.SetSteps | a.SetLevel
            | a.SetStepField | a.SetLock | a.SetTrackField | a.SetChain | a.Fill)
@@ -253,6 +263,8 @@ def parse(text: str | bytes | None, session: Session, layout: Layout) -> Command
             return a.Fill(f.bool("held"))
         case "fill_every":
             return FillEvery(f.int("bars", 0, MAX_FILL_EVERY))
+        case "master":
+            return Master(f.number("db", *MASTER_RANGE))
         case "introspect":
             basis, target = f.int("basis", 0, last), f.int("target", 0, last)
             if basis == target:
@@ -291,12 +303,14 @@ def load_session(session: Session, loaded: Session, tempo: bool) -> None:
     session.tracks[:] = loaded.tracks
     session.slots[:] = loaded.slots + [None] * (len(session.slots) - len(loaded.slots))
     session.seed = loaded.seed
+    session.master_db = loaded.master_db
     if tempo:
         session.tempo = loaded.tempo
 
 
 def apply(session: Session, cmd: Command) -> bool:
-    """Make a plain session edit (parameters, morph, fill rate); False for commands that are not one."""
+    """Make a plain session edit (parameters, morph, fill rate, master level); False for commands that
+    are not one."""
     match cmd:
         case SetParam(track, slot, name, value):
             t = session.tracks[track]
@@ -305,6 +319,8 @@ def apply(session: Session, cmd: Command) -> bool:
             session.tracks[track].morph = value
         case FillEvery(bars):
             session.fill_every = bars
+        case Master(db):
+            session.master_db = db
         case _:
             return False
     return True
@@ -406,6 +422,16 @@ def positions_message(positions: list[int] | None) -> str:
     """Each track's own playhead (per-track length and speed), None when stopped: a message of its
     own, sent as the playheads move, so the whole state is not resent every step."""
     return json.dumps({"type": "positions", "positions": positions})
+
+
+def meters_message(tracks: Sequence[Level], master: Level) -> str:
+    """Each track's and the master's level (peak and RMS, linear; the master's gain reduction too) as
+    scsynth last measured them: output only, the page holds and decays the peaks."""
+    def r(v: float) -> float:
+        return round(v, 4)
+
+    return json.dumps({"type": "meters", "tracks": [[r(t.peak), r(t.rms)] for t in tracks],
+                       "master": [r(master.peak), r(master.rms), r(master.reduction)]})
 
 
 def frame_message(frame: Frame) -> str:

@@ -4,7 +4,8 @@ Thin glue around the pure parts: keys go into the page's own 16×8 ``Surface`` (
 gestures and LED frames, but its own held keys and page, shared by every open page); other messages
 are checked by ``protocol.parse`` and applied on the trio thread, so a page edit reaches the engine
 on its next hit. Every open page gets every frame, state change and move of a track's playhead, so
-they stay in sync. Served by hypercorn's trio worker: HTTP and WebSocket on one
+they stay in sync; the mixer's meters go to every page at most ``METER_FPS`` a second, when they
+move. Served by hypercorn's trio worker: HTTP and WebSocket on one
 port inside the instrument's nursery, no thread, no framework (the app is one small ASGI callable).
 Only a page that knows the token (``access``) may play, at most ``MAX_PAGES`` at once, each at most
 ``RATE`` messages a second.
@@ -42,6 +43,7 @@ from gridtonic.io import store
 from gridtonic.io.tasks import Dropped, failure
 from gridtonic.presets import kits
 from gridtonic.presets.mtpreset import PresetError
+from gridtonic.sound.mixer import Meters
 from gridtonic.web import access, protocol
 from gridtonic.web.protocol import BadMessage
 
@@ -51,6 +53,7 @@ SERVER_LOG.setLevel(logging.WARNING)  # not its "Running on …", which repeats 
 
 DEFAULT_PORT = 8808
 STATE_POLL = 0.1  # s between looks for changes made elsewhere (grid, MIDI, sampler)
+METER_FPS = 15.0  # meter messages a second at most (scsynth measures at mixer.RATE)
 OPEN_GRACE = 2.0  # s to wait for a hardware grid before opening the page
 OUTBOX = 256  # messages a page may lag behind before it is dropped (it reconnects)
 MAX_PAGES = 16  # open at once; one more is told so and closed
@@ -100,17 +103,19 @@ def sessions_dir() -> Path:
 class Web:
     """The ASGI app and the broadcasters; ``status`` names the clock, devices and engine for the screen;
     ``surfaces`` are every surface on the session (the page's among them), whose slot marks and
-    selection a session load resets; ``token`` is the page's secret (None: ``access.token()``'s)."""
+    selection a session load resets; ``token`` is the page's secret (None: ``access.token()``'s);
+    ``meters`` the engine's levels (None: no meters)."""
 
     def __init__(self, surface: Surface, session_path: Path | None = None,
                  status: Callable[[], dict[str, str]] = dict, surfaces: Sequence[Surface] = (),
-                 token: str | None = None):
+                 token: str | None = None, meters: Meters | None = None):
         self.surface = surface
         self.session = surface.session
         self.session_path = session_path or store.default_path()
         self.status = status
         self.surfaces = tuple(surfaces) or (surface,)
         self.token = token
+        self.meters = meters
         self.first_run = not self.session_path.exists()  # no session yet: the page walks a new user through
         self.clients: dict[int, Client] = {}
         self.refused = Dropped(log, "web page")  # connections without the token, over MAX_PAGES
@@ -148,7 +153,7 @@ class Web:
             "prior": self.surface.sampler is not None, "told": told and told[1],
             "picture": {"a": protocol.picture_view(t.patch_a), "b": protocol.picture_view(t.patch_b)},
             "chain": s.chain, "fill_every": s.fill_every, "fill": self.surface.sequencer.fill,
-            "focus": s.focus, "groove": s.groove, "next_bar": s.next_bar,
+            "focus": s.focus, "groove": s.groove, "next_bar": s.next_bar, "master_db": s.master_db,
             "limits": protocol.LIMITS,
             "presets": [p.name for p in kits.scan()], "presets_dir": str(kits.presets_dir()),
             "first_run": self.first_run,
@@ -185,6 +190,18 @@ class Web:
             nxt = self.surface.next_change(now)
             await trio.sleep_until(now + STATE_POLL if nxt is None else max(min(nxt, now + STATE_POLL),
                                                                            now + 1.0 / FPS))
+
+    async def _meters(self, meters: Meters) -> None:
+        """The tracks' and the master's levels to every page, at most METER_FPS a second and only
+        when one moved (silence goes out once): coalesced here, whatever scsynth's reply rate."""
+        shown = ""
+        while True:
+            now = trio.current_time()
+            text = protocol.meters_message(meters.tracks(now)[:len(self.session.tracks)], meters.master(now))
+            if text != shown:
+                shown = text
+                self.broadcast(text)
+            await trio.sleep(1.0 / METER_FPS)
 
     # -- in ----------------------------------------------------------------------------------
 
@@ -384,6 +401,8 @@ class Web:
             n.start_soon(self.surface.show, self._send_frame)
             n.start_soon(self._states)
             n.start_soon(self._playheads)
+            if self.meters is not None:
+                n.start_soon(self._meters, self.meters)
             try:
                 binds = await n.start(lambda task_status: hypercorn_serve(self, hc, task_status=task_status))
             except OSError as e:

@@ -19,7 +19,10 @@ let inspected = null;  // {track, step} the inspector edits, or null
 let shownSelected = null;  // the selected track at the last draw: a new selection moves the inspector
 let positions = null;  // each track's own playhead (the last "positions" message), null when stopped
 let fillHeld = false;  // this page holds FILL (button or F)
-window.gridtonic = { frames: 0, levels: "", sentAt: new Map() };  // for tests and the benchmark
+const METER_FLOOR = -60;  // dBFS at a meter's left end (0 dBFS at its right)
+const HOLD_MS = 1500;  // a meter's peak mark stays this long, then falls to the level
+let meterTimer = null;
+window.gridtonic = { frames: 0, levels: "", sentAt: new Map(), meters: 0 };  // for tests and the benchmark
 
 function send(msg) {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
@@ -39,6 +42,7 @@ function connect() {
     if (msg.type === "state") { state = msg; drawState(); }
     else if (msg.type === "frame") drawFrame(msg);
     else if (msg.type === "positions") { positions = msg.positions; drawHeads(); }
+    else if (msg.type === "meters") drawMeters(msg);
     else if (msg.type === "error") showError(msg.message);
     else if (msg.type === "note") showError(msg.message, "note");
   };
@@ -168,6 +172,42 @@ function drawFrame(msg) {
   }
 }
 
+// -- level meters: scsynth's peaks (linear) at up to 15 a second; the hold and the fall are drawn here --
+
+function meterFraction(peak) {  // METER_FLOOR..0 dBFS → 0..1
+  return peak > 0 ? Math.max(0, Math.min(1, 1 - 20 * Math.log10(peak) / METER_FLOOR)) : 0;
+}
+
+function drawMeter(el, peak, now) {  // true while its peak mark is held over the level
+  const f = meterFraction(peak);
+  el.classList.toggle("rise", f >= Number(el.dataset.level || 0));
+  el.style.setProperty("--level", f);
+  el.dataset.level = f;
+  el.dataset.peak = peak;
+  if (f >= Number(el.dataset.hold || 0) || now - Number(el.dataset.holdAt || 0) > HOLD_MS) {
+    el.dataset.hold = f;
+    el.dataset.holdAt = now;
+    el.style.setProperty("--hold", f);
+    el.style.setProperty("--held", f > 0 ? 1 : 0);
+  }
+  return Number(el.dataset.hold) > f;
+}
+
+function drawMeters(msg) {
+  window.gridtonic.meters++;
+  window.gridtonic.lastMeters = msg;
+  const now = performance.now();
+  let held = false;
+  document.querySelectorAll("#patterns .track").forEach((row, i) => {
+    if (msg.tracks[i]) held = drawMeter(row.querySelector(".meter"), msg.tracks[i][0], now) || held;
+  });
+  const [peak, , reduction] = msg.master;
+  held = drawMeter($("master-meter"), peak, now) || held;
+  $("reduction").textContent = reduction > 0.001 ? `GR ${(20 * Math.log10(1 - reduction)).toFixed(1)} dB` : "";
+  clearTimeout(meterTimer);  // silence comes once: let the held marks fall then
+  if (held) meterTimer = setTimeout(() => drawMeters(msg), HOLD_MS + 50);
+}
+
 function drawHeads() {  // each lane's own playhead, where it is on the steps shown
   document.querySelectorAll(".step.head").forEach((c) => c.classList.remove("head"));
   if (!positions) return;
@@ -259,6 +299,8 @@ function drawState() {
   $("play").classList.toggle("on", s.playing);
   $("play").textContent = s.playing ? "stop" : "play";
   if (document.activeElement !== $("tempo")) $("tempo").value = s.tempo;
+  if (document.activeElement !== $("master")) $("master").value = s.master_db;
+  $("master-value").textContent = `${s.master_db > 0 ? "+" : ""}${s.master_db.toFixed(1)} dB`;
   $("status").textContent = Object.entries(s.status).map(([k, v]) => `${k}: ${v}`).join(" · ");
   $("prior").textContent = !s.prior ? "(no prior loaded yet)" : s.told || "";
   drawIntrospection(s);
@@ -352,7 +394,8 @@ function drawPatterns(s) {
       const row = document.createElement("div");
       row.className = "track";
       row.dataset.track = i;
-      row.innerHTML = `<button class="mute-btn" title="mute">M</button><span class="name"></span><div class="steps">${
+      row.innerHTML = `<button class="mute-btn" title="mute">M</button><span class="name"></span>`
+        + `<span class="meter" title="level"><i></i><b></b></span><div class="steps">${
         "<span class=step></span>".repeat(LANE_STEPS)}</div>`;
       row.querySelector(".mute-btn").onclick = (ev) => { ev.stopPropagation(); send({ type: "mute", track: i }); };
       row.onclick = () => send({ type: "select", track: i });
@@ -688,6 +731,7 @@ $("walkthrough-done").onclick = () => {
 $("morph").addEventListener("input", () => send({ type: "morph", track: state.selected, value: Number($("morph").value) }));
 $("play").onclick = () => send({ type: "transport" });
 $("tempo").addEventListener("change", () => send({ type: "tempo", bpm: Number($("tempo").value) }));
+$("master").addEventListener("input", () => send({ type: "master", db: Number($("master").value) }));
 $("introspect").onclick = () => send({ type: "introspect", basis: Number($("basis").value), target: Number($("target").value) });
 $("generate").onclick = () => send({ type: "generate", track: state.selected });
 $("focus").addEventListener("input", () => send({ type: "introspection", field: "focus",
