@@ -20,9 +20,13 @@ let shownSelected = null;  // the selected track at the last draw: a new selecti
 let positions = null;  // each track's own playhead (the last "positions" message), null when stopped
 let fillHeld = false;  // this page holds FILL (button or F)
 const METER_FLOOR = -60;  // dBFS at a meter's left end (0 dBFS at its right)
-const HOLD_MS = 1500;  // a meter's peak mark stays this long, then falls to the level
+const METER_FALL_MS = 1500;  // a meter falls over its whole scale in this long (40 dB a second)
+const METER_STEP_MS = 1000 / 15;  // and is redrawn this often while it falls without messages
+const HOLD_MS = 1500;  // a meter's peak mark stays this long, then drops to the level
+let meters = null;  // the last "meters" message
 let meterTimer = null;
-window.gridtonic = { frames: 0, levels: "", sentAt: new Map(), meters: 0 };  // for tests and the benchmark
+// for tests and the benchmark
+window.gridtonic = { frames: 0, levels: "", sentAt: new Map(), meters: 0, get lastMeters() { return meters; } };
 
 function send(msg) {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
@@ -42,7 +46,7 @@ function connect() {
     if (msg.type === "state") { state = msg; drawState(); }
     else if (msg.type === "frame") drawFrame(msg);
     else if (msg.type === "positions") { positions = msg.positions; drawHeads(); }
-    else if (msg.type === "meters") drawMeters(msg);
+    else if (msg.type === "meters") { meters = msg; window.gridtonic.meters++; drawMeters(); }
     else if (msg.type === "error") showError(msg.message);
     else if (msg.type === "note") showError(msg.message, "note");
   };
@@ -172,40 +176,42 @@ function drawFrame(msg) {
   }
 }
 
-// -- level meters: scsynth's peaks (linear) at up to 15 a second; the hold and the fall are drawn here --
+// -- level meters: scsynth's peaks (linear) at up to 15 a second; the hold and the fall are drawn here,
+// stepwise at that rate (a CSS transition would redraw the page at 60 frames a second while it falls) --
 
 function meterFraction(peak) {  // METER_FLOOR..0 dBFS → 0..1
   return peak > 0 ? Math.max(0, Math.min(1, 1 - 20 * Math.log10(peak) / METER_FLOOR)) : 0;
 }
 
-function drawMeter(el, peak, now) {  // true while its peak mark is held over the level
+const meterState = new WeakMap();  // a meter element → {shown, at, hold, holdAt}: kept here, not in the DOM
+
+function drawMeter(el, peak, now) {  // true while it falls or holds its peak mark over the level
   const f = meterFraction(peak);
-  el.classList.toggle("rise", f >= Number(el.dataset.level || 0));
-  el.style.setProperty("--level", f);
-  el.dataset.level = f;
-  el.dataset.peak = peak;
-  if (f >= Number(el.dataset.hold || 0) || now - Number(el.dataset.holdAt || 0) > HOLD_MS) {
-    el.dataset.hold = f;
-    el.dataset.holdAt = now;
-    el.style.setProperty("--hold", f);
-    el.style.setProperty("--held", f > 0 ? 1 : 0);
+  const m = meterState.get(el) || { shown: 0, at: now, hold: 0, holdAt: 0 };
+  meterState.set(el, m);
+  const shown = Math.max(f, m.shown - (now - m.at) / METER_FALL_MS);  // rises at once, falls steadily
+  m.at = now;
+  if (shown !== m.shown) el.style.setProperty("--level", (m.shown = shown).toFixed(3));
+  if (f >= m.hold || now - m.holdAt > HOLD_MS) {
+    if (f !== m.hold) el.style.setProperty("--hold", f.toFixed(3));
+    m.hold = f;
+    m.holdAt = now;
   }
-  return Number(el.dataset.hold) > f;
+  return m.shown > f || m.hold > f;
 }
 
-function drawMeters(msg) {
-  window.gridtonic.meters++;
-  window.gridtonic.lastMeters = msg;
-  const now = performance.now();
-  let held = false;
+function drawMeters() {
+  const msg = meters, now = performance.now();
+  let moving = false;
   document.querySelectorAll("#patterns .track").forEach((row, i) => {
-    if (msg.tracks[i]) held = drawMeter(row.querySelector(".meter"), msg.tracks[i][0], now) || held;
+    if (msg.tracks[i]) moving = drawMeter(row.querySelector(".meter"), msg.tracks[i][0], now) || moving;
   });
   const [peak, , reduction] = msg.master;
-  held = drawMeter($("master-meter"), peak, now) || held;
-  $("reduction").textContent = reduction > 0.001 ? `GR ${(20 * Math.log10(1 - reduction)).toFixed(1)} dB` : "";
-  clearTimeout(meterTimer);  // silence comes once: let the held marks fall then
-  if (held) meterTimer = setTimeout(() => drawMeters(msg), HOLD_MS + 50);
+  moving = drawMeter($("master-meter"), peak, now) || moving;
+  const gr = reduction > 0.001 ? `GR ${(20 * Math.log10(1 - reduction)).toFixed(1)} dB` : "";
+  if ($("reduction").textContent !== gr) $("reduction").textContent = gr;
+  clearTimeout(meterTimer);  // silence comes once: the meters fall on without messages
+  if (moving) meterTimer = setTimeout(drawMeters, METER_STEP_MS);
 }
 
 function drawHeads() {  // each lane's own playhead, where it is on the steps shown
