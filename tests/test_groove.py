@@ -123,3 +123,26 @@ def test_the_shipped_groove_is_closer_to_unseen_drummers_than_flat() -> None:
         flat_velocity = np.median(s.grooves.weights[CLASS_ID[name], 0, :16])  # near the class's median
         assert np.abs(p[:, 0] - h.velocity).mean() < np.abs(flat_velocity - h.velocity).mean(), name
         assert np.abs(p[:, 1] - h.offset).mean() < np.abs(h.offset).mean(), name
+
+
+def test_a_key_press_grooves_as_the_per_step_model_predicts() -> None:
+    """A key press grooves both bars with one product of the bars' bits; on real bars (the
+    shipped prior's kick and snare patterns), for every class with a groove, its velocity and
+    nudge are the per-step context model's (``predict``, what the held-out errors score),
+    rounded as the track keeps them."""
+    s = sampler.load_file()
+    assert s is not None
+    rng = np.random.default_rng(3)
+    for c in sorted(s.grooves.classes):
+        own = rng.choice(s.unconditional[c].pids, 20)
+        basis = rng.choice(s.unconditional[groove.BASIS[c]].pids, 20)
+        for a, b, x, y in zip(own[:10], basis[:10], own[10:], basis[10:], strict=True):
+            steps = [bool(int(p) >> j & 1) for p in (a, x) for j in range(16)]
+            hits = [bool(int(p) >> j & 1) for p in (b, y) for j in range(16)]
+            g = s.grooves.groove(c, steps, hits)
+            want = np.vstack([s.grooves.predict(c, np.full(16, o), np.full(16, q), np.arange(16))
+                              for o, q in ((a, b), (x, y))])
+            assert np.allclose(g.velocity, want[:, 0], rtol=0, atol=0.5e-4 + 1e-12), (c, a, b)
+            nudge = want[:, 1] * groove.NUDGES
+            tie = np.abs(np.abs(nudge) % 1 - 0.5) < 1e-9  # a tie may round either way
+            assert np.array_equal(np.array(g.nudge)[~tie], np.rint(nudge)[~tie]), (c, a, b)

@@ -328,3 +328,55 @@ def test_a_joint_draw_is_a_normalised_product_of_experts(shipped: Sampler) -> No
     u = shipped._cached(CLASS_ID["open hat"], ())[0]
     assert abs(p.sum() - 1) < 1e-9 and np.allclose(p, a * b / u / (a * b / u).sum())
     assert how.startswith("joint: ")
+
+
+def _reference(s: Sampler, target: int, rows: sampler.Rows, basis: int) -> np.ndarray:
+    """P(y | basis) over the candidates as the back-off defines it, the slow way the sampler
+    once computed it: each Hamming level pooled row by row, then the levels mixed in one by one
+    from the farthest (the class's frequencies, then per-step probabilities, below them)."""
+    u = s.unconditional[target]
+
+    def level(bases: list[int]) -> np.ndarray:
+        out = np.zeros(len(u.pids))
+        for b in bases:
+            k = int(np.searchsorted(rows.keys, b))
+            if k < len(rows.keys) and rows.keys[k] == b:
+                entries = slice(rows.start[k], rows.start[k + 1])
+                np.add.at(out, rows.index[entries], rows.n[entries])
+        return out
+
+    levels = [level([basis]), level([basis ^ 1 << j for j in range(16)])]
+    if sum(lv.sum() for lv in levels) < sampler.THIN:
+        levels.append(level([basis ^ 1 << i ^ 1 << j for i in range(16) for j in range(i + 1, 16)]))
+    pooled = sum(levels)
+    bits = (u.pids[:, None] >> np.arange(16)) & 1
+    rate = np.clip((pooled @ bits + sampler.STEP_PSEUDO * u.rate) / (pooled.sum() + sampler.STEP_PSEUDO),
+                   1e-3, 1 - 1e-3)
+    p = np.prod(np.where(bits == 1, rate, 1 - rate), axis=1)
+    if u.total > 0:
+        p = (u.types * p + u.n) / (u.total + u.types)
+    for lv in reversed(levels):
+        if lv.sum() > 0:
+            t = rows.setting.concentration * np.count_nonzero(lv)
+            p = (t * p + lv) / (lv.sum() + t)
+    return p
+
+
+def test_the_fast_back_off_scores_and_draws_as_the_slow_one(shipped: Sampler) -> None:
+    """A key press computes the back-off in a few vectorised steps; on real bases (bars the
+    drummers played: each relation's row keys) and unseen ones, in every relation the
+    evaluation scores, its probabilities and drawing weights equal the plain computation's to
+    1e-9, and so do the cumulative weights a draw samples."""
+    rng = np.random.default_rng(7)
+    for _, target_name, basis_name, next_bar in evaluation.RELATIONS:
+        target, basis = CLASS_ID[target_name], CLASS_ID[basis_name]
+        rows = shipped.next_bar[target] if next_bar else shipped.within[basis, target]
+        for x in [*rng.choice(rows.keys, 25), *rng.integers(0, 1 << 16, 5)]:
+            ev = shipped.evidence(rows, int(x))
+            want = _reference(shipped, target, rows, int(x))
+            assert np.allclose(shipped.probability(target, ev), want, rtol=1e-9, atol=0), (target_name, x)
+            ys, _, w = shipped.draws(target, ev, sampler.FOCUS)
+            exact = want ** (rows.setting.sharpness / sampler.FOCUS)
+            assert np.allclose(w / w.sum(), exact / exact.sum(), rtol=1e-9, atol=0), (target_name, x)
+            cum = shipped._cumulative(target, ((basis if not next_bar else target, int(x)),), sampler.FOCUS)
+            assert np.allclose(np.diff(cum, prepend=0.0), w, rtol=1e-9, atol=1e-300)

@@ -15,7 +15,6 @@ gridtonic's micro-timing unit is ``Track.nudge``: 1/24 of a step, -12..12.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +23,9 @@ import numpy as np
 from gridtonic.prior.corpus import GHOST_VELOCITY, Hit, Stats, bars_of, corpus_files, read_file
 from gridtonic.prior.drums import CLASS_ID, CLASSES, HALF, encode
 
-CACHED = 1024  # bars whose groove is kept (16 x 2 floats each)
 NUDGES = 24  # Track.nudge units per step
 NUDGE_MAX = 12
+OFFSET_MAX = NUDGE_MAX / NUDGES  # steps off the grid a groove may play (half a step)
 OUTPUTS = ("velocity", "timing")
 BASIS = {c: CLASS_ID["snare"] if name == "kick" else CLASS_ID["kick"] for c, name in enumerate(CLASSES)}
 CONTEXT = 6  # bias, basis hit on the step, own previous and next step hit, own and basis density
@@ -149,25 +148,34 @@ class Groove:
 
 
 class GrooveModel:
-    """The fitted weights, applied to a track's 32 steps; each bar's answer is cached, as the
-    same bars come back again and again while a performer plays."""
+    """The fitted weights, applied to a track's 32 steps. The model is affine in the 32 bits of a
+    bar (its own 16 steps and the basis's), so at load each class's weights become one
+    (1 + 32, 32) matrix (the answer with no hits, then what each bit adds to each step's velocity
+    and timing) and a key press grooves both bars with one product, cached or not."""
 
     def __init__(self, weights: np.ndarray) -> None:
         self.weights = weights
         self.classes = frozenset(c for c in range(len(CLASSES)) if np.any(weights[c]))
-        self._bar = functools.lru_cache(maxsize=CACHED)(self._of_bar)
+        self._affine = {c: self._affine_of(c) for c in self.classes}
 
-    def forget(self) -> None:
-        self._bar.cache_clear()
+    def _raw(self, c: int, own: np.ndarray, basis: np.ndarray, step: np.ndarray) -> np.ndarray:
+        w = self.weights[c]
+        return w[:, step].T + context(own, basis, step) @ w[:, HALF:].T
 
     def predict(self, c: int, own: np.ndarray, basis: np.ndarray, step: np.ndarray) -> np.ndarray:
         """(n, 2): velocity 0..1 and offset in steps, for n steps of class ``c``."""
-        w = self.weights[c]
-        out = w[:, step].T + context(own, basis, step) @ w[:, HALF:].T
-        return np.clip(out, (0.0, -0.5), (1.0, 0.5))
+        return np.clip(self._raw(c, own, basis, step), (0.0, -OFFSET_MAX), (1.0, OFFSET_MAX))
 
-    def _of_bar(self, c: int, own: int, basis: int) -> np.ndarray:
-        return self.predict(c, np.full(HALF, own), np.full(HALF, basis), _STEPS)
+    def _affine_of(self, c: int) -> np.ndarray:
+        """Row 0: every step's (velocity, offset) of a bar with no hits; row 1 + k: what hit k adds
+        (k < 16: the instrument's own step k, then the basis's), found by playing each bit alone
+        through ``context``."""
+        one = np.concatenate([[0], 1 << _STEPS, np.zeros(HALF, np.int64)])
+        other = np.concatenate([[0], np.zeros(HALF, np.int64), 1 << _STEPS])
+        out = self._raw(c, np.repeat(one, HALF), np.repeat(other, HALF), np.tile(_STEPS, len(one)))
+        out = out.reshape(len(one), 2 * HALF)  # (bar, step · 2 + output)
+        out[1:] -= out[0]
+        return out
 
     def groove(self, c: int, steps: list[bool], basis: list[bool] | None = None,
                amount: float = 1.0) -> Groove:
@@ -178,11 +186,15 @@ class GrooveModel:
         if c not in self.classes:  # no performances of this class in the prior: flat
             return Groove([1.0] * 2 * HALF, [0] * 2 * HALF)
         basis = basis or []
-        out = np.vstack([self._bar(c, encode(steps[h:h + HALF]), encode(basis[h:h + HALF]))
-                         for h in (0, HALF)])
-        velocity = np.round(1.0 - amount * (1.0 - out[:, 0]), 4)
-        nudge = np.clip(np.rint(amount * out[:, 1] * NUDGES), -NUDGE_MAX, NUDGE_MAX)
-        return Groove(velocity.tolist(), nudge.astype(int).tolist())
+        bars = [[encode(steps[h:h + HALF]), encode(basis[h:h + HALF])] for h in (0, HALF)]
+        a = self._affine[c]
+        out = np.minimum(np.maximum(a[0] + _BITS[bars].reshape(2, 2 * HALF) @ a[1:], _LOW), _HIGH)
+        velocity = np.round(1.0 - amount * (1.0 - out[:, 0::2]), 4)
+        nudge = np.rint(amount * out[:, 1::2] * NUDGES)  # within ±NUDGE_MAX, as the offset is
+        return Groove(velocity.ravel().tolist(), nudge.astype(int).ravel().tolist())
+
+
+_LOW, _HIGH = np.tile([0.0, -OFFSET_MAX], HALF), np.tile([1.0, OFFSET_MAX], HALF)  # per step and output
 
 
 def performances_of(root: Path, split: str, ghost: dict[str, int] = GHOST_VELOCITY) -> list[list[Hit]]:

@@ -70,6 +70,9 @@ TEMPERATURE_MIN, TEMPERATURE_MAX = 0.05, 5.0
 FOCUS = 0.9
 BITS = np.arange(HALF, dtype=np.int64)
 _FLIPS = [np.array([sum(1 << j for j in c) for c in combinations(range(HALF), d)], np.int64) for d in (1, 2)]
+NEAR = np.concatenate([[0], *_FLIPS])  # what a basis is XORed with: itself, then one and two steps flipped
+DISTANCE = np.repeat(np.arange(3), [1, *map(len, _FLIPS)])  # each of NEAR's Hamming distance
+NEARER = DISTANCE < 2
 # A class without data in the prior borrows the closest one (drummy and GMD have no claps).
 STAND_IN = {"clap": "snare", "ride": "closed hat", "open hat": "closed hat", "crash": "ride",
             "tom": "snare", "closed hat": "snare", "snare": "kick", "kick": "snare"}
@@ -125,6 +128,9 @@ class Rows:
     n: np.ndarray
     size: int  # patterns of the target class
     setting: Setting
+    length: np.ndarray  # each row's entries
+    total: np.ndarray  # each row's count
+    hits: np.ndarray  # (row, step): how often its patterns hit each step (exact integers)
 
     @classmethod
     def from_columns(cls, basis: np.ndarray, pids: np.ndarray, n: np.ndarray, universe: np.ndarray,
@@ -133,22 +139,50 @@ class Rows:
         basis, pids, n = basis[order], pids[order], n[order].astype(np.float64)
         keys, first = np.unique(basis, return_index=True)
         index = np.searchsorted(universe, pids).astype(np.intp)
-        return cls(keys, np.append(first, len(basis)), index, n, len(universe), setting)
+        start = np.append(first, len(basis))
+        hits = ((pids[:, None] >> BITS) & 1) * n[:, None]
+        hits, total = (np.add.reduceat(hits, first), np.add.reduceat(n, first)) if len(n) else (hits, n)
+        exact = np.float32 if np.all(total < 1 << 24) else np.float64  # half the memory where exact
+        return cls(keys, start, index, n, len(universe), setting, np.diff(start), total, hits.astype(exact))
+
+    def _rows(self, bases: np.ndarray) -> np.ndarray:
+        """For each of ``bases``, its row, or -1."""
+        if not len(self.keys):
+            return np.full(len(bases), -1)
+        i = np.minimum(np.searchsorted(self.keys, bases), len(self.keys) - 1)
+        return np.where(self.keys[i] == bases, i, -1)
+
+    def _pool(self, i: np.ndarray, level: np.ndarray, levels: int) -> np.ndarray:
+        """The summed counts of rows ``i``, row k into level ``level[k]``: (levels, size)."""
+        lens = self.length[i]
+        pos = np.repeat(self.start[i] - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
+        at = np.repeat(level * self.size, lens) + self.index[pos]
+        return np.bincount(at, weights=self.n[pos], minlength=levels * self.size).reshape(levels, self.size)
 
     def pooled(self, bases: np.ndarray) -> np.ndarray:
         """The summed counts of the rows of ``bases`` that exist, dense over the class's patterns."""
-        if not len(self.keys):
-            return np.zeros(self.size)
-        i = np.minimum(np.searchsorted(self.keys, bases), len(self.keys) - 1)
-        i = i[self.keys[i] == bases]
-        s, e = self.start[i], self.start[i + 1]
-        lens = e - s
-        pos = np.repeat(s - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
-        return np.bincount(self.index[pos], weights=self.n[pos], minlength=self.size)
+        i = self._rows(bases)
+        i = i[i >= 0]
+        return self._pool(i, np.zeros(len(i), np.intp), 1)[0]
 
-    def found(self, bases: np.ndarray) -> int:
-        """How many of ``bases`` have a row."""
-        return len(np.intersect1d(bases, self.keys, assume_unique=True))
+    def near(self, basis: int) -> tuple[np.ndarray, list[float], list[int], np.ndarray, np.ndarray]:
+        """The back-off's evidence for ``basis`` in one pass: the pooled rows of the bases at
+        Hamming 0 and 1 from it, and 2 while those count fewer than THIN, as (levels, size); each
+        level's count and patterns (types), the step hits of them all, and how many bases of each
+        distance have a row."""
+        i = self._rows(basis ^ NEAR)
+        hit = i >= 0
+        d = DISTANCE[hit]
+        found, n = np.bincount(d, minlength=3), np.bincount(d, self.total[i[hit]], minlength=3)
+        levels = 3 if n[0] + n[1] < THIN else 2
+        if levels == 2:
+            hit &= NEARER
+            d = DISTANCE[hit]
+        i, pooled, counts = i[hit], self._pool(i[hit], d, levels), n[:levels].tolist()
+        # one entry per pattern, each counted (the loader's checks): the exact row's types are its entries
+        types = [int(self.length[i[0]]) if counts[0] else 0]
+        types += [np.count_nonzero(pooled[k]) if counts[k] else 0 for k in range(1, levels)]
+        return pooled, counts, types, self.hits[i].sum(axis=0, dtype=np.float64), found
 
 
 @dataclass(frozen=True)
@@ -173,22 +207,34 @@ class Unconditional:
         total, types = float(dense.sum()), float(np.count_nonzero(dense))
         return cls(universe, dense, bits, bits.T @ dense / max(total, 1.0), total, types)
 
-    def per_step(self, rate: np.ndarray, ys: np.ndarray | None = None) -> np.ndarray:
-        """P(y) with independent steps hit at ``rate``, for ``ys`` (default: every known pattern)."""
-        r = np.clip(rate, 1e-3, 1 - 1e-3)
-        odds, none = np.log(r) - np.log1p(-r), np.log1p(-r).sum()
+    def per_step(self, rate: np.ndarray, scale: float = 1.0, ys: np.ndarray | None = None) -> np.ndarray:
+        """``scale`` · P(y) with independent steps hit at ``rate``, for ``ys`` (default: every
+        known pattern)."""
+        r = np.minimum(np.maximum(rate, 1e-3), 1 - 1e-3)
+        miss = np.log1p(-r)
         bits = self.bits if ys is None else ((ys[:, None] >> BITS) & 1).astype(np.float64)
-        return np.exp(bits @ odds + none)
+        out = bits @ (np.log(r) - miss)
+        out += (miss.sum() + math.log(scale)) if scale > 0 else -math.inf
+        return np.exp(out, out=out)
 
 
 @dataclass(frozen=True)
 class Evidence:
     """The pooled rows a basis backs off through, nearest first (dense counts over the target
-    class's patterns), and how the answer was found."""
+    class's patterns, (levels, patterns); an empty level is skipped), each level's count, and how
+    the answer was found."""
 
-    levels: list[np.ndarray]
+    levels: np.ndarray
+    n: list[float]
+    types: list[int]  # patterns counted in each level
+    hits: np.ndarray  # per step, hits counted in all levels
     how: str
     setting: Setting
+
+    @classmethod
+    def none(cls, size: int, setting: Setting) -> Evidence:
+        """No basis: the class's own frequencies."""
+        return cls(np.zeros((0, size)), [], [], np.zeros(HALF), "", setting)
 
 
 @dataclass(frozen=True)
@@ -253,7 +299,6 @@ class Sampler:
         """Drop the cached answers (benchmarks measure new bases with it)."""
         self._cached.cache_clear()
         self._cumulative.cache_clear()
-        self.grooves.forget()
 
     @classmethod
     def from_file(cls, path: Path) -> Sampler:
@@ -278,46 +323,41 @@ class Sampler:
 
     def evidence(self, rows: Rows, basis: int) -> Evidence:
         """Pool the rows of the basis, then of bases one step flip away, then two while thin."""
-        levels = [rows.pooled(np.array([basis], np.int64))]
-        n = levels[0].sum()
-        how = f"exact basis (n={n:g})" if n else ""
-        for d, flips in enumerate(_FLIPS, start=1):
-            if d == 2 and n >= THIN:
-                break
-            level = rows.pooled(basis ^ flips)
-            levels.append(level)
-            m = level.sum()
-            if not how and m:
-                how = f"nearest bases at Hamming {d} ({rows.found(basis ^ flips)} found, n={m:g})"
-            n += m
-        return Evidence(levels, how or "unseen basis: unconditional frequencies", rows.setting)
+        levels, n, types, hits, found = rows.near(basis)
+        d = next((d for d, m in enumerate(n) if m), None)
+        if d == 0:
+            how = f"exact basis (n={n[0]:g})"
+        elif d is not None:
+            how = f"nearest bases at Hamming {d} ({found[d]} found, n={n[d]:g})"
+        else:
+            how = "unseen basis: unconditional frequencies"
+        return Evidence(levels, n, types, hits, how, rows.setting)
 
     def probability(self, target: int, evidence: Evidence, ys: np.ndarray | None = None) -> np.ndarray:
         """P(y | basis) through the whole back-off, for ``ys`` (default: the class's known patterns,
         the candidates). Patterns never seen get the step rates of the basis's evidence (smoothed
-        towards the class's): every one of the 65,536 has some probability, and they sum to 1."""
-        u = self.unconditional[target]
-        pooled = np.sum(evidence.levels, axis=0) if evidence.levels else np.zeros(len(u.pids))
-        rate = (pooled @ u.bits + STEP_PSEUDO * u.rate) / (pooled.sum() + STEP_PSEUDO)
-        total, types = u.total, u.types
-        scale = types / (total + types) if total > 0 else 1.0  # what unseen patterns keep
-        p = u.per_step(rate)
-        if total > 0:
-            p *= types
-            p += u.n
-            p /= total + types
-        for level in reversed(evidence.levels):
-            if (n := level.sum()) > 0:
-                t = evidence.setting.concentration * np.count_nonzero(level)
-                p *= t
-                p += level
-                p /= n + t
-                scale *= t / (n + t)
+        towards the class's): every one of the 65,536 has some probability, and they sum to 1.
+        Each level keeps ``share`` of what the levels before it left and passes on the rest,
+        C·types / (count + C·types), so P is one weighted sum of the levels' counts, the class's
+        and the per-step probabilities."""
+        u, ev = self.unconditional[target], evidence
+        rate = (ev.hits + STEP_PSEUDO * u.rate) / (sum(ev.n) + STEP_PSEUDO)
+        share, rest = [0.0] * (len(ev.n) + 1), 1.0
+        for k, (n, types) in enumerate(zip(ev.n, ev.types, strict=True)):
+            if n > 0:
+                t = ev.setting.concentration * types
+                share[k], rest = rest / (n + t), rest * t / (n + t)
+        if u.total > 0:
+            share[-1], rest = rest / (u.total + u.types), rest * u.types / (u.total + u.types)
         if ys is None:
+            p = u.per_step(rate, rest)
+            p += np.dot(share[:-1], ev.levels)
+            p += share[-1] * u.n
             return p
         i = np.minimum(np.searchsorted(u.pids, ys), max(len(u.pids) - 1, 0))
         known = u.pids[i] == ys if len(u.pids) else np.zeros(len(ys), bool)
-        return np.where(known, p[i] if len(u.pids) else 0.0, scale * u.per_step(rate, ys))
+        seen = self.probability(target, evidence)[i] if len(u.pids) else 0.0
+        return np.where(known, seen, u.per_step(rate, rest, ys))
 
     def candidates(self, target: int, evidence: Evidence | None) -> np.ndarray:
         """What a draw picks from: every pattern the class is known to play."""
@@ -349,7 +389,8 @@ class Sampler:
             ev = self.evidence(self.relation(target, basis)[0], pid)
             return self.probability(target, ev), ev.how
         if not given:
-            return self.probability(target, Evidence([], "", Setting(CONCENTRATION))), "class frequencies"
+            return self.probability(target, Evidence.none(len(self.unconditional[target].pids),
+                                                          Setting(CONCENTRATION))), "class frequencies"
         parts = [self._cached(target, (g,)) for g in given]
         p = np.prod([q for q, _ in parts], axis=0) / self._cached(target, ())[0] ** (len(parts) - 1)
         return p / p.sum(), "joint: " + " & ".join(how for _, how in parts)
@@ -359,7 +400,8 @@ class Sampler:
         the first basis's relation's."""
         sharpness = self.relation(target, given[0][0])[0].setting.sharpness
         p = self._cached(target, given)[0]
-        return np.cumsum(_weights(self.candidates(target, None), p, temperature / sharpness, frozenset()))
+        w = _weights(self.candidates(target, None), p, temperature / sharpness, frozenset())
+        return np.cumsum(w, out=w)
 
     def weights_given(self, target: int, given: Given, temperature: float) -> tuple[np.ndarray, np.ndarray]:
         """The candidates and their drawing weights given ``given`` (what ``_draw`` samples; the
@@ -400,11 +442,14 @@ class Sampler:
                  ) -> Generated:
         """A 16-step pattern for ``target_instrument`` given ``basis_instrument`` playing
         ``basis_pattern`` in the same bar; never the ``exclude`` pattern (the current one)."""
-        target, note_t = self.resolve(target_instrument)
-        basis, note_b = self.resolve(basis_instrument)
+        return self._generate(target_instrument, _pid(basis_pattern), basis_instrument,
+                              checked_temperature(temperature), _rng(seed), _excluded(exclude))
+
+    def _generate(self, target_instrument: str, basis_pid: int, basis_instrument: str, temperature: float,
+                  rng: random.Random, exclude: frozenset[int]) -> Generated:
+        (target, note_t), (basis, note_b) = self.resolve(target_instrument), self.resolve(basis_instrument)
         relation = self.relation(target, basis)[1]
-        g = self._draw(target, ((basis, _pid(basis_pattern)),), checked_temperature(temperature),
-                       random.Random(seed), _excluded(exclude), relation)
+        g = self._draw(target, ((basis, basis_pid),), temperature, rng, exclude, relation)
         return _noted(g, note_t, note_b)
 
     def next_bar_of(self, instrument: str, first_bar: str | int, temperature: float = FOCUS,
@@ -417,7 +462,7 @@ class Sampler:
             raise ValueError(f"17-32 mode {mode!r}: one of {', '.join(NEXT_BAR_MODES)}")
         never = _excluded(exclude) | ({_pid(first_bar)} if mode == "new" else set())
         g = self._draw(c, ((c, _pid(first_bar)),), checked_temperature(temperature),
-                       random.Random(seed), never, f"{CLASSES[c]}: bar 2 | bar 1")
+                       _rng(seed), never, f"{CLASSES[c]}: bar 2 | bar 1")
         return _noted(g, note)
 
     def groove(self, track: Track, basis: Track | None = None, amount: float = 1.0,
@@ -436,15 +481,14 @@ class Sampler:
         basis's half. A basis repeating its first half gives a repeating answer; the answer always
         differs from ``target``'s current steps. ``groove`` > 0 adds their velocity and nudge at
         that amount."""
-        rng = random.Random(seed)
+        rng = _rng(seed)
         temperature = checked_temperature(temperature)  # once, so one warning for both halves
-        b1, b2 = encode(basis.steps[:HALF]), encode(basis.steps[HALF:])
-        c1, c2 = encode(target.steps[:HALF]), encode(target.steps[HALF:])
-        first = self.generate(target.name, b1, basis.name, temperature, rng.getrandbits(64), c1)
+        (b1, b2), (c1, c2) = _pids(basis.steps), _pids(target.steps)
+        first = self._generate(target.name, b1, basis.name, temperature, rng, frozenset({c1}))
         if b2 == b1:
             second = first
         else:
-            second = self.generate(target.name, b2, basis.name, temperature, rng.getrandbits(64), c2)
+            second = self._generate(target.name, b2, basis.name, temperature, rng, frozenset({c2}))
         proposal = Proposal(_steps(first.pid, second.pid), _hows(first, second))
         return self._grooved(proposal, target, basis, groove)
 
@@ -463,7 +507,7 @@ class Sampler:
         basis's half and never a track's current steps. Classes are drawn in ``KIT_ORDER``; where
         ``KIT_JOINT`` names a class drawn before (e.g. the open hat after the closed hat from a
         kick), the draw is given both. ``groove`` > 0 adds velocity and nudge against the basis."""
-        rng = random.Random(seed)
+        rng = _rng(seed)
         temperature = checked_temperature(temperature)
         b, _ = self.resolve(tracks[basis].name)
         bars = _pids(tracks[basis].steps)
@@ -478,8 +522,7 @@ class Sampler:
             joint = extra in drawn and extra not in (t, b)
             givens = [((b, bars[h]),) + (((extra, drawn[extra][h]),) if joint else ()) for h in (0, 1)]
             relation = self.relation(t, b)[1] + (f" & {CLASSES[extra]}" if len(givens[0]) > 1 else "")
-            halves = [_noted(self._draw(t, given, temperature, random.Random(rng.getrandbits(64)),
-                                        frozenset({current[h]}), relation), note)
+            halves = [_noted(self._draw(t, given, temperature, rng, frozenset({current[h]}), relation), note)
                       for h, given in enumerate(givens[:1] if givens[1] == givens[0] else givens)]
             halves += halves[:2 - len(halves)]  # a repeating basis gives a repeating answer
             drawn.setdefault(t, (halves[0].pid, halves[1].pid))
@@ -504,6 +547,14 @@ def _weights(ys: np.ndarray, p: np.ndarray, temperature: float, exclude: frozens
     return w
 
 
+def _rng(seed: int | None) -> random.Random:
+    """A generator for ``seed``; without one, the module's (seeding a new one costs more than a draw)."""
+    return _FREE if seed is None else random.Random(seed)
+
+
+_FREE = random.Random()
+
+
 def _pids(steps: list[bool]) -> tuple[int, int]:
     return encode(steps[:HALF]), encode(steps[HALF:2 * HALF])
 
@@ -522,7 +573,10 @@ def _noted(g: Generated, *notes: str) -> Generated:
 
 
 def _steps(first: int, second: int) -> list[bool]:
-    return [bool(first >> j & 1) for j in range(HALF)] + [bool(second >> j & 1) for j in range(HALF)]
+    return [*_BYTE[first & 255], *_BYTE[first >> 8], *_BYTE[second & 255], *_BYTE[second >> 8]]
+
+
+_BYTE = [tuple(bool(b >> j & 1) for j in range(8)) for b in range(256)]  # each byte's 8 steps
 
 
 def _hows(*gs: Generated) -> str:
