@@ -19,7 +19,7 @@ from gridtonic import analysis
 from gridtonic.app import Instrument
 from gridtonic.core import params
 from gridtonic.grid import udp
-from gridtonic.sound import synthdefs
+from gridtonic.sound import mixer, synthdefs
 from gridtonic.sound.render import pattern_session, render
 from gridtonic.sound.scsynth import Scsynth
 
@@ -65,14 +65,15 @@ async def test_sixteenths_stay_exact_under_cpu_load(jack_server, tmp_path, busy_
 
 
 async def test_the_global_lowpass_runs_after_the_voice_group(jack_server):
-    """The engine's setup runs at every (re)start: group 1 for voices, then one lowpass synth."""
+    """The engine's setup runs at every (re)start: group 1 for voices, then the mixer's track synths,
+    one lowpass synth and the master (sound.mixer)."""
     server = Scsynth(port=udp.free_port(), synthdef_dir=synthdefs.synthdef_dir(), jack_server=jack_server)
     async with trio.open_nursery() as n:
         await n.start(server.run)
         await server.sync()
         status = await server.status()
         n.cancel_scope.cancel()
-    assert status["synths"] == 1 and status["groups"] == 2  # root + voice group; the lowpass
+    assert status["synths"] == mixer.TRACKS + 2 and status["groups"] == 2  # root + voice group
 
 
 def featured_session():
