@@ -27,7 +27,7 @@ import trio
 from gridtonic.core.playback import Hit
 from gridtonic.core.session import MAX_TRACKS, Session, default_session
 from gridtonic.grid import udp
-from gridtonic.io import jack
+from gridtonic.io import child, jack
 from gridtonic.presets import kits
 from gridtonic.sound import synthdefs
 from gridtonic.sound.engine import Engine
@@ -125,12 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{label:38s} {m['hits']:5d} {m['voices']:6d} {m['avg']:9.2f} {m['peak']:10.2f} "
                       f"{m['xruns']:5d}")
         finally:
-            jackd.terminate()
-            try:
-                jackd.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                jackd.kill()
-                jackd.wait()
+            child.end(jackd)
     print("voices = the most synths scsynth ran at once, less the engine's own")
     return 0
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 import pytest
 from hypothesis import HealthCheck, settings
 
-from gridtonic.io import jack, midiports
+from gridtonic.io import child, jack, midiports
 from gridtonic.sound import synthdefs
 
 T = TypeVar("T")
@@ -56,12 +56,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory):
             os.environ.pop("JACK_DEFAULT_SERVER", None)
         else:
             os.environ["JACK_DEFAULT_SERVER"] = previous
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        child.end(proc)
 
 
 def _jack_log_path(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -83,3 +83,14 @@ def _dies_with(parent: int) -> Callable[[], None]:
             os.kill(os.getpid(), signal.SIGTERM)
 
     return preexec
+
+
+def end(popen: subprocess.Popen, grace: float = 5.0) -> None:
+    """Stop a process started outside trio (a test's or a bench's jackd): SIGTERM, and SIGKILL if it
+    is still there after ``grace`` seconds."""
+    popen.terminate()
+    try:
+        popen.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait()
