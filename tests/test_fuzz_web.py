@@ -111,26 +111,38 @@ TEXTS = st.one_of(
 EXAMPLES = 1000
 
 
-async def test_hostile_and_random_messages_never_crash_the_page(data, caplog, monkeypatch):
-    """Hypothesis runs in a worker thread and sends each message over a real WebSocket; the server
-    must answer every one (an error, a state or nothing) and keep the connection, log no failure,
-    and play on. The rate limit has its own test: here every message must reach the parser."""
+@pytest.fixture
+def unlimited(monkeypatch):
+    """No rate limit on the page's socket (it has its own test): every message reaches the parser."""
     monkeypatch.setattr(web, "RATE", 1e6)
     monkeypatch.setattr(web, "BURST", 1e6)
+
+
+async def fuzz_socket(url: str, n: trio.Nursery, strategy, examples: int, encode=lambda m: m):
+    """A page socket sent ``examples`` messages drawn by hypothesis (in a worker thread, each over the
+    real WebSocket, its answers drained); returns the socket and what was sent."""
+    fuzz = await ws_client(url, n)
+    await next_of(fuzz, "state")
+    n.start_soon(_drain, fuzz)
+    sent = []
+
+    @settings(max_examples=examples, derandomize=True, database=None)
+    @given(strategy)
+    def send(msg) -> None:
+        sent.append(msg)
+        trio.from_thread.run(fuzz.send_message, encode(msg))
+
+    await trio.to_thread.run_sync(send)
+    return fuzz, sent
+
+
+async def test_hostile_and_random_messages_never_crash_the_page(data, caplog, unlimited):
+    """Hypothesis runs in a worker thread and sends each message over a real WebSocket; the server
+    must answer every one (an error, a state or nothing) and keep the connection, log no failure,
+    and play on."""
     caplog.set_level(logging.WARNING)
-    tried = []
     async with rig(data) as (inst, url), trio.open_nursery() as n:
-        fuzz = await ws_client(url, n)
-        await next_of(fuzz, "state")
-        n.start_soon(_drain, fuzz)
-
-        @settings(max_examples=EXAMPLES, derandomize=True, database=None)
-        @given(TEXTS)
-        def send(text: str | bytes) -> None:
-            tried.append(text)
-            trio.from_thread.run(fuzz.send_message, text)
-
-        await trio.to_thread.run_sync(send)
+        fuzz, tried = await fuzz_socket(url, n, TEXTS, EXAMPLES)
         good = await ws_client(url, n)
         await next_of(good, "state")
         for down in (True, False):
@@ -225,28 +237,15 @@ def in_range(session: Session) -> list[str]:
     return bad
 
 
-async def test_the_inspectors_messages_keep_the_session_in_range(data, caplog, monkeypatch):
+async def test_the_inspectors_messages_keep_the_session_in_range(data, caplog, unlimited):
     """Hypothesis sends step_field, lock, track_field, chain, fill, fill_every and introspection
     messages near and past every limit: none crashes the page or logs a failure, the session never
     has to clamp what the page's check let through (its clamps warn), each introspection setting is
     the last one accepted, what was applied is in range, and the saved session loads
     back without a single warning, in range, and saves the same again."""
-    monkeypatch.setattr(web, "RATE", 1e6)
-    monkeypatch.setattr(web, "BURST", 1e6)
     caplog.set_level(logging.WARNING)
-    sent: list[dict] = []
     async with rig(data) as (inst, url), trio.open_nursery() as n:
-        fuzz = await ws_client(url, n)
-        await next_of(fuzz, "state")
-        n.start_soon(_drain, fuzz)
-
-        @settings(max_examples=INSPECTOR_EXAMPLES, derandomize=True, database=None)
-        @given(INSPECTOR)
-        def send(msg: dict) -> None:
-            sent.append(msg)
-            trio.from_thread.run(fuzz.send_message, json.dumps(msg))
-
-        await trio.to_thread.run_sync(send)
+        fuzz, sent = await fuzz_socket(url, n, INSPECTOR, INSPECTOR_EXAMPLES, json.dumps)
         await ask(fuzz, {"type": "lock", "track": 0, "step": 63, "name": "level", "value": -6})  # the last
         await until(lambda: inst.session.tracks[0].locks[63].get("level") == -6.0, "the last message applied")
         fuzzed = list(caplog.records)
