@@ -1,22 +1,29 @@
 """The mixer after the voices (engine/mixer.scd, sound.mixer): the limiter and master level in offline
-renders, and scsynth's meter replies checked as outside input. Meters live: test_page, test_scsynth."""
+renders, scsynth's meter replies checked as outside input, and live meters across a restart (on the
+page: test_page)."""
 
 from __future__ import annotations
 
 import math
+import os
+import signal
+import time
 
 import numpy as np
 import pytest
 import soundfile as sf
+import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridtonic import analysis
 from gridtonic.core import params
 from gridtonic.core.session import Session, Track
+from gridtonic.grid import udp
 from gridtonic.io import osc
 from gridtonic.sound import mixer, synthdefs
 from gridtonic.sound.render import render
+from gridtonic.sound.scsynth import Scsynth
 from gridtonic.sound.voices import Voicer
 
 CEILING = mixer.amp(mixer.CEILING_DB)
@@ -114,3 +121,43 @@ def test_any_meter_reply_is_a_level_in_range_or_refused(args):
         return
     for level in [*m.tracks(0.0), m.master(0.0)]:
         assert all(0.0 <= v <= mixer.MAX_LEVEL for v in (level.peak, level.rms, level.reduction))
+
+
+async def _meters_of_a_hit(server, track: int) -> tuple[list[float], float]:
+    """Play one hit on ``track``'s bus; each track's and the master's highest meter reading of it."""
+    patch = params.clean(analysis.CLICK | {"oscFreq": 200.0, "oscDcy": 400.0})
+    message = synthdefs.voice_message(patch, -1, out=mixer.track_bus(track))
+    server.send(osc.bundle(osc.unix_timetag(time.time() + 0.05), [message]))
+    tracks, master = [0.0] * mixer.TRACKS, 0.0
+    for _ in range(25):
+        await trio.sleep(0.02)
+        now = trio.current_time()
+        tracks = [max(a, b.peak) for a, b in zip(tracks, server.meters.tracks(now), strict=True)]
+        master = max(master, server.meters.master(now).peak)
+    return tracks, master
+
+
+@pytest.mark.realtime
+async def test_live_meters_per_track_and_the_master_level_survive_a_restart(jack_server, tmp_path):
+    """A hit on track 3's bus: only its meter moves, the master's reads it at the session's -6 dB;
+    after scsynth is killed and restarted the mixer is back, meters and level alike."""
+    level = [-6.0]
+    server = Scsynth(port=udp.free_port(), synthdef_dir=synthdefs.synthdef_dir(), jack_server=jack_server,
+                     client_name=f"gt-mx-{os.getpid()}", files=tmp_path,
+                     setup=lambda: synthdefs.setup_messages(level[0]))
+    async with trio.open_nursery() as n:
+        await n.start(server.run)
+        ratios = []  # master / track: the level, times what the global lowpass does to the peak
+        for attempt in range(2):
+            tracks, master = await _meters_of_a_hit(server, 3)
+            assert tracks[3] > 0.05 and all(p == 0 for i, p in enumerate(tracks) if i != 3)
+            ratios.append(master / tracks[3])
+            assert ratios[-1] == pytest.approx(10 ** (level[0] / 20), rel=0.15)
+            if attempt == 0:
+                old, level[0] = server.pid, -12.0  # the session's level when scsynth comes back
+                os.kill(old, signal.SIGKILL)
+                with trio.fail_after(30):  # hang guard
+                    while not (server.up and server.pid not in (None, old)):
+                        await trio.sleep(0.02)
+        assert ratios[1] / ratios[0] == pytest.approx(10 ** (-6 / 20), rel=0.01)  # -12 dB after the restart
+        n.cancel_scope.cancel()
