@@ -147,7 +147,7 @@ def _decayer(dist_amt: float) -> float:
 def duration(patch: Mapping[str, float]) -> float:
     """Seconds from the hit until the voice frees itself at the latest (the original's rule, kept: the
     oscillator envelope's end if oscAtk+oscDcy is longer than the noise envelope, else the noise
-    envelope's end). It goes sooner once its output has stayed under -80 dBFS for 20 ms."""
+    envelope's end). It goes sooner once its output has stayed under -70 dBFS for 20 ms."""
     p = _full(patch)
     osc_len = (p["oscAtk"] + p["oscDcy"]) / 1000
     noise_len = (p["nEnvAtk"] + p["nEnvDcy"] * 1.4) / 1000
