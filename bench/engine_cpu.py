@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gridtonic.io import osc
-from gridtonic.sound import nrt, synthdefs
+from gridtonic.sound import mixer, nrt, synthdefs
 from gridtonic.sound.voices import Voicer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -140,10 +140,10 @@ def cpu_seconds(events: Events, defs: Path | None) -> float:
 
 
 def original_defs(scsyndef: Path, ours_dir: Path, into: Path) -> Path:
-    """A defs folder with the original def plus the seed and global-lowpass defs the render
+    """A defs folder with the original def plus the seed, global-lowpass and mixer defs the render
     preamble starts (the empty render subtracts their cost from both engines)."""
     shutil.copy(scsyndef, into / "supertonic.scsyndef")
-    for name in (synthdefs.SEED_DEF, synthdefs.LPF_DEF):
+    for name in (synthdefs.SEED_DEF, synthdefs.LPF_DEF, mixer.TRACK_DEF, mixer.MASTER_DEF):
         shutil.copy(ours_dir / f"{name}.scsyndef", into)
     return into
 
