@@ -1,29 +1,42 @@
 """Figures for the introspection prior: one key press's latency on *real* bases (bars of GMD
 validation drumming, not random patterns: real bases have deep evidence rows), groove included,
-called directly and through ``trio.to_thread`` as the surface calls it (target p99 <= 1 ms); load
-time, file size and build time of the shipped prior. Wall-clock figures: quote them with the machine's load.
+called directly and through ``trio.to_thread`` as the surface calls it (target p99 <= 1 ms); a
+whole kit from one track; load time, file size and build time of the shipped prior.
+
+Every press is cold: the sampler's answers are forgotten before it, so each one computes its
+bases from scratch (a re-rolled row, whose answers are cached, is measured on its own), and
+presses come 1 ms apart, as a performer's do, so the CPU caches are not kept warm for it. Wall
+times include what the other processes on the machine take from it: each run prints the load
+average beside them, and the CPU time of the press's own thread (``time.thread_time``), which
+load disturbs less. An empty ``trio.to_thread`` call shows what the hop alone costs.
 
     python bench/prior_latency.py
 """
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
 
 from gridtonic.core.session import Track
 from gridtonic.prior import database, evaluation, sampler
-from gridtonic.prior.drums import CLASS_ID, decode
+from gridtonic.prior.drums import CLASS_ID, CLASSES, decode
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 GMD = SHARED / "groove-midi-dataset"
 N = 5_000
+KITS = 500
+GAP = 1e-3  # between presses
 NAMES = ("kick", "snare", "closed hat", "open hat")
+
+Press = Callable[[], object]
 
 
 def quantiles(times: list[float]) -> str:
@@ -31,36 +44,86 @@ def quantiles(times: list[float]) -> str:
     return f"p50 {q[49] * 1e3:.3f} ms, p99 {q[98] * 1e3:.3f} ms, max {max(times) * 1e3:.3f} ms"
 
 
-def presses(n: int) -> list[tuple[str, Track, Track]]:
-    """(verb, target, basis) of n key presses on 32-step tracks made of real consecutive bars."""
+def bar_pairs() -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Consecutive bars of GMD validation (each a pid per class)."""
     runs, _ = evaluation.validation_runs(GMD)
-    pairs = [(a, b) for run in runs for a, b in zip(run, run[1:], strict=False)]
+    return [(a, b) for run in runs for a, b in zip(run, run[1:], strict=False)]
+
+
+def track(name: str, a: tuple[int, ...], b: tuple[int, ...]) -> Track:
+    t = Track(name)
+    t.set_pattern(decode(a[CLASS_ID[name]]) + decode(b[CLASS_ID[name]]))
+    return t
+
+
+def presses(s: sampler.Sampler, pairs: list, n: int) -> list[Press]:
+    """n key presses on 32-step tracks made of real consecutive bars, groove (velocity and nudge)
+    included: steps 1-32 of one track from another's, or steps 17-32 from 1-16."""
     rng = random.Random(1)
-    out = []
+    out: list[Press] = []
     for i in range(n):
         a, b = rng.choice(pairs)
-        t, s = rng.sample(NAMES, 2)
-        target, basis = Track(t), Track(s)
-        target.set_pattern(decode(a[CLASS_ID[t]]) + decode(b[CLASS_ID[t]]))
-        basis.set_pattern(decode(a[CLASS_ID[s]]) + decode(b[CLASS_ID[s]]))
-        out.append(("second_half" if i % 2 else "track_from", target, basis))
+        target, basis = (track(name, a, b) for name in rng.sample(NAMES, 2))
+        if i % 2:
+            out.append(lambda t=target, b=basis: s.second_half(t, groove=1.0, basis=b))
+        else:
+            out.append(lambda t=target, b=basis: s.track_from(t, b, groove=1.0))
     return out
 
 
-def call(s: sampler.Sampler, verb: str, target: Track, basis: Track) -> object:
-    """One key press with the groove (velocity and nudge) included."""
-    if verb == "second_half":
-        return s.second_half(target, groove=1.0, basis=basis)
-    return s.track_from(target, basis, groove=1.0)
+def kits(s: sampler.Sampler, pairs: list, n: int) -> list[Press]:
+    """n whole kits: every class's track from the kick's, groove included."""
+    rng = random.Random(2)
+    out: list[Press] = []
+    for _ in range(n):
+        a, b = rng.choice(pairs)
+        tracks = [track(name, a, b) for name in CLASSES]
+        out.append(lambda ts=tracks: s.kit_from(ts, 0, groove=1.0))
+    return out
 
 
-async def threaded(s: sampler.Sampler, jobs: list[tuple[str, Track, Track]]) -> list[float]:
-    times = []
-    for verb, target, basis in jobs:
+def timed(s: sampler.Sampler, press: Press) -> tuple[float, float]:
+    """(wall, CPU time of this thread) of one cold press."""
+    time.sleep(GAP)
+    s.forget()
+    t, c = time.perf_counter(), time.thread_time()
+    press()
+    return time.perf_counter() - t, time.thread_time() - c
+
+
+def direct(s: sampler.Sampler, jobs: list[Press]) -> tuple[list[float], list[float]]:
+    wall, cpu = zip(*(timed(s, press) for press in jobs), strict=True)
+    return list(wall), list(cpu)
+
+
+async def threaded(s: sampler.Sampler, jobs: list[Press], cold: bool = True,
+                   ) -> tuple[list[float], list[float]]:
+    """Wall time of each press through ``trio.to_thread`` and its CPU time in the worker."""
+    wall, cpu = [], []
+
+    def run(press: Press) -> float:
+        c = time.thread_time()
+        press()
+        return time.thread_time() - c
+
+    for press in jobs:
+        await trio.sleep(GAP)
+        if cold:
+            s.forget()
         t = time.perf_counter()
-        await trio.to_thread.run_sync(call, s, verb, target, basis)
-        times.append(time.perf_counter() - t)
-    return times
+        cpu.append(await trio.to_thread.run_sync(run, press))
+        wall.append(time.perf_counter() - t)
+    return wall, cpu
+
+
+async def hops(n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        await trio.sleep(GAP)
+        t = time.perf_counter()
+        await trio.to_thread.run_sync(int)
+        out.append(time.perf_counter() - t)
+    return out
 
 
 def build_time(sources: list[tuple[Path, int]], split: str | None) -> str:
@@ -75,31 +138,38 @@ def build_time(sources: list[tuple[Path, int]], split: str | None) -> str:
                 f"({out.stat().st_size / 1e6:.1f} MB)")
 
 
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" ({os.cpu_count()} cores)"
+
+
 def main() -> None:
+    print(f"load average at start: {load()}")
     path = sampler.default_path()
     t0 = time.perf_counter()
     s = sampler.Sampler.from_file(path)
     print(f"load shipped prior ({path.stat().st_size / 1e6:.1f} MB): {time.perf_counter() - t0:.3f} s")
     if not (GMD / "info.csv").is_file():
         raise SystemExit(f"prior_latency: no GMD at {GMD}; no real bases to press keys on")
-    jobs = presses(N)
-    for job in jobs[:200]:  # warm up numpy and the thread cache; then every basis is new again
-        call(s, *job)
-    s.forget()
-    direct, cpu = [], []
-    for job in jobs:
-        t, c = time.perf_counter(), time.thread_time()
-        call(s, *job)
-        direct.append(time.perf_counter() - t)
-        cpu.append(time.thread_time() - c)
-    print(f"key press, {N} real bases (track_from / second_half), direct: {quantiles(direct)}")
-    print(f"  its CPU time (what other processes on the machine cannot inflate): {quantiles(cpu)}")
-    s.forget()
-    hop = trio.run(threaded, s, jobs)
-    print(f"key press through trio.to_thread (as the surface calls it): {quantiles(hop)}")
-    again = [job for job in jobs[:N // 10] for _ in range(10)]  # a performer re-rolling one row
-    hop = trio.run(threaded, s, again)
-    print(f"the same row re-rolled (cached basis), through trio.to_thread: {quantiles(hop)}")
+    pairs = bar_pairs()
+    jobs = presses(s, pairs, N)
+    for press in jobs[:200]:  # warm up numpy and the thread cache; then every press forgets
+        press()
+    print(f"key press (track_from / second_half, groove on), {N} cold presses on real bases:")
+    wall, cpu = direct(s, jobs)
+    print(f"  direct:             {quantiles(wall)};  CPU {quantiles(cpu)}")
+    wall, cpu = trio.run(threaded, s, jobs)
+    print(f"  trio.to_thread:     {quantiles(wall)};  CPU {quantiles(cpu)}")
+    print(f"  empty to_thread hop: {quantiles(trio.run(hops, N))}")
+    again = [press for press in jobs[:N // 10] for _ in range(10)]  # a performer re-rolling one row
+    wall, cpu = trio.run(threaded, s, again, False)
+    print(f"  re-rolled row (cached basis), trio.to_thread: {quantiles(wall)};  CPU {quantiles(cpu)}")
+    whole = kits(s, pairs, KITS)
+    print(f"whole kit (kit_from: 7 tracks from the kick, groove on), {KITS} cold kits on real bars:")
+    wall, cpu = direct(s, whole)
+    print(f"  direct:             {quantiles(wall)};  CPU {quantiles(cpu)}")
+    wall, cpu = trio.run(threaded, s, whole)
+    print(f"  trio.to_thread:     {quantiles(wall)};  CPU {quantiles(cpu)}")
+    print(f"load average at end: {load()}")
     print(f"build from GMD train (the shipped prior): {build_time([(GMD, 1)], 'train')}")
 
 

@@ -131,6 +131,7 @@ class Rows:
     length: np.ndarray  # each row's entries
     total: np.ndarray  # each row's count
     hits: np.ndarray  # (row, step): how often its patterns hit each step (exact integers)
+    find: np.ndarray  # 1 + the row of each of the 65,536 pids, 0 for none: a look-up, not a search
 
     @classmethod
     def from_columns(cls, basis: np.ndarray, pids: np.ndarray, n: np.ndarray, universe: np.ndarray,
@@ -143,14 +144,14 @@ class Rows:
         hits = ((pids[:, None] >> BITS) & 1) * n[:, None]
         hits, total = (np.add.reduceat(hits, first), np.add.reduceat(n, first)) if len(n) else (hits, n)
         exact = np.float32 if np.all(total < 1 << 24) else np.float64  # half the memory where exact
-        return cls(keys, start, index, n, len(universe), setting, np.diff(start), total, hits.astype(exact))
+        find = np.zeros(1 << HALF, np.int32)
+        find[keys] = np.arange(1, len(keys) + 1)
+        hits = hits.astype(exact)
+        return cls(keys, start, index, n, len(universe), setting, np.diff(start), total, hits, find)
 
     def _rows(self, bases: np.ndarray) -> np.ndarray:
         """For each of ``bases``, its row, or -1."""
-        if not len(self.keys):
-            return np.full(len(bases), -1)
-        i = np.minimum(np.searchsorted(self.keys, bases), len(self.keys) - 1)
-        return np.where(self.keys[i] == bases, i, -1)
+        return self.find[bases] - 1
 
     def _pool(self, i: np.ndarray, level: np.ndarray, levels: int) -> np.ndarray:
         """The summed counts of rows ``i``, row k into level ``level[k]``: (levels, size)."""
@@ -192,7 +193,7 @@ class Unconditional:
 
     pids: np.ndarray  # sorted
     n: np.ndarray
-    bits: np.ndarray  # (pattern, step) 0/1 of pids, for per-step probabilities as one product
+    bits: np.ndarray  # (step, pattern) 0/1 of pids, for per-step probabilities as one product
     rate: np.ndarray  # P(step j hit), per step
     total: float  # bars counted
     types: float  # patterns counted at least once
@@ -203,17 +204,17 @@ class Unconditional:
         universe = np.union1d(pids, also)
         dense = np.zeros(len(universe))
         dense[np.searchsorted(universe, pids)] = n
-        bits = ((universe[:, None] >> BITS) & 1).astype(np.float64)
+        bits = ((universe >> BITS[:, None]) & 1).astype(np.float64)
         total, types = float(dense.sum()), float(np.count_nonzero(dense))
-        return cls(universe, dense, bits, bits.T @ dense / max(total, 1.0), total, types)
+        return cls(universe, dense, bits, bits @ dense / max(total, 1.0), total, types)
 
     def per_step(self, rate: np.ndarray, scale: float = 1.0, ys: np.ndarray | None = None) -> np.ndarray:
         """``scale`` · P(y) with independent steps hit at ``rate``, for ``ys`` (default: every
         known pattern)."""
         r = np.minimum(np.maximum(rate, 1e-3), 1 - 1e-3)
         miss = np.log1p(-r)
-        bits = self.bits if ys is None else ((ys[:, None] >> BITS) & 1).astype(np.float64)
-        out = bits @ (np.log(r) - miss)
+        bits = self.bits if ys is None else ((ys >> BITS[:, None]) & 1).astype(np.float64)
+        out = (np.log(r) - miss) @ bits
         out += (miss.sum() + math.log(scale)) if scale > 0 else -math.inf
         return np.exp(out, out=out)
 
