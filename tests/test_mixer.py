@@ -21,7 +21,7 @@ from gridtonic.core import params
 from gridtonic.core.session import Session, Track
 from gridtonic.grid import udp
 from gridtonic.io import osc
-from gridtonic.sound import mixer, synthdefs
+from gridtonic.sound import mixer, nrt, synthdefs
 from gridtonic.sound.render import render
 from gridtonic.sound.scsynth import Scsynth
 from gridtonic.sound.voices import Voicer
@@ -57,6 +57,31 @@ def test_a_loud_kit_stays_under_the_ceiling_and_a_quiet_one_is_untouched(tmp_pat
     plain, _ = peak_of(kit(0.0), tmp_path / "quiet-off.wav", limit=False)
     print(f"quiet kit: peak {20 * math.log10(peak):+.2f} dBFS, bit-identical: {np.array_equal(quiet, plain)}")
     assert 0.3 < peak < CEILING and np.array_equal(quiet, plain)  # under the ceiling: bit-identical
+
+
+def thd(x: np.ndarray) -> float:
+    """Total harmonic distortion (%) of a tone: harmonics 2-9 over the fundamental."""
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    f = np.fft.rfftfreq(len(x), 1 / 48000)
+    f0 = f[np.argmax(spec)]
+    band = lambda k: spec[(f > k * f0 * 0.95) & (f < k * f0 * 1.05)].max()  # noqa: E731
+    return 100 * math.sqrt(sum(band(k) ** 2 for k in range(2, 10))) / band(1)
+
+
+@pytest.mark.nrt
+def test_a_low_tone_limited_by_3_db_is_not_distorted(tmp_path):
+    """The limiter's gain holds between a 60 Hz tone's peaks (it would fall and rise within each
+    cycle with the follower's release alone: 2.7 % THD where the tone itself has 0.9 %)."""
+    patch = params.clean(analysis.CLICK | {"oscFreq": 55.0, "oscDcy": 2000.0, "level": 10.0})
+    note = synthdefs.voice_message(patch, 1000, out=mixer.track_bus(0))
+    tone = {}
+    for limit in (False, True):
+        path = nrt.render([(0.0, [note])], tmp_path / f"{limit}.wav", 0.2, level_db=12.0, limit=limit)
+        tone[limit] = sf.read(str(path), dtype="float64")[0][1200:7200, 0]  # 25-150 ms
+    print(f"\n60 Hz tone: THD {thd(tone[False]):.2f} % ({20 * math.log10(np.abs(tone[False]).max()):+.1f} "
+          f"dBFS), limited {thd(tone[True]):.2f} %")
+    assert np.abs(tone[False]).max() > 1.3 * CEILING and np.abs(tone[True]).max() <= CEILING * (1 + 1e-6)
+    assert thd(tone[True]) < thd(tone[False]) + 0.5
 
 
 @pytest.mark.nrt
