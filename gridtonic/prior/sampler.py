@@ -73,6 +73,7 @@ _FLIPS = [np.array([sum(1 << j for j in c) for c in combinations(range(HALF), d)
 NEAR = np.concatenate([[0], *_FLIPS])  # what a basis is XORed with: itself, then one and two steps flipped
 DISTANCE = np.repeat(np.arange(3), [1, *map(len, _FLIPS)])  # each of NEAR's Hamming distance
 NEARER = DISTANCE < 2
+_NO_ROWS = np.zeros(1 << HALF, np.uint16)
 # A class without data in the prior borrows the closest one (drummy and GMD have no claps).
 STAND_IN = {"clap": "snare", "ride": "closed hat", "open hat": "closed hat", "crash": "ride",
             "tom": "snare", "closed hat": "snare", "snare": "kick", "kick": "snare"}
@@ -144,14 +145,16 @@ class Rows:
         hits = ((pids[:, None] >> BITS) & 1) * n[:, None]
         hits, total = (np.add.reduceat(hits, first), np.add.reduceat(n, first)) if len(n) else (hits, n)
         exact = np.float32 if np.all(total < 1 << 24) else np.float64  # half the memory where exact
-        find = np.zeros(1 << HALF, np.int32)
-        find[keys] = np.arange(1, len(keys) + 1)
+        find = _NO_ROWS  # a class without data (the clap) shares one
+        if len(keys):
+            find = np.zeros(1 << HALF, np.uint16 if len(keys) < 0xFFFF else np.int32)  # 6 MB in all
+            find[keys] = np.arange(1, len(keys) + 1)
         hits = hits.astype(exact)
         return cls(keys, start, index, n, len(universe), setting, np.diff(start), total, hits, find)
 
     def _rows(self, bases: np.ndarray) -> np.ndarray:
         """For each of ``bases``, its row, or -1."""
-        return self.find[bases] - 1
+        return self.find[bases].astype(np.intp) - 1
 
     def _pool(self, i: np.ndarray, level: np.ndarray, levels: int) -> np.ndarray:
         """The summed counts of rows ``i``, row k into level ``level[k]``: (levels, size)."""
