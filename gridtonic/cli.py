@@ -135,7 +135,8 @@ def _parser(settings: config.Settings | None = None) -> argparse.ArgumentParser:
                         help="exactly --bars long, the tails past the last bar wrapped onto the start "
                              "(loops seamlessly)")
     render.add_argument("--stems", action="store_true",
-                        help="also one file per track beside the mix (beat.wav: beat-kick.wav, ...)")
+                        help="also one file per track beside the mix (beat.wav: beat-kick.wav, ...), at "
+                             "the master level, unlimited (they sum to the mix where the limiter is idle)")
     render.add_argument("--force", action="store_true", help="write files over 2 GB")
     render.set_defaults(func=_render)
 
@@ -254,7 +255,7 @@ def _render(args: argparse.Namespace) -> int:
     print(f"gridtonic: wrote {args.output} ({seconds:.2f} s, {bars} at {session.tempo:g} BPM{kind})")
     if args.stems:
         names = ", ".join(p.name for p in render.stem_paths(session, args.output))
-        print(f"gridtonic: and its stems {names}")
+        print(f"gridtonic: and its stems {names} (unlimited: they sum to the mix where the limiter is idle)")
     return 0
 
 
