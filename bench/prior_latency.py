@@ -142,6 +142,14 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" ({os.cpu_count()} cores)"
 
 
+def both(s: sampler.Sampler, jobs: list[Press]) -> None:
+    """Wall and CPU time of ``jobs``, called directly and through ``trio.to_thread``."""
+    wall, cpu = direct(s, jobs)
+    print(f"  direct:             {quantiles(wall)};  CPU {quantiles(cpu)}")
+    wall, cpu = trio.run(threaded, s, jobs)
+    print(f"  trio.to_thread:     {quantiles(wall)};  CPU {quantiles(cpu)}")
+
+
 def main() -> None:
     print(f"load average at start: {load()}")
     path = sampler.default_path()
@@ -155,20 +163,14 @@ def main() -> None:
     for press in jobs[:200]:  # warm up numpy and the thread cache; then every press forgets
         press()
     print(f"key press (track_from / second_half, groove on), {N} cold presses on real bases:")
-    wall, cpu = direct(s, jobs)
-    print(f"  direct:             {quantiles(wall)};  CPU {quantiles(cpu)}")
-    wall, cpu = trio.run(threaded, s, jobs)
-    print(f"  trio.to_thread:     {quantiles(wall)};  CPU {quantiles(cpu)}")
+    both(s, jobs)
     print(f"  empty to_thread hop: {quantiles(trio.run(hops, N))}")
     again = [press for press in jobs[:N // 10] for _ in range(10)]  # a performer re-rolling one row
     wall, cpu = trio.run(threaded, s, again, False)
     print(f"  re-rolled row (cached basis), trio.to_thread: {quantiles(wall)};  CPU {quantiles(cpu)}")
     whole = kits(s, pairs, KITS)
     print(f"whole kit (kit_from: 7 tracks from the kick, groove on), {KITS} cold kits on real bars:")
-    wall, cpu = direct(s, whole)
-    print(f"  direct:             {quantiles(wall)};  CPU {quantiles(cpu)}")
-    wall, cpu = trio.run(threaded, s, whole)
-    print(f"  trio.to_thread:     {quantiles(wall)};  CPU {quantiles(cpu)}")
+    both(s, whole)
     print(f"load average at end: {load()}")
     print(f"build from GMD train (the shipped prior): {build_time([(GMD, 1)], 'train')}")
 
