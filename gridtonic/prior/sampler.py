@@ -72,7 +72,7 @@ BITS = np.arange(HALF, dtype=np.int64)
 _FLIPS = [np.array([sum(1 << j for j in c) for c in combinations(range(HALF), d)], np.int64) for d in (1, 2)]
 NEAR = np.concatenate([[0], *_FLIPS])  # what a basis is XORed with: itself, then one and two steps flipped
 DISTANCE = np.repeat(np.arange(3), [1, *map(len, _FLIPS)])  # each of NEAR's Hamming distance
-NEARER = DISTANCE < 2
+_NEARER = 1 + len(_FLIPS[0])  # NEAR's bases at Hamming 0 and 1
 _NO_ROWS = np.zeros(1 << HALF, np.uint16)
 # A class without data in the prior borrows the closest one (drummy and GMD have no claps).
 STAND_IN = {"clap": "snare", "ride": "closed hat", "open hat": "closed hat", "crash": "ride",
@@ -118,21 +118,23 @@ def default_path() -> Path:
 
 @dataclass(frozen=True)
 class Rows:
-    """basis pid → row of (target pattern, count), as sorted keys with CSR offsets. A row's
-    patterns are held as indices into the target class's ``Unconditional.pids``, so pooling rows
-    is one ``bincount`` into a dense vector over the class's patterns (a few thousand), with no
-    sorting or merging at key-press time."""
+    """basis pid → row of (target pattern, count): a look-up table from pid to row, and each
+    row's entries as a range of ``index`` and ``n``. Row 0 is empty and is every pid's without
+    one, so a key press gathers the rows of a basis and its neighbours without masking the
+    misses. A row's patterns are held as indices into the target class's ``Unconditional.pids``,
+    so pooling rows is one ``bincount`` into a dense vector over the class's patterns (a few
+    thousand), with no sorting or merging at key-press time."""
 
-    keys: np.ndarray
-    start: np.ndarray
+    find: np.ndarray  # row of each of the 65,536 pids, 0 for none
+    end: np.ndarray  # per row, one past its last entry
+    length: np.ndarray  # per row, its entries
+    total: np.ndarray  # per row, its count
+    hits: np.ndarray  # (row, step): how often its patterns hit each step (exact integers)
     index: np.ndarray  # position of each entry's pattern in the target class's pids
     n: np.ndarray
     size: int  # patterns of the target class
     setting: Setting
-    length: np.ndarray  # each row's entries
-    total: np.ndarray  # each row's count
-    hits: np.ndarray  # (row, step): how often its patterns hit each step (exact integers)
-    find: np.ndarray  # 1 + the row of each of the 65,536 pids, 0 for none: a look-up, not a search
+    offset: np.ndarray  # where each of NEAR's levels starts in the pooled counts
 
     @classmethod
     def from_columns(cls, basis: np.ndarray, pids: np.ndarray, n: np.ndarray, universe: np.ndarray,
@@ -141,7 +143,6 @@ class Rows:
         basis, pids, n = basis[order], pids[order], n[order].astype(np.float64)
         keys, first = np.unique(basis, return_index=True)
         index = np.searchsorted(universe, pids).astype(np.intp)
-        start = np.append(first, len(basis))
         hits = ((pids[:, None] >> BITS) & 1) * n[:, None]
         hits, total = (np.add.reduceat(hits, first), np.add.reduceat(n, first)) if len(n) else (hits, n)
         exact = np.float32 if np.all(total < 1 << 24) else np.float64  # half the memory where exact
@@ -149,44 +150,39 @@ class Rows:
         if len(keys):
             find = np.zeros(1 << HALF, np.uint16 if len(keys) < 0xFFFF else np.int32)  # 6 MB in all
             find[keys] = np.arange(1, len(keys) + 1)
-        hits = hits.astype(exact)
-        return cls(keys, start, index, n, len(universe), setting, np.diff(start), total, hits, find)
+        end = np.append(first[1:], len(n)).astype(np.intp)
+        length = end - first
+        return cls(find, *(np.concatenate([[0], x]) for x in (end, length, total)),
+                   np.vstack([np.zeros((1, HALF)), hits]).astype(exact), index, n, len(universe), setting,
+                   DISTANCE * len(universe))
 
-    def _rows(self, bases: np.ndarray) -> np.ndarray:
-        """For each of ``bases``, its row, or -1."""
-        return self.find[bases].astype(np.intp) - 1
-
-    def _pool(self, i: np.ndarray, level: np.ndarray, levels: int) -> np.ndarray:
-        """The summed counts of rows ``i``, row k into level ``level[k]``: (levels, size)."""
-        lens = self.length[i]
-        pos = np.repeat(self.start[i] - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
-        at = np.repeat(level * self.size, lens) + self.index[pos]
+    def _pool(self, r: np.ndarray, offset: np.ndarray, levels: int) -> np.ndarray:
+        """The summed counts of rows ``r``, row k's at ``offset[k]`` (its level · size): (levels, size)."""
+        lens = self.length[r]
+        ends = np.cumsum(lens)
+        pos = np.repeat(self.end[r] - ends, lens) + np.arange(ends[-1] if len(ends) else 0)
+        at = np.repeat(offset, lens) + self.index[pos]
         return np.bincount(at, weights=self.n[pos], minlength=levels * self.size).reshape(levels, self.size)
 
     def pooled(self, bases: np.ndarray) -> np.ndarray:
         """The summed counts of the rows of ``bases`` that exist, dense over the class's patterns."""
-        i = self._rows(bases)
-        i = i[i >= 0]
-        return self._pool(i, np.zeros(len(i), np.intp), 1)[0]
+        return self._pool(self.find[bases], np.zeros(len(bases), np.intp), 1)[0]
 
-    def near(self, basis: int) -> tuple[np.ndarray, list[float], list[int], np.ndarray, np.ndarray]:
+    def near(self, basis: int) -> tuple[np.ndarray, list[float], list[int], np.ndarray, list[int] | None]:
         """The back-off's evidence for ``basis`` in one pass: the pooled rows of the bases at
         Hamming 0 and 1 from it, and 2 while those count fewer than THIN, as (levels, size); each
-        level's count and patterns (types), the step hits of them all, and how many bases of each
-        distance have a row."""
-        i = self._rows(basis ^ NEAR)
-        hit = i >= 0
-        d = DISTANCE[hit]
-        found, n = np.bincount(d, minlength=3), np.bincount(d, self.total[i[hit]], minlength=3)
+        level's count and patterns (types), the step hits of them all, and (when the basis has
+        no row, for saying so) how many bases of each distance have one."""
+        r = self.find[basis ^ NEAR]
+        n = np.bincount(DISTANCE, self.total[r], minlength=3).tolist()
         levels = 3 if n[0] + n[1] < THIN else 2
-        if levels == 2:
-            hit &= NEARER
-            d = DISTANCE[hit]
-        i, pooled, counts = i[hit], self._pool(i[hit], d, levels), n[:levels].tolist()
+        r = r if levels == 3 else r[:_NEARER]
+        pooled, counts = self._pool(r, self.offset[:len(r)], levels), n[:levels]
         # one entry per pattern, each counted (the loader's checks): the exact row's types are its entries
-        types = [int(self.length[i[0]]) if counts[0] else 0]
+        types = [int(self.length[r[0]])]
         types += [np.count_nonzero(pooled[k]) if counts[k] else 0 for k in range(1, levels)]
-        return pooled, counts, types, self.hits[i].sum(axis=0, dtype=np.float64), found
+        found = None if counts[0] else np.bincount(DISTANCE[:len(r)][r > 0], minlength=3).tolist()
+        return pooled, counts, types, self.hits[r].sum(axis=0, dtype=np.float64), found
 
 
 @dataclass(frozen=True)
