@@ -232,8 +232,10 @@ def test_def_names_cover_every_mode(engine_defs):
     for m in range(3):
         for w in range(3):
             for mix, dcy in ((100.0, 50.0), (100.0, 500.0), (30.0, 500.0)):
-                patch = defaults() | {"modMode": m, "oscWave": w, "mix": mix, "oscDcy": dcy, "nStereo": 1.0}
-                assert synthdefs.def_name(patch) in names
+                for rate in (17.0, synthdefs.RAW_RANDOM_RATE):
+                    patch = defaults() | {"modMode": m, "oscWave": w, "mix": mix, "oscDcy": dcy,
+                                          "nStereo": 1.0, "modRate": rate}
+                    assert synthdefs.def_name(patch) in names
 
 
 def test_broken_source_fails_the_build_loudly(tmp_path):
@@ -286,3 +288,26 @@ def test_the_special_q_sine_is_chosen_exactly_when_it_has_a_weight():
     assert synthdefs.def_name(NOISE | {"nFilQ": above})[13] == "4"  # BP + sine
     q_index = 0.1092 * math.log(synthdefs.SINE_Q) + 0.0343  # the .scd's SelectX index: 0 is no sine
     assert q_index == pytest.approx(0.0, abs=1e-12)
+
+
+def band_levels(x: np.ndarray) -> np.ndarray:
+    """Power in dB of third-octave bands from 100 Hz (left channel)."""
+    power, hz = np.abs(np.fft.rfft(x[:, 0])) ** 2, np.fft.rfftfreq(len(x), 1 / SR)
+    edges = 100 * 2 ** (np.arange(24) / 3)
+    bands = zip(edges[:-1], edges[1:], strict=True)
+    return np.array([10 * np.log10(power[(hz >= lo) & (hz < hi)].sum() + 1e-30) for lo, hi in bands])
+
+
+def test_random_pitch_noise_at_the_sample_rate_drops_its_lag(engine_defs, tmp_path):
+    """From RAW_RANDOM_RATE the random mode's noise changes every sample and its Lag keeps under 0.1 % of
+    the last value: the def without it (mode digit 3) has the same spectrum (the samples drift apart:
+    the frequency noise's tiny change accumulates in the oscillator's phase)."""
+    patch = TONE | {"modMode": 2.0, "modRate": synthdefs.RAW_RANDOM_RATE, "modAmt": 20.0, "oscDcy": 90.0}
+    name = synthdefs.def_name(patch)
+    assert name[11] == str(synthdefs.RAW_RANDOM)
+    assert synthdefs.def_name(patch | {"modRate": synthdefs.RAW_RANDOM_RATE * 0.99})[11] == "2"
+    raw = render_events(engine_defs, tmp_path, [(0.0, [synthdefs.voice_message(patch, nrt.HIT_NODE)])], 0.3)
+    lag = render_events(engine_defs, tmp_path, [(0.0, [forced(patch, name.replace("_3", "_2", 1))])], 0.3)
+    a, b = band_levels(raw), band_levels(lag)
+    heard = np.maximum(a, b) > max(a.max(), b.max()) - 40
+    assert heard.sum() > 10 and np.abs(a - b)[heard].max() < 0.2

@@ -38,6 +38,8 @@ LPF_NODE = 998
 CONTINUOUS: tuple[str, ...] = tuple(p.name for p in PARAMS if p.name not in DISCRETE)
 
 WAVE_NOISE = 3  # modMode "Noise" with oscDcy >= 100 ms: lowpassed noise replaces the oscillator
+RAW_RANDOM = 3  # modMode "Random" whose noise changes every sample: the def without its Lag ...
+RAW_RANDOM_RATE = 48000 / 4  # ... from this modRate (its noise runs at 4 modRate; 48 kHz and below)
 WAVE_NONE = 4  # mix <= 50: the tone's weight in the mix is exactly 0
 SINE_Q = math.exp(-0.0343 / 0.1092)  # nFilQ above this gives the special Q's sine a weight (~0.73) ...
 SINE_FILTER = 3  # ... and adds this to the filter digit: the def with the sine (the others leave it out)
@@ -116,6 +118,8 @@ def def_name(patch: Mapping[str, float]) -> str:
         wave = WAVE_NOISE
     else:
         wave = int(round(p["oscWave"]))
+        if mod == 2 and p["modRate"] >= RAW_RANDOM_RATE:
+            mod = RAW_RANDOM
     filt = round(p["nFilMod"]) + (SINE_FILTER if p["nFilQ"] > SINE_Q else 0)
     digits = (mod, wave, filt, round(p["nEnvMod"]), round(p["nStereo"]))
     return "supertonic_" + "".join(str(int(d)) for d in digits)
