@@ -130,8 +130,8 @@ class Rows:
     length: np.ndarray  # per row, its entries
     total: np.ndarray  # per row, its count
     hits: np.ndarray  # (row, step): how often its patterns hit each step (exact integers)
-    index: np.ndarray  # position of each entry's pattern in the target class's pids
-    n: np.ndarray
+    index: np.ndarray  # position of each entry's pattern in the target class's pids (< 65,536)
+    n: np.ndarray  # each entry's count; both kept small, so a press's gathers read less memory
     size: int  # patterns of the target class
     setting: Setting
     offset: np.ndarray  # where each of NEAR's levels starts in the pooled counts
@@ -153,8 +153,8 @@ class Rows:
         end = np.append(first[1:], len(n)).astype(np.intp)
         length = end - first
         return cls(find, *(np.concatenate([[0], x]) for x in (end, length, total)),
-                   np.vstack([np.zeros((1, HALF)), hits]).astype(exact), index, n, len(universe), setting,
-                   DISTANCE * len(universe))
+                   np.vstack([np.zeros((1, HALF)), hits]).astype(exact), index.astype(np.uint16),
+                   n.astype(exact), len(universe), setting, DISTANCE * len(universe))
 
     def _pool(self, r: np.ndarray, offset: np.ndarray, levels: int) -> np.ndarray:
         """The summed counts of rows ``r``, row k's at ``offset[k]`` (its level · size): (levels, size)."""
