@@ -365,8 +365,10 @@ def test_the_fast_back_off_scores_and_draws_as_the_slow_one(shipped: Sampler) ->
     """A key press computes the back-off in a few vectorised steps; on real bases (bars the
     drummers played: the bases each relation has rows for) and unseen ones, in every relation the
     evaluation scores, its probabilities and drawing weights equal the plain computation's to
-    1e-9, and so do the cumulative weights a draw samples."""
+    1e-9, and so do the cumulative weights a draw samples (for deep rows, from the back-off
+    precomputed at load: ``Deep``)."""
     rng = np.random.default_rng(7)
+    deep = 0
     for _, target_name, basis_name, next_bar in evaluation.RELATIONS:
         target, basis = CLASS_ID[target_name], CLASS_ID[basis_name]
         rows = shipped.next_bar[target] if next_bar else shipped.within[basis, target]
@@ -379,3 +381,5 @@ def test_the_fast_back_off_scores_and_draws_as_the_slow_one(shipped: Sampler) ->
             assert np.allclose(w / w.sum(), exact / exact.sum(), rtol=1e-9, atol=0), (target_name, x)
             cum = shipped._cumulative(target, ((basis if not next_bar else target, int(x)),), sampler.FOCUS)
             assert np.allclose(np.diff(cum, prepend=0.0), w, rtol=1e-9, atol=1e-300)
+            deep += rows.deep.slot[rows.find[x]] >= 0
+    assert deep > 50  # the precomputed path is among those checked

@@ -10,13 +10,14 @@ The last level gives every one of the 65,536 patterns some probability, so an un
 unseen answer never means "nothing". A draw picks among every pattern the class is known to play,
 with weights p ** (sharpness / temperature).
 
-Loading reads SQLite once (seconds at most, so ``load`` runs it in a trio thread); a key press is
-pure numpy over in-memory arrays (a fraction of a millisecond; answers cached per basis) and
-never touches the clock path.
+Loading reads SQLite once and precomputes the back-off of every basis with deep evidence (``Deep``;
+seconds at most, so ``load`` runs it in a trio thread); a key press is pure numpy over in-memory
+arrays (a fraction of a millisecond; answers cached per basis) and never touches the clock path.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -135,10 +136,13 @@ class Rows:
     size: int  # patterns of the target class
     setting: Setting
     offset: np.ndarray  # where each of NEAR's levels starts in the pooled counts
+    deep: Deep  # the whole back-off of every row deep enough, precomputed
 
     @classmethod
-    def from_columns(cls, basis: np.ndarray, pids: np.ndarray, n: np.ndarray, universe: np.ndarray,
+    def from_columns(cls, basis: np.ndarray, pids: np.ndarray, n: np.ndarray, u: Unconditional,
                      setting: Setting) -> Rows:
+        """Rows of (``basis``, target ``pids``, ``n``) counts, the target class being ``u``'s."""
+        universe = u.pids
         order = np.lexsort((pids, basis))
         basis, pids, n = basis[order], pids[order], n[order].astype(np.float64)
         keys, first = np.unique(basis, return_index=True)
@@ -152,15 +156,20 @@ class Rows:
             find[keys] = np.arange(1, len(keys) + 1)
         end = np.append(first[1:], len(n)).astype(np.intp)
         length = end - first
-        return cls(find, *(np.concatenate([[0], x]) for x in (end, length, total)),
+        rows = cls(find, *(np.concatenate([[0], x]) for x in (end, length, total)),
                    np.vstack([np.zeros((1, HALF)), hits]).astype(exact), index.astype(np.uint16),
-                   n.astype(exact), len(universe), setting, DISTANCE * len(universe))
+                   n.astype(exact), len(universe), setting, DISTANCE * len(universe), Deep.none())
+        return dataclasses.replace(rows, deep=Deep.of(rows, u))
+
+    def _positions(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The entries of rows ``r`` in order, and each row's count of them."""
+        lens = self.length[r]
+        ends = np.cumsum(lens)
+        return np.repeat(self.end[r] - ends, lens) + np.arange(ends[-1] if len(ends) else 0), lens
 
     def _pool(self, r: np.ndarray, offset: np.ndarray, levels: int) -> np.ndarray:
         """The summed counts of rows ``r``, row k's at ``offset[k]`` (its level · size): (levels, size)."""
-        lens = self.length[r]
-        ends = np.cumsum(lens)
-        pos = np.repeat(self.end[r] - ends, lens) + np.arange(ends[-1] if len(ends) else 0)
+        pos, lens = self._positions(r)
         at = np.repeat(offset, lens) + self.index[pos]
         return np.bincount(at, weights=self.n[pos], minlength=levels * self.size).reshape(levels, self.size)
 
@@ -210,12 +219,89 @@ class Unconditional:
     def per_step(self, rate: np.ndarray, scale: float = 1.0, ys: np.ndarray | None = None) -> np.ndarray:
         """``scale`` · P(y) with independent steps hit at ``rate``, for ``ys`` (default: every
         known pattern)."""
-        r = np.minimum(np.maximum(rate, 1e-3), 1 - 1e-3)
-        miss = np.log1p(-r)
+        return self.from_logs(*step_logs(rate, scale), ys)
+
+    def from_logs(self, hit: np.ndarray, base: float, ys: np.ndarray | None = None) -> np.ndarray:
+        """exp(base + hit · bits(y)), ``step_logs``'s form of per-step probabilities."""
         bits = self.bits if ys is None else ((ys >> BITS[:, None]) & 1).astype(np.float64)
-        out = (np.log(r) - miss) @ bits
-        out += (miss.sum() + math.log(scale)) if scale > 0 else -math.inf
+        out = hit @ bits
+        out += base
         return np.exp(out, out=out)
+
+
+def step_logs(rate: np.ndarray, scale: float | np.ndarray = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """log(``scale`` · P(y)) with independent steps hit at ``rate`` (kept off 0 and 1) as
+    base + hit · bits(y): (hit, base), over the last axis (so for many rates at once)."""
+    r = np.minimum(np.maximum(rate, 1e-3), 1 - 1e-3)
+    miss = np.log1p(-r)
+    with np.errstate(divide="ignore"):  # scale 0: nothing passes to the per-step level
+        return np.log(r) - miss, miss.sum(axis=-1) + np.log(scale)
+
+
+@dataclass(frozen=True)
+class Deep:
+    """The back-off of every basis whose row and Hamming-1 neighbours count THIN or more (most
+    real bases: the drummers' own), precomputed at load: P(y | basis) is then the per-step
+    probabilities at the basis's rates (as logs, weighted), the class's frequencies times ``share``,
+    and one sparse vector of both levels' pooled counts, each already times its level's share, so
+    a key press on such a basis does a few numpy calls instead of pooling 17 rows."""
+
+    slot: np.ndarray  # per row, its slot in the arrays below; -1 for none (thin, or row 0)
+    start: np.ndarray  # per slot, where its entries begin in index/value (one more: the end)
+    index: np.ndarray  # each entry's position among the target class's patterns
+    value: np.ndarray  # its pooled counts, weighted by their levels' shares
+    hit: np.ndarray  # (slot, step): the per-step log-probabilities, as ``step_logs`` gives them
+    base: np.ndarray  # per slot: their base, the level's weight included
+    share: np.ndarray  # per slot, the weight of the class's frequencies
+
+    @classmethod
+    def none(cls, rows: int = 1) -> Deep:
+        """No deep row among ``rows`` rows."""
+        empty = np.zeros(0)
+        return cls(np.full(rows, -1, np.int32), np.zeros(1, np.intp), np.zeros(0, np.uint16), empty,
+                   np.zeros((0, HALF)), empty, empty)
+
+    @classmethod
+    def of(cls, rows: Rows, u: Unconditional) -> Deep:
+        """The same arithmetic as ``Rows.near`` and ``Sampler.probability``, for all deep rows at once."""
+        near = rows.find[np.flatnonzero(rows.find)[:, None] ^ NEAR[:_NEARER]]  # row k - 1's: itself first
+        n0, n1 = rows.total[near[:, 0]], rows.total[near[:, 1:]].sum(axis=1)
+        deep = np.flatnonzero(n0 + n1 >= THIN)
+        if not len(deep):
+            return cls.none(len(rows.total))
+        near, n0, n1 = near[deep], n0[deep], n1[deep]
+        pos, lens = rows._positions(near.ravel())
+        owner = np.repeat(np.arange(len(deep)).repeat(_NEARER), lens)
+        level1 = np.repeat(np.tile(np.arange(_NEARER) > 0, len(deep)), lens)
+        key = owner * rows.size + rows.index[pos]
+        types1 = np.bincount(np.unique(key[level1]) // rows.size, minlength=len(deep))
+        c = rows.setting.concentration
+        t0, t1 = c * rows.length[near[:, 0]], c * types1
+        share0, rest = 1.0 / (n0 + t0), t0 / (n0 + t0)
+        seen1 = n1 > 0
+        d1 = np.where(seen1, n1 + t1, 1.0)
+        share1 = np.where(seen1, rest / d1, 0.0)
+        rest = np.where(seen1, rest * t1 / d1, rest)
+        share = np.zeros(len(deep))
+        if u.total > 0:
+            share, rest = rest / (u.total + u.types), rest * u.types / (u.total + u.types)
+        keys, inverse = np.unique(key, return_inverse=True)
+        value = np.bincount(inverse, np.where(level1, share1[owner], share0[owner]) * rows.n[pos])
+        start = np.searchsorted(keys // rows.size, np.arange(len(deep) + 1))
+        rate = (rows.hits[near].sum(axis=1, dtype=np.float64) + STEP_PSEUDO * u.rate) / (
+            n0 + n1 + STEP_PSEUDO)[:, None]
+        slot = np.full(len(rows.total), -1, np.int32)
+        slot[deep + 1] = np.arange(len(deep))
+        return cls(slot, start, (keys % rows.size).astype(np.uint16), value, *step_logs(rate, rest), share)
+
+    def probability(self, k: int, u: Unconditional) -> np.ndarray:
+        """P(y | basis) over the candidates for slot ``k`` (``Sampler.probability``'s sum)."""
+        p = u.from_logs(self.hit[k], self.base[k])
+        if u.total > 0:
+            p += self.share[k] * u.n
+        a, b = self.start[k], self.start[k + 1]
+        p[self.index[a:b]] += self.value[a:b]
+        return p
 
 
 @dataclass(frozen=True)
@@ -283,11 +369,11 @@ class Sampler:
         self.within: dict[tuple[int, int], Rows] = {}
         for a, b in combinations(range(len(CLASSES)), 2):
             sel = q[(q[:, 0] == a) & (q[:, 2] == b)]
-            ua, ub = self.unconditional[a].pids, self.unconditional[b].pids
+            ua, ub = self.unconditional[a], self.unconditional[b]
             self.within[a, b] = Rows.from_columns(sel[:, 1], sel[:, 3], sel[:, 4], ub, within[b])
             self.within[b, a] = Rows.from_columns(sel[:, 3], sel[:, 1], sel[:, 4], ua, within[a])
         self.next_bar = {
-            c: Rows.from_columns(*j[j[:, 0] == c, 1:4].T, self.unconditional[c].pids, following[c])
+            c: Rows.from_columns(*j[j[:, 0] == c, 1:4].T, self.unconditional[c], following[c])
             for c in range(len(CLASSES))
         }
         self._cached = functools.lru_cache(maxsize=CACHED)(self._model)
@@ -386,7 +472,12 @@ class Sampler:
         over the candidates (whole-kit generation; ``KIT_JOINT`` says where it helps)."""
         if len(given) == 1:
             ((basis, pid),) = given
-            ev = self.evidence(self.relation(target, basis)[0], pid)
+            rows = self.relation(target, basis)[0]
+            row = rows.find[pid]
+            if (k := int(rows.deep.slot[row])) >= 0:
+                how = f"exact basis (n={rows.total[row]:g})"
+                return rows.deep.probability(k, self.unconditional[target]), how
+            ev = self.evidence(rows, pid)
             return self.probability(target, ev), ev.how
         if not given:
             return self.probability(target, Evidence.none(len(self.unconditional[target].pids),
