@@ -1,7 +1,8 @@
 """Figures for the introspection prior: one key press's latency on *real* bases (bars of GMD
 validation drumming, not random patterns: real bases have deep evidence rows), groove included,
-called directly and through ``trio.to_thread`` as the surface calls it (target p99 <= 1 ms); a
-whole kit from one track; load time, file size and build time of the shipped prior.
+as the surface runs it (a track's press in the trio thread, target p99 <= 1 ms; a whole kit from
+one track through ``trio.to_thread``), and for comparison outside trio and through the thread hop;
+load time, file size and build time of the shipped prior.
 
 Every press is cold: the sampler's answers are forgotten before it, so each one computes its
 bases from scratch (a re-rolled row, whose answers are cached, is measured on its own), and
@@ -96,9 +97,10 @@ def direct(s: sampler.Sampler, jobs: list[Press]) -> tuple[list[float], list[flo
     return list(wall), list(cpu)
 
 
-async def threaded(s: sampler.Sampler, jobs: list[Press], cold: bool = True,
-                   ) -> tuple[list[float], list[float]]:
-    """Wall time of each press through ``trio.to_thread`` and its CPU time in the worker."""
+async def in_trio(s: sampler.Sampler, jobs: list[Press], cold: bool = True, hop: bool = True,
+                  ) -> tuple[list[float], list[float]]:
+    """Wall time of each press from a trio task, through ``trio.to_thread`` (``hop``) or in the trio
+    thread itself, and its CPU time in the thread that ran it."""
     wall, cpu = [], []
 
     def run(press: Press) -> float:
@@ -111,7 +113,7 @@ async def threaded(s: sampler.Sampler, jobs: list[Press], cold: bool = True,
         if cold:
             s.forget()
         t = time.perf_counter()
-        cpu.append(await trio.to_thread.run_sync(run, press))
+        cpu.append(await trio.to_thread.run_sync(run, press) if hop else run(press))
         wall.append(time.perf_counter() - t)
     return wall, cpu
 
@@ -142,12 +144,15 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" ({os.cpu_count()} cores)"
 
 
-def both(s: sampler.Sampler, jobs: list[Press]) -> None:
-    """Wall and CPU time of ``jobs``, called directly and through ``trio.to_thread``."""
-    wall, cpu = direct(s, jobs)
-    print(f"  direct:             {quantiles(wall)};  CPU {quantiles(cpu)}")
-    wall, cpu = trio.run(threaded, s, jobs)
-    print(f"  trio.to_thread:     {quantiles(wall)};  CPU {quantiles(cpu)}")
+def every_way(s: sampler.Sampler, jobs: list[Press], surface: str) -> None:
+    """Wall and CPU time of ``jobs``: outside trio, in the trio thread, through ``trio.to_thread``;
+    ``surface`` names the way the surface runs them."""
+    for label, run in (("outside trio", lambda: direct(s, jobs)),
+                       ("in the trio thread", lambda: trio.run(in_trio, s, jobs, True, False)),
+                       ("trio.to_thread", lambda: trio.run(in_trio, s, jobs))):
+        wall, cpu = run()
+        mark = "  <- as the surface runs it" if label == surface else ""
+        print(f"  {label + ':':20s} {quantiles(wall)};  CPU {quantiles(cpu)}{mark}")
 
 
 def main() -> None:
@@ -163,14 +168,14 @@ def main() -> None:
     for press in jobs[:200]:  # warm up numpy and the thread cache; then every press forgets
         press()
     print(f"key press (track_from / second_half, groove on), {N} cold presses on real bases:")
-    both(s, jobs)
+    every_way(s, jobs, "in the trio thread")
     print(f"  empty to_thread hop: {quantiles(trio.run(hops, N))}")
     again = [press for press in jobs[:N // 10] for _ in range(10)]  # a performer re-rolling one row
-    wall, cpu = trio.run(threaded, s, again, False)
-    print(f"  re-rolled row (cached basis), trio.to_thread: {quantiles(wall)};  CPU {quantiles(cpu)}")
+    wall, cpu = trio.run(in_trio, s, again, False, False)
+    print(f"  re-rolled row (cached basis), in the trio thread: {quantiles(wall)};  CPU {quantiles(cpu)}")
     whole = kits(s, pairs, KITS)
     print(f"whole kit (kit_from: 7 tracks from the kick, groove on), {KITS} cold kits on real bars:")
-    both(s, whole)
+    every_way(s, whole, "trio.to_thread")
     print(f"load average at end: {load()}")
     print(f"build from GMD train (the shipped prior): {build_time([(GMD, 1)], 'train')}")
 
