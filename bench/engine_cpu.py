@@ -87,20 +87,16 @@ def _voices(starts: Sequence[tuple[float, float, int]]) -> tuple[float, int]:
 
 
 def ours(kit: Sequence[Patch], hits: Sequence[tuple[float, int]], cap: int | None) -> Score:
-    """gridtonic's messages; ``cap`` None = every hit runs to its end."""
-    voicer = Voicer(max_voices=cap, per_track=cap) if cap else None
+    """gridtonic's messages, through the live engine's Voicer and track buses; ``cap`` None = every hit
+    runs to its end."""
+    voicer = Voicer(max_voices=cap or len(hits), per_track=cap or len(hits))
     events: Events = []
     spans: dict[int, list[float]] = {}
-    node = nrt.HIT_NODE
     for t, track in hits:
-        if voicer:
-            msgs = voicer.hit(t, track, kit[track])
-        else:
-            node += 1
-            msgs = [synthdefs.voice_message(kit[track], node)]
+        msgs = voicer.hit(t, track, kit[track])
         for m in msgs:
             address, args = osc.parse(m)
-            if address == "/n_set":  # released: it sounds until now
+            if address == "/n_set" and args[1] == "gate":  # released: it sounds until now
                 spans[args[0]][1] = min(spans[args[0]][1], t)
             elif address == "/s_new":
                 spans[args[1]] = [t, t + synthdefs.duration(kit[track])]
@@ -143,7 +139,7 @@ def original_defs(scsyndef: Path, ours_dir: Path, into: Path) -> Path:
     """A defs folder with the original def plus the seed, global-lowpass and mixer defs the render
     preamble starts (the empty render subtracts their cost from both engines)."""
     shutil.copy(scsyndef, into / "supertonic.scsyndef")
-    for name in (synthdefs.SEED_DEF, synthdefs.LPF_DEF, mixer.TRACK_DEF, mixer.MASTER_DEF):
+    for name in (synthdefs.SEED_DEF, synthdefs.LPF_DEF, mixer.TRACK_DEF, mixer.EQ_DEF, mixer.MASTER_DEF):
         shutil.copy(ours_dir / f"{name}.scsyndef", into)
     return into
 

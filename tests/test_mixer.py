@@ -73,7 +73,7 @@ def test_a_low_tone_limited_by_3_db_is_not_distorted(tmp_path):
     """The limiter's gain holds between a 60 Hz tone's peaks (it would fall and rise within each
     cycle with the follower's release alone: 2.7 % THD where the tone itself has 0.9 %)."""
     patch = params.clean(analysis.CLICK | {"oscFreq": 55.0, "oscDcy": 2000.0, "level": 10.0})
-    note = synthdefs.voice_message(patch, 1000, out=mixer.track_bus(0))
+    note = synthdefs.voice_message(patch, 1000, out=mixer.own_bus(0))
     tone = {}
     for limit in (False, True):
         path = nrt.render([(0.0, [note])], tmp_path / f"{limit}.wav", 0.2, level_db=12.0, limit=limit)
@@ -98,11 +98,15 @@ def test_each_tracks_voices_play_on_its_own_bus_and_the_mixer_sits_around_the_lo
     v = Voicer()
     outs = []
     for track in (0, 3, 7):
-        address, args = osc.parse(v.hit(0.0, track, params.defaults())[-1])
-        outs.append(args[args.index("out") + 1])
-    assert outs == [mixer.track_bus(t) for t in (0, 3, 7)] == [520, 526, 534]
-    buses = {b for t in range(mixer.TRACKS) for b in (mixer.track_bus(t), mixer.track_bus(t) + 1)}
-    assert not buses & {0, 1, 512, 513, *range(1016, 1024)}  # outputs, the stems' unheard bus, the noise
+        for at in (0.0, 0.01, 0.02):  # the first sets the track's EQ, with its own; the third shares it
+            address, args = osc.parse(v.hit(at, track, params.defaults())[-1])
+            outs.append(args[args.index("out") + 1])
+    assert outs[2::3] == [mixer.track_bus(t) for t in (0, 3, 7)] == [520, 526, 534]
+    assert outs[0::3] == [mixer.own_bus(t) for t in (0, 3, 7)] == [536, 542, 550]
+    buses = [b + c for t in range(mixer.TRACKS) for b in (mixer.track_bus(t), mixer.own_bus(t))
+             for c in (0, 1)]
+    # apart, and clear of the outputs, the stems' unheard bus and the noise
+    assert len(set(buses)) == 32 and not set(buses) & {0, 1, 512, 513, *range(1016, 1024)}
     setup = [osc.parse(m) for m in synthdefs.setup_messages(-6.0)]
     tracks = [args for address, args in setup if args[:1] == [mixer.TRACK_DEF]]
     assert [a[2:4] for a in tracks] == [[2, synthdefs.LPF_NODE]] * 8  # each added before the lowpass
@@ -151,7 +155,7 @@ def test_any_meter_reply_is_a_level_in_range_or_refused(args):
 async def _meters_of_a_hit(server, track: int) -> tuple[list[float], float]:
     """Play one hit on ``track``'s bus; each track's and the master's highest meter reading of it."""
     patch = params.clean(analysis.CLICK | {"oscFreq": 200.0, "oscDcy": 400.0})
-    message = synthdefs.voice_message(patch, -1, out=mixer.track_bus(track))
+    message = synthdefs.voice_message(patch, -1, out=mixer.own_bus(track))
     server.send(osc.bundle(osc.unix_timetag(time.time() + 0.05), [message]))
     tracks, master = [0.0] * mixer.TRACKS, 0.0
     for _ in range(25):
@@ -186,3 +190,78 @@ async def test_live_meters_per_track_and_the_master_level_survive_a_restart(jack
                         await trio.sleep(0.02)
         assert ratios[1] / ratios[0] == pytest.approx(10 ** (-6 / 20), rel=0.01)  # -12 dB after the restart
         n.cancel_scope.cancel()
+
+
+EQ_PATCH = params.clean({"mix": 70.0, "oscFreq": 180.0, "oscDcy": 400.0, "nEnvDcy": 300.0, "nFilFrq": 3000.0,
+                         "eQFreq": 2500.0, "eQGain": 30.0, "level": -6.0})
+
+
+def eq_render(tmp_path, name: str, events) -> np.ndarray:
+    path = nrt.render(events, tmp_path / f"{name}.wav", 1.2, limit=False)
+    return sf.read(str(path), dtype="float64")[0]
+
+
+def own_eq(message: bytes, patch, track: int = 0) -> bytes:
+    """The same voice (node, arguments) with the EQ in the voice, on its track's own-EQ bus."""
+    node = osc.parse(message)[1][1]
+    return synthdefs.voice_message(patch, node, out=mixer.own_bus(track))
+
+
+def shared_score(*hits) -> list[tuple[float, list[bytes]]]:
+    """(time, patch, choke[, track]) hits (on track 0 unless given) through one Voicer: with EQ_PATCH
+    at 0.3, 0.4 and 0.5 s the first sets track 0's EQ and the third shares it (two alike ring)."""
+    v = Voicer()
+    return [(t, v.hit(t, track[0] if track else 0, patch, choke=choke)) for t, patch, choke, *track in hits]
+
+
+def test_a_shared_eq_sounds_as_the_voices_own(tmp_path):
+    """The third hit plays without its EQ through its track's: the same hit with the EQ in the voice
+    (on its own bus) sounds the same to a few 1e-6 of its peak (float rounding) while it sounds; at
+    its end the two free on silence blocks apart (the no-EQ def judges it before the EQ: its
+    threshold lowered by the EQ's peak gain), both under -70 dBFS by then."""
+    score = shared_score((0.3, EQ_PATCH, None), (0.4, EQ_PATCH, None), (0.5, EQ_PATCH, None))
+    assert osc.parse(score[2][1][-1])[1][0] == synthdefs.def_name(EQ_PATCH, eq=False)
+    own = [*score[:2], (0.5, [*score[2][1][:-1], own_eq(score[2][1][-1], EQ_PATCH)])]
+    a, b = eq_render(tmp_path, "shared", score), eq_render(tmp_path, "own", own)
+    peak = np.abs(b[24000:]).max()
+    loud = 24000 + int(np.flatnonzero(np.abs(b[24000:]).max(axis=1) > 10 ** (-50 / 20))[-1])
+    sounding = np.abs(a[:loud] - b[:loud]).max() / peak
+    tail = np.abs(a - b).max()
+    print(f"\nshared vs in-voice EQ: {sounding:.1e} of the peak down to -50 dBFS, "
+          f"{20 * math.log10(tail):.1f} dBFS at most where they free")
+    assert peak > 0.05 and sounding < 1e-5 and tail < 10 ** (-66 / 20)
+
+
+def test_a_choked_shared_voice_fades_nearly_as_its_own_eq_would(tmp_path):
+    """A choke's 5 ms fade multiplies the voice before its track's EQ instead of after the voice's
+    own: not the same (a time-varying gain does not commute with a filter), by this much."""
+    score = shared_score((0.3, EQ_PATCH, None), (0.4, EQ_PATCH, None), (0.5, EQ_PATCH, 1),
+                         (0.6, EQ_PATCH, 1, 1))  # track 1 chokes the shared voice
+    assert osc.parse(score[2][1][-1])[1][0] == synthdefs.def_name(EQ_PATCH, eq=False)
+    own = [*score[:2], (0.5, [*score[2][1][:-1], own_eq(score[2][1][-1], EQ_PATCH)]), score[3]]
+    a, b = eq_render(tmp_path, "shared", score), eq_render(tmp_path, "own", own)
+    choke = int(0.6 * 48000)
+    before = np.abs(a[:choke] - b[:choke]).max() / np.abs(b[24000:choke]).max()
+    level = np.abs(b[choke - 480:choke]).max()  # the voice in the 10 ms before its fade
+    fade = np.abs(a[choke:] - b[choke:]).max()
+    print(f"\nchoked: {before:.1e} of the peak before the fade, in it {fade:.1e} = "
+          f"{20 * math.log10(fade / level):+.1f} dB re the voice's level then")
+    assert level > 0.01 and before < 1e-5 and 0 < fade < 0.1 * level
+
+
+def test_an_eq_change_while_a_voice_rings_leaves_that_voice_alone(tmp_path):
+    """A later hit with another EQ (a lock, a morph moved) while a shared voice rings plays its own EQ:
+    the mix is the ringing voice as it is without the later hit plus the later hit alone (to float
+    rounding); setting the track's EQ then instead would change the ringing voice."""
+    later = EQ_PATCH | {"eQGain": -20.0, "oscFreq": 400.0}
+    hits = (0.3, EQ_PATCH, None), (0.4, EQ_PATCH, None), (0.5, EQ_PATCH, None)
+    alone, both = shared_score(*hits), shared_score(*hits, (0.6, later, None))
+    assert osc.parse(both[2][1][-1])[1][0] == synthdefs.def_name(EQ_PATCH, eq=False)
+    (address, args), = [osc.parse(m) for m in both[3][1]]  # no EQ for the track: only the voice
+    assert args[0] == synthdefs.def_name(later) and args[args.index("out") + 1] == mixer.own_bus(0)
+    a, b = eq_render(tmp_path, "alone", alone), eq_render(tmp_path, "both", both)
+    c = eq_render(tmp_path, "later", [(0.6, both[3][1])])  # the same node: the same noise
+    peak = np.abs(a[24000:]).max()
+    assert peak > 0.05 and np.abs(c).max() > 0.05 and np.abs(b - (a + c)).max() < 1e-6 * peak
+    changed = eq_render(tmp_path, "changed", [*alone, (0.6, mixer.eq_messages(0, 1.0, synthdefs.eq(later)))])
+    assert np.abs(changed[28800:] - a[28800:]).max() > 0.01 * peak  # what the test guards against

@@ -9,6 +9,7 @@ import soundfile as sf
 from gridtonic import analysis
 from gridtonic.core import params
 from gridtonic.core.session import Session, Track
+from gridtonic.sound import synthdefs
 from gridtonic.sound.render import render
 
 pytestmark = pytest.mark.nrt
@@ -97,3 +98,29 @@ def test_a_locked_parameter_changes_only_its_steps_spectrum(tmp_path):
     for i in (1, 3):  # the other steps are the first one's waveform (the master lowpass's state aside)
         assert rms(segments[i] - segments[0]) < 0.01 * rms(segments[0])
     assert rms(segments[2] - segments[0]) > 0.5 * rms(segments[0])
+
+
+def test_a_lock_on_eq_gain_changes_only_its_steps_voice(tmp_path):
+    """8ths of a 600 ms tone: from the third on its voices share their track's EQ, the locked step
+    plays its own while they ring. The render with the lock is the one without it except while the
+    locked voice sounds, where it is +15 dB at the tone (BPeakEQ's gain is eQGain / 2)."""
+    s = clicks("x-x-" * 4)
+    t = s.tracks[0]
+    t.patch_a = t.patch_b = dict(CLICK, oscDcy=600.0)
+    t.length = 16
+
+    def mono(name: str) -> np.ndarray:
+        render(s, tmp_path / name, bars=1, limit=False)
+        return sf.read(str(tmp_path / name), dtype="float64", always_2d=True)[0].mean(axis=1)
+
+    plain = mono("plain.wav")
+    t.locks[8] = {"eQGain": 30.0}
+    locked = mono("locked.wav")
+    at, peak = 8 * SIXTEENTH, np.abs(plain).max()
+    end = at + int(synthdefs.duration(t.patch_a) * SR) + 2 * 64  # the locked voice has ended
+    assert np.abs(locked[:at] - plain[:at]).max() < 1e-6 * peak
+    assert np.abs(locked[end:] - plain[end:]).max() < 1e-6 * peak
+    spectrum = lambda v: float(np.abs(np.fft.rfft(v[at: at + 2 * SIXTEENTH])).max())  # noqa: E731
+    gain = 20 * np.log10(spectrum(locked) / spectrum(plain))
+    print(f"\nlocked step: {gain:+.2f} dB at its peak (BPeakEQ +15 dB at 1000 Hz, the tone at 1005 Hz)")
+    assert 14.5 < gain < 15.5

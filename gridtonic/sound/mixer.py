@@ -1,11 +1,14 @@
-"""The mixer after the voices (engine/mixer.scd): a stereo bus per track, metered, then master level
-and a zero-latency limiter, live and offline alike.
+"""The mixer after the voices (engine/mixer.scd): two stereo buses per track, EQ'd and metered, then
+master level and a zero-latency limiter, live and offline alike.
 
-Each track's voices write to that track's own bus; one persistent ``gridtonic_track`` synth per
-track reads it, reports its peak and RMS (SendPeakRMS, ``RATE`` a second) and adds it into bus 0,
-where the global lowpass filters the sum and ``gridtonic_master`` applies the level and the limiter
-last. Nothing here runs per voice. scsynth's ``/meter`` replies are outside input: ``Meters.reply``
-takes only finite levels of a known track.
+Each track's voices write to that track's buses: voices whose EQ is the track's current one without
+it to the shared-EQ bus (``track_bus``, sound.voices), which one ``gridtonic_eq`` synth per track EQs
+into the own-EQ bus (``own_bus``), where the voices that brought their own EQ play. One persistent
+``gridtonic_track`` synth per track reads that, reports its peak and RMS (SendPeakRMS, ``RATE`` a
+second) and adds it into bus 0, where the global lowpass filters the sum and ``gridtonic_master``
+applies the level and the limiter last. Nothing here runs per voice, and a track's EQ runs only while
+voices sound through it. scsynth's ``/meter`` replies are outside input: ``Meters.reply`` takes only
+finite levels of a known track.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from dataclasses import dataclass
 from gridtonic.io import osc
 
 TRACK_DEF = "gridtonic_track"
+EQ_DEF = "gridtonic_eq"
 MASTER_DEF = "gridtonic_master"
 TRACKS = 8  # session.MAX_TRACKS: one metered bus each
-TRACK_BUS = 520  # track t's voices write to buses 520 + 2t, 521 + 2t: clear of the stems' unheard
-# bus (512) and the shared noise (1016-1023), under scsynth's 1024
+TRACK_BUS = 520  # track t's shared-EQ bus is 520 + 2t (and 521 + 2t), its own-EQ bus 536 + 2t: all
+# clear of the stems' unheard bus (512) and the shared noise (1016-1023), under scsynth's 1024
 FIRST_TRACK_NODE = 990  # 990..997, before the lowpass (998); the master after it
+FIRST_EQ_NODE = 980  # 980..987, each before its track's synth
 MASTER_NODE = 989
 MASTER_ID = TRACKS  # the master's reply id (tracks are 0..7)
 METER = "/meter"
@@ -32,8 +37,24 @@ MAX_LEVEL = 1e3  # a meter reading above this (+60 dBFS) is no level of ours
 
 
 def track_bus(track: int) -> int:
-    """The first of track ``track``'s two buses; bus 0 (straight to the master) past the mixer's tracks."""
+    """The first channel of track ``track``'s shared-EQ bus (its voices without the EQ); bus 0
+    (straight to the master) past the mixer's tracks."""
     return TRACK_BUS + 2 * track if 0 <= track < TRACKS else 0
+
+
+def own_bus(track: int) -> int:
+    """The first channel of track ``track``'s own-EQ bus (voices with the EQ in the voice, added
+    unfiltered); bus 0 past the mixer's tracks."""
+    return TRACK_BUS + 2 * (TRACKS + track) if 0 <= track < TRACKS else 0
+
+
+def eq_messages(track: int, life: float, eq: tuple[float, float]) -> list[bytes]:
+    """Run track ``track``'s shared EQ for ``life`` s from now (then it pauses itself), at ``eq``
+    (the voices' eQFreq Hz and eQGain dB; sound.voices changes it only while no voice sounds
+    through it)."""
+    node = FIRST_EQ_NODE + track
+    return [osc.message("/n_set", node, "eQFreq", float(eq[0]), "eQGain", float(eq[1]), "hit", 1,
+                        "life", float(life)), osc.message("/n_run", node, 1)]
 
 
 def amp(db: float) -> float:
@@ -41,11 +62,15 @@ def amp(db: float) -> float:
 
 
 def setup_messages(level_db: float, limit: bool, after: int) -> list[bytes]:
-    """The track synths (each added before node ``after``, the global lowpass, in track order) and the
-    master after it, created with its level and ceiling (a /n_set would glide there from 0 dB)."""
-    tracks = [osc.message("/s_new", TRACK_DEF, FIRST_TRACK_NODE + t, 2, after, "in", track_bus(t), "track", t,
+    """The track synths (each added before node ``after``, the global lowpass, in track order), each
+    track's EQ before its synth (paused until a hit runs it) and the master after the lowpass,
+    created with its level and ceiling (a /n_set would glide there from 0 dB)."""
+    tracks = [osc.message("/s_new", TRACK_DEF, FIRST_TRACK_NODE + t, 2, after, "in", own_bus(t), "track", t,
                           "rate", RATE) for t in range(TRACKS)]
-    return [*tracks, osc.message("/s_new", MASTER_DEF, MASTER_NODE, 3, after, *master_args(level_db, limit))]
+    eqs = [osc.message("/s_new", EQ_DEF, FIRST_EQ_NODE + t, 2, FIRST_TRACK_NODE + t, "in", track_bus(t),
+                       "out", own_bus(t)) for t in range(TRACKS)]
+    master = osc.message("/s_new", MASTER_DEF, MASTER_NODE, 3, after, *master_args(level_db, limit))
+    return [*tracks, *eqs, master]
 
 
 def master_args(level_db: float, limit: bool = True) -> list:

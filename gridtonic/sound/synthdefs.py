@@ -43,6 +43,7 @@ RAW_RANDOM_RATE = 48000 / 4  # ... from this modRate (its noise runs at 4 modRat
 WAVE_NONE = 4  # mix <= 50: the tone's weight in the mix is exactly 0
 SINE_Q = math.exp(-0.0343 / 0.1092)  # nFilQ above this gives the special Q's sine a weight (~0.73) ...
 SINE_FILTER = 3  # ... and adds this to the filter digit: the def with the sine (the others leave it out)
+NO_EQ = "n"  # name suffix of a def without the final EQ: its track's mixer synth runs it (sound.voices)
 
 
 def synthdef_dir() -> Path:
@@ -108,8 +109,9 @@ def _full(patch: Mapping[str, float]) -> dict[str, float]:
     return p
 
 
-def def_name(patch: Mapping[str, float]) -> str:
-    """Name of the SynthDef that plays ``patch`` (see the naming scheme in engine/supertonic.scd)."""
+def def_name(patch: Mapping[str, float], eq: bool = True) -> str:
+    """Name of the SynthDef that plays ``patch`` (see the naming scheme in engine/supertonic.scd); not
+    ``eq``: its variant without the final EQ, for a track bus whose mixer synth applies it."""
     p = _full(patch)
     mod = int(round(p["modMode"]))
     if p["mix"] <= 50:
@@ -122,7 +124,13 @@ def def_name(patch: Mapping[str, float]) -> str:
             mod = RAW_RANDOM
     filt = round(p["nFilMod"]) + (SINE_FILTER if p["nFilQ"] > SINE_Q else 0)
     digits = (mod, wave, filt, round(p["nEnvMod"]), round(p["nStereo"]))
-    return "supertonic_" + "".join(str(int(d)) for d in digits)
+    return "supertonic_" + "".join(str(int(d)) for d in digits) + ("" if eq else NO_EQ)
+
+
+def eq(patch: Mapping[str, float]) -> tuple[float, float]:
+    """The patch's final EQ, (eQFreq, eQGain): voices that share it can share one EQ (sound.voices)."""
+    p = _full(patch)
+    return p["eQFreq"], p["eQGain"]
 
 
 def synth_args(patch: Mapping[str, float], velocity: float = 1.0, pan: float = 0.0) -> list:
@@ -135,11 +143,12 @@ def synth_args(patch: Mapping[str, float], velocity: float = 1.0, pan: float = 0
 
 
 def voice_message(patch: Mapping[str, float], node: int, velocity: float = 1.0, pan: float = 0.0,
-                  out: int = 0) -> bytes:
+                  out: int = 0, eq: bool = True) -> bytes:
     """``/s_new`` that starts one voice at the head of the voice group, live and offline alike, on
-    bus ``out`` (a track's mixer bus, ``mixer.track_bus``; 0: straight to the master)."""
+    bus ``out`` (a track's mixer bus; 0: straight to the master); not ``eq``: without its final EQ
+    (only for a track's shared-EQ bus, ``mixer.track_bus``, whose synth applies it)."""
     args = synth_args(patch, velocity, pan) + (["out", int(out)] if out else [])
-    return osc.message("/s_new", def_name(patch), node, 0, VOICE_GROUP, *args)
+    return osc.message("/s_new", def_name(patch, eq), node, 0, VOICE_GROUP, *args)
 
 
 def _decayer(dist_amt: float) -> float:
