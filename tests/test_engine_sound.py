@@ -162,6 +162,18 @@ def test_onset_lands_on_the_exact_sample(start, engine_defs, tmp_path):
     assert np.abs(x[start : start + 2]).max() > 1e-3
 
 
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_full_velocity_sensitivity_is_silent_not_nan_and_the_next_hit_sounds(mode, engine_defs, tmp_path):
+    """nVel / oscVel 200 % trim their gain to 0, which made an exponential envelope NaN; a NaN
+    voice leaves the master's filters NaN, so every later hit was silent too."""
+    quiet = defaults() | {"nVel": 200.0, "oscVel": 200.0, "nEnvMod": float(mode)}
+    events = [(0.0, [synthdefs.voice_message(quiet, nrt.HIT_NODE)]),
+              (0.5, [synthdefs.voice_message(defaults(), nrt.HIT_NODE + 1)])]
+    x = render_events(engine_defs, tmp_path, events, 1.0)
+    assert np.isfinite(x).all()
+    assert np.abs(x[: SR // 2]).max() < 1e-6 and np.abs(x[SR // 2:]).max() > 0.01
+
+
 def test_gate_zero_fades_out_in_5_ms_and_frees_the_voice(engine_defs, tmp_path):
     long_tone = TONE | {"oscDcy": 5000.0}
     release = 24000  # samples
