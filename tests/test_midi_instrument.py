@@ -162,13 +162,14 @@ async def test_notes_and_a_learnt_cc_play_the_instrument(sender, jack_server, tm
     inst = Instrument(session, session_path, port=udp.free_port(), jack_server=jack_server, midi=midi)
     script = [(0.2, [0x99, 36, 127]), (0.45, [0x99, 36, 40]), (0.6, [0x99, 60, 127]),  # 60: no drum
               (0.7, [0xB9, 7, 100]), (0.95, [0x99, 36, 127]), (1.2, [0x99, 38, 127])]
-    sent = []
+    sent = []  # (trio time before, after) each send: a stall between the two widens the window
 
     async def device(start: float) -> None:
         for at, message in script:
             await trio.sleep_until(start + at)
+            before = trio.current_time()
             sender.send_message(message)
-            sent.append(trio.current_time())
+            sent.append((before, trio.current_time()))
 
     path = tmp_path / "notes.wav"
     start, rate = await analysis.capture(inst, path, 1.5, device)
@@ -178,9 +179,13 @@ async def test_notes_and_a_learnt_cc_play_the_instrument(sender, jack_server, tm
     # "early" only by what the reference itself is off: the recording starts on a control block
     # (±1.3 ms) and maps file time through the sample rate scsynth measured (seen -2.3 ms in a
     # full-suite run)
-    lag = start + found / rate - np.array(sent)[[0, 1, 4, 5]]
     assert len(found) == 4
-    assert np.all((lag > -3e-3) & (lag < JACK_PERIOD + POLL + 3e-3)), np.round(lag * 1e3, 2)
+    before, after = np.array(sent)[[0, 1, 4, 5]].T
+    when = start + found / rate
+    # the process may be held up around a send (a full-suite run once stamped a note 17 ms after
+    # sending it): a note is judged against the send's start for "early", its end for "late"
+    early, late = when - before, when - after
+    assert np.all((early > -3e-3) & (late < JACK_PERIOD + POLL + 3e-3)), np.round([early, late], 4) * 1e3
     full, soft, turned, snare = levels(path, found)
     assert soft / full == pytest.approx(1 - (1 - 40 / 127) / 2, rel=0.05)  # oscVel 100 %: -3.6 dB
     level = cc.cc_value("level", 100)  # -13.4 dB
