@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from gridtonic.core.session import MAX_TRACKS
 from gridtonic.io import osc
 
 TRACK_DEF = "gridtonic_track"
 EQ_DEF = "gridtonic_eq"
 MASTER_DEF = "gridtonic_master"
-TRACKS = 8  # session.MAX_TRACKS: one metered bus each
+TRACKS = MAX_TRACKS  # one metered bus pair each
 TRACK_BUS = 520  # track t's shared-EQ bus is 520 + 2t (and 521 + 2t), its own-EQ bus 536 + 2t: all
 # clear of the stems' unheard bus (512) and the shared noise (1016-1023), under scsynth's 1024
 FIRST_TRACK_NODE = 990  # 990..997, before the lowpass (998); the master after it
