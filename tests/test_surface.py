@@ -67,7 +67,8 @@ def make(sampler=None):
 
 
 async def settled(surface):
-    """Until the sampler's worker thread has answered (virtual time runs on meanwhile)."""
+    """Until the sampler has answered every press (a kit's runs in a worker thread; virtual time
+    runs on meanwhile)."""
     while surface.pending:
         await trio.sleep(0.001)
 

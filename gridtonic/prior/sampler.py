@@ -12,7 +12,8 @@ with weights p ** (sharpness / temperature).
 
 Loading reads SQLite once and precomputes the back-off of every basis with deep evidence (``Deep``;
 seconds at most, so ``load`` runs it in a trio thread); a key press is pure numpy over in-memory
-arrays (a fraction of a millisecond; answers cached per basis) and never touches the clock path.
+arrays (a fraction of a millisecond; answers cached per basis), small enough for the surface to run
+a track's in the trio thread, well inside the time the sequencer works ahead.
 """
 
 from __future__ import annotations
