@@ -139,7 +139,8 @@ def original_defs(scsyndef: Path, ours_dir: Path, into: Path) -> Path:
     """A defs folder with the original def plus the seed, global-lowpass and mixer defs the render
     preamble starts (the empty render subtracts their cost from both engines)."""
     shutil.copy(scsyndef, into / "supertonic.scsyndef")
-    for name in (synthdefs.SEED_DEF, synthdefs.LPF_DEF, mixer.TRACK_DEF, mixer.EQ_DEF, mixer.MASTER_DEF):
+    for name in (synthdefs.SEED_DEF, synthdefs.LPF_DEF, mixer.TRACK_DEF, mixer.EQ_DEF, mixer.MONO_EQ_DEF,
+                 mixer.MASTER_DEF):
         shutil.copy(ours_dir / f"{name}.scsyndef", into)
     return into
 

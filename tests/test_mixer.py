@@ -201,27 +201,32 @@ def eq_render(tmp_path, name: str, events) -> np.ndarray:
     return sf.read(str(path), dtype="float64")[0]
 
 
-def own_eq(message: bytes, patch, track: int = 0) -> bytes:
+def own_eq(message: bytes, patch, track: int = 0, pan: float = 0.0) -> bytes:
     """The same voice (node, arguments) with the EQ in the voice, on its track's own-EQ bus."""
     node = osc.parse(message)[1][1]
-    return synthdefs.voice_message(patch, node, out=mixer.own_bus(track))
+    return synthdefs.voice_message(patch, node, pan=pan, out=mixer.own_bus(track))
 
 
-def shared_score(*hits) -> list[tuple[float, list[bytes]]]:
-    """(time, patch, choke[, track]) hits (on track 0 unless given) through one Voicer: with EQ_PATCH
-    at 0.3, 0.4 and 0.5 s the first sets track 0's EQ and the third shares it (two alike ring)."""
+def shared_score(*hits, pan: float = 0.0) -> list[tuple[float, list[bytes]]]:
+    """(time, patch, choke[, track]) hits (on track 0 unless given) at ``pan`` through one Voicer: with
+    EQ_PATCH at 0.3, 0.4 and 0.5 s the first sets track 0's EQ and the third shares it (two alike ring)."""
     v = Voicer()
-    return [(t, v.hit(t, track[0] if track else 0, patch, choke=choke)) for t, patch, choke, *track in hits]
+    return [(t, v.hit(t, track[0] if track else 0, patch, pan=pan, choke=choke))
+            for t, patch, choke, *track in hits]
 
 
-def test_a_shared_eq_sounds_as_the_voices_own(tmp_path):
+@pytest.mark.parametrize("stereo,pan", [(0, 0.6), (1, -0.4)], ids=["mono", "stereo"])
+def test_a_shared_eq_sounds_as_the_voices_own(tmp_path, stereo, pan):
     """The third hit plays without its EQ through its track's: the same hit with the EQ in the voice
     (on its own bus) sounds the same to a few 1e-6 of its peak (float rounding) while it sounds; at
     its end the two free on silence blocks apart (the no-EQ def judges it before the EQ: its
-    threshold lowered by the EQ's peak gain), both under -70 dBFS by then."""
-    score = shared_score((0.3, EQ_PATCH, None), (0.4, EQ_PATCH, None), (0.5, EQ_PATCH, None))
-    assert osc.parse(score[2][1][-1])[1][0] == synthdefs.def_name(EQ_PATCH, eq=False)
-    own = [*score[:2], (0.5, [*score[2][1][:-1], own_eq(score[2][1][-1], EQ_PATCH)])]
+    threshold lowered by the EQ's peak gain), both under -70 dBFS by then. A mono voice writes one
+    channel, its track's mono EQ applies its level and pan; a stereo one pans itself."""
+    patch = EQ_PATCH | {"nStereo": float(stereo)}
+    score = shared_score((0.3, patch, None), (0.4, patch, None), (0.5, patch, None), pan=pan)
+    assert osc.parse(score[2][1][-1])[1][0] == synthdefs.def_name(patch, eq=False)
+    assert osc.parse(score[2][1][0])[1][0] == (mixer.FIRST_EQ_NODE if stereo else mixer.FIRST_MONO_EQ_NODE)
+    own = [*score[:2], (0.5, [*score[2][1][:-1], own_eq(score[2][1][-1], patch, pan=pan)])]
     a, b = eq_render(tmp_path, "shared", score), eq_render(tmp_path, "own", own)
     peak = np.abs(b[24000:]).max()
     loud = 24000 + int(np.flatnonzero(np.abs(b[24000:]).max(axis=1) > 10 ** (-50 / 20))[-1])
@@ -263,5 +268,6 @@ def test_an_eq_change_while_a_voice_rings_leaves_that_voice_alone(tmp_path):
     c = eq_render(tmp_path, "later", [(0.6, both[3][1])])  # the same node: the same noise
     peak = np.abs(a[24000:]).max()
     assert peak > 0.05 and np.abs(c).max() > 0.05 and np.abs(b - (a + c)).max() < 1e-6 * peak
-    changed = eq_render(tmp_path, "changed", [*alone, (0.6, mixer.eq_messages(0, 1.0, synthdefs.eq(later)))])
+    change = mixer.eq_messages(0, 1.0, synthdefs.mixing(later))
+    changed = eq_render(tmp_path, "changed", [*alone, (0.6, change)])
     assert np.abs(changed[28800:] - a[28800:]).max() > 0.01 * peak  # what the test guards against

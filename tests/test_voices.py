@@ -59,6 +59,22 @@ def test_voices_with_the_tracks_eq_share_it_and_the_others_keep_their_own():
     assert played(decode(v.hit(0.0, mixer.TRACKS, LONG))) == (full, 0, {})  # past the mixer: straight out
 
 
+def test_mono_voices_share_their_tracks_eq_only_at_its_level_and_pan():
+    """A mono voice's def without the EQ writes one channel, panned and levelled by its track's mono
+    EQ synth: a voice at another pan or level keeps its own EQ (and pans itself) while they ring."""
+    v = Voicer()
+    for t in (0.0, 0.01, 0.02):
+        v.hit(t, 0, LONG, pan=0.5)
+    no_eq = synthdefs.def_name(LONG, eq=False)
+    assert played(decode(v.hit(0.03, 0, LONG, pan=0.5)))[:2] == (no_eq, mixer.track_bus(0))
+    assert played(decode(v.hit(0.04, 0, LONG, pan=-0.5)))[:2] == (synthdefs.def_name(LONG), mixer.own_bus(0))
+    louder = LONG | {"level": 3.0}
+    own = (synthdefs.def_name(louder), mixer.own_bus(0))
+    assert played(decode(v.hit(0.05, 0, louder, pan=0.5)))[:2] == own
+    assert synthdefs.mixing(LONG, 0.5) == (1000.0, 0.0, 0.0, 0.5)
+    assert synthdefs.mixing(LONG | {"nStereo": 1.0}, 0.5) == (1000.0, 0.0)  # stereo: its EQ alone
+
+
 def test_a_released_shared_voice_keeps_the_eq_for_its_fade():
     v = Voicer()
     v.hit(0.0, 0, LONG)
@@ -74,10 +90,13 @@ def test_a_released_shared_voice_keeps_the_eq_for_its_fade():
 
 def test_a_hit_is_its_tracks_eq_and_one_s_new_at_the_head_of_the_voice_group():
     v = Voicer()
-    (eq, run, (addr, args)) = decode(v.hit(0.0, 0, LONG, 0.5, -0.25))
-    assert eq == ("/n_set", [mixer.FIRST_EQ_NODE, "eQFreq", 1000.0, "eQGain", 0.0, "hit", 1, "life",
-                             pytest.approx(EQ_MARGIN_S)])
-    assert run == ("/n_run", [mixer.FIRST_EQ_NODE, 1])
+    (eq, run, (addr, args)) = decode(v.hit(0.0, 0, LONG, 0.5, -0.25))  # mono: the mono EQ, level and pan
+    assert eq == ("/n_set", [mixer.FIRST_MONO_EQ_NODE, "eQFreq", 1000.0, "eQGain", 0.0, "level", 0.0,
+                             "pan", -0.25, "hit", 1, "life", pytest.approx(EQ_MARGIN_S)])
+    assert run == ("/n_run", [mixer.FIRST_MONO_EQ_NODE, 1])
+    stereo = decode(v.hit(0.0, 1, LONG | {"nStereo": 1.0}))[:2]  # the stereo EQ: the voice pans itself
+    assert stereo == [("/n_set", [mixer.FIRST_EQ_NODE + 1, "eQFreq", 1000.0, "eQGain", 0.0, "hit", 1, "life",
+                                  pytest.approx(EQ_MARGIN_S)]), ("/n_run", [mixer.FIRST_EQ_NODE + 1, 1])]
     assert addr == "/s_new"
     assert args[1:4] == [1000, 0, VOICE_GROUP]
     named = dict(zip(args[4::2], args[5::2], strict=True))

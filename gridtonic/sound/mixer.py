@@ -3,7 +3,8 @@ master level and a zero-latency limiter, live and offline alike.
 
 Each track's voices write to that track's buses: voices whose EQ is the track's current one without
 it to the shared-EQ bus (``track_bus``, sound.voices), which one ``gridtonic_eq`` synth per track EQs
-into the own-EQ bus (``own_bus``), where the voices that brought their own EQ play. One persistent
+into the own-EQ bus (``own_bus``), where the voices that brought their own EQ play; mono voices
+write one channel there, and ``gridtonic_eqm`` EQs it and applies their level and pan. One persistent
 ``gridtonic_track`` synth per track reads that, reports its peak and RMS (SendPeakRMS, ``RATE`` a
 second) and adds it into bus 0, where the global lowpass filters the sum and ``gridtonic_master``
 applies the level and the limiter last. Nothing here runs per voice, and a track's EQ runs only while
@@ -21,12 +22,14 @@ from gridtonic.io import osc
 
 TRACK_DEF = "gridtonic_track"
 EQ_DEF = "gridtonic_eq"
+MONO_EQ_DEF = "gridtonic_eqm"  # mono voices' (one channel in): their EQ, then their level and pan
 MASTER_DEF = "gridtonic_master"
 TRACKS = MAX_TRACKS  # one metered bus pair each
 TRACK_BUS = 520  # track t's shared-EQ bus is 520 + 2t (and 521 + 2t), its own-EQ bus 536 + 2t: all
 # clear of the stems' unheard bus (512) and the shared noise (1016-1023), under scsynth's 1024
 FIRST_TRACK_NODE = 990  # 990..997, before the lowpass (998); the master after it
 FIRST_EQ_NODE = 980  # 980..987, each before its track's synth
+FIRST_MONO_EQ_NODE = 970  # 970..977, each before its track's stereo EQ
 MASTER_NODE = 989
 MASTER_ID = TRACKS  # the master's reply id (tracks are 0..7)
 METER = "/meter"
@@ -49,12 +52,14 @@ def own_bus(track: int) -> int:
     return TRACK_BUS + 2 * (TRACKS + track) if 0 <= track < TRACKS else 0
 
 
-def eq_messages(track: int, life: float, eq: tuple[float, float]) -> list[bytes]:
-    """Run track ``track``'s shared EQ for ``life`` s from now (then it pauses itself), at ``eq``
-    (the voices' eQFreq Hz and eQGain dB; sound.voices changes it only while no voice sounds
-    through it)."""
-    node = FIRST_EQ_NODE + track
-    return [osc.message("/n_set", node, "eQFreq", float(eq[0]), "eQGain", float(eq[1]), "hit", 1,
+def eq_messages(track: int, life: float, mixing: tuple[float, ...]) -> list[bytes]:
+    """Run track ``track``'s shared EQ for ``life`` s from now (then it pauses itself), at ``mixing``
+    (synthdefs.mixing: the voices' eQFreq Hz and eQGain dB, and for mono voices their level dB and
+    pan, played by the mono EQ; sound.voices changes it only while no voice sounds through it)."""
+    freq, gain, *mono = mixing
+    node = (FIRST_MONO_EQ_NODE if mono else FIRST_EQ_NODE) + track
+    gains = ["level", float(mono[0]), "pan", float(mono[1])] if mono else []
+    return [osc.message("/n_set", node, "eQFreq", float(freq), "eQGain", float(gain), *gains, "hit", 1,
                         "life", float(life)), osc.message("/n_run", node, 1)]
 
 
@@ -64,12 +69,13 @@ def amp(db: float) -> float:
 
 def setup_messages(level_db: float, limit: bool, after: int) -> list[bytes]:
     """The track synths (each added before node ``after``, the global lowpass, in track order), each
-    track's EQ before its synth (paused until a hit runs it) and the master after the lowpass,
-    created with its level and ceiling (a /n_set would glide there from 0 dB)."""
+    track's EQs (stereo and mono) before its synth (paused until a hit runs them) and the master after
+    the lowpass, created with its level and ceiling (a /n_set would glide there from 0 dB)."""
     tracks = [osc.message("/s_new", TRACK_DEF, FIRST_TRACK_NODE + t, 2, after, "in", own_bus(t), "track", t,
                           "rate", RATE) for t in range(TRACKS)]
-    eqs = [osc.message("/s_new", EQ_DEF, FIRST_EQ_NODE + t, 2, FIRST_TRACK_NODE + t, "in", track_bus(t),
-                       "out", own_bus(t)) for t in range(TRACKS)]
+    kinds = (EQ_DEF, FIRST_EQ_NODE), (MONO_EQ_DEF, FIRST_MONO_EQ_NODE)
+    eqs = [osc.message("/s_new", name, first + t, 2, FIRST_TRACK_NODE + t, "in", track_bus(t),
+                       "out", own_bus(t)) for t in range(TRACKS) for name, first in kinds]
     master = osc.message("/s_new", MASTER_DEF, MASTER_NODE, 3, after, *master_args(level_db, limit))
     return [*tracks, *eqs, master]
 

@@ -127,10 +127,14 @@ def def_name(patch: Mapping[str, float], eq: bool = True) -> str:
     return "supertonic_" + "".join(str(int(d)) for d in digits) + ("" if eq else NO_EQ)
 
 
-def eq(patch: Mapping[str, float]) -> tuple[float, float]:
-    """The patch's final EQ, (eQFreq, eQGain): voices that share it can share one EQ (sound.voices)."""
+def mixing(patch: Mapping[str, float], pan: float = 0.0) -> tuple[float, ...]:
+    """What a track's EQ synth applies to a voice of ``patch`` at ``pan`` played without its EQ
+    (sound.voices: voices alike in it share one synth): its final EQ (eQFreq, eQGain) and, for a mono
+    voice (nStereo off; its "n" def writes one channel), its level and pan too."""
     p = _full(patch)
-    return p["eQFreq"], p["eQGain"]
+    if round(p["nStereo"]):
+        return p["eQFreq"], p["eQGain"]
+    return p["eQFreq"], p["eQGain"], p["level"], float(pan)
 
 
 def synth_args(patch: Mapping[str, float], velocity: float = 1.0, pan: float = 0.0) -> list:
@@ -146,7 +150,8 @@ def voice_message(patch: Mapping[str, float], node: int, velocity: float = 1.0, 
                   out: int = 0, eq: bool = True) -> bytes:
     """``/s_new`` that starts one voice at the head of the voice group, live and offline alike, on
     bus ``out`` (a track's mixer bus; 0: straight to the master); not ``eq``: without its final EQ
-    (only for a track's shared-EQ bus, ``mixer.track_bus``, whose synth applies it)."""
+    (only for a track's shared-EQ bus, ``mixer.track_bus``, whose synth applies it, and, for a mono
+    voice, its level and pan: ``mixing``)."""
     args = synth_args(patch, velocity, pan) + (["out", int(out)] if out else [])
     return osc.message("/s_new", def_name(patch, eq), node, 0, VOICE_GROUP, *args)
 

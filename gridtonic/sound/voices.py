@@ -8,6 +8,8 @@ A voice's final EQ is linear, so the voices of a track that share it run it once
 ``gridtonic_eq`` synth: a hit whose EQ is the one set there plays the def without it on the track's
 shared-EQ bus, and runs that synth (``mixer.eq_messages``) until the track's last such voice ends
 (it pauses itself then), once ``SHARE_FROM`` voices with that EQ ring on the track or while it runs.
+A mono voice shares it only with the same level and pan too (``synthdefs.mixing``): its def without
+the EQ writes one channel, and the track's mono EQ synth applies them, once for all.
 The track's EQ is changed only while none of those voices sounds, so a
 voice's EQ never changes under it; the hit that changes it, and any hit whose EQ differs while they
 sound, play the full def on the track's own-EQ bus (BPeakEQ ramps its coefficients over the block of
@@ -40,7 +42,7 @@ class Voice:
     end: float  # when the voice frees itself, estimated from its envelopes
     choke: int | None
     shared: bool = False  # plays without its EQ, through its track's shared one
-    eq: tuple[float, float] | None = None  # its EQ (synthdefs.eq)
+    eq: tuple[float, ...] | None = None  # what its track's EQ synth would apply (synthdefs.mixing)
 
 
 class Voicer:
@@ -51,8 +53,8 @@ class Voicer:
         self.per_track = per_track
         self._next_node = first_node
         self.voices: list[Voice] = []  # in start order: the oldest is stolen first
-        self.eqs: dict[int, tuple[tuple[float, float], float]] = {}  # track -> its mixer synth's EQ
-        # (synthdefs.eq) as last set, and the time from which it has settled
+        self.eqs: dict[int, tuple[tuple[float, ...], float]] = {}  # track -> its EQ synth's setting
+        # (synthdefs.mixing) as last set, and the time from which it has settled
         self.fading: dict[int, float] = {}  # track -> until when its released shared voices fade
         self.running: dict[int, float] = {}  # track -> until when its EQ synth runs
 
@@ -90,7 +92,7 @@ class Voicer:
         self.voices = [v for v in self.voices if v.node not in gone]
 
         shared = False
-        eq = synthdefs.eq(patch)
+        eq = synthdefs.mixing(patch, pan)
         end = time + synthdefs.duration(patch)
         if 0 <= track < mixer.TRACKS:
             setting, settled = self.eqs.get(track, (None, math.inf))
