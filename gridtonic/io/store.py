@@ -39,6 +39,19 @@ def data_dir() -> Path:
     return Path(override) if override else Path(platformdirs.user_data_dir("gridtonic"))
 
 
+def files(directory: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The files in ``directory`` whose suffix (lower case; "" for none) is one of ``suffixes``,
+    sorted by name, case-blind; hidden files skipped, none when it cannot be read. The page lists
+    them on every state check, so a file's type comes from its directory entry (no stat per file)."""
+    try:
+        with os.scandir(directory) as entries:
+            found = [p for e in entries if not e.name.startswith(".")
+                     and (p := Path(e.path)).suffix.lower() in suffixes and e.is_file()]
+    except OSError:
+        return []
+    return sorted(found, key=lambda p: p.name.lower())
+
+
 def default_path() -> Path:
     return data_dir() / "session.json"
 

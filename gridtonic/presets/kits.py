@@ -45,12 +45,7 @@ def read(path: Path) -> Preset:
 
 def scan(directory: Path | None = None) -> list[Path]:
     """Preset files in ``directory`` (default presets_dir()), by name; hidden files skipped."""
-    d = presets_dir() if directory is None else directory
-    try:
-        files = [p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")]
-    except OSError:
-        return []
-    return sorted((p for p in files if p.suffix.lower() in SUFFIXES), key=lambda p: p.name.lower())
+    return store.files(presets_dir() if directory is None else directory, tuple(SUFFIXES))
 
 
 def find(name: str, directory: Path | None = None) -> Path:

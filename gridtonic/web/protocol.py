@@ -369,16 +369,18 @@ PICTURE_POINTS = 160
 
 
 @functools.lru_cache(maxsize=64)
-def _picture(patch: tuple[tuple[str, float], ...]) -> dict[str, Any]:
+def _picture(patch: tuple[tuple[str, float], ...]) -> str:
     pic = envelope.picture(dict(patch), PICTURE_POINTS)
     r = functools.partial(round, ndigits=4)
-    return {"length": pic.length, "tone": [r(v) for v in pic.tone], "noise": [r(v) for v in pic.noise],
-            "pitch": [round(v, 2) for v in pic.pitch], "pitch_range": [round(v, 2) for v in pic.pitch_range],
-            "random_pitch": pic.random_pitch}
+    return json.dumps({"length": pic.length, "tone": [r(v) for v in pic.tone],
+                       "noise": [r(v) for v in pic.noise], "pitch": [round(v, 2) for v in pic.pitch],
+                       "pitch_range": [round(v, 2) for v in pic.pitch_range],
+                       "random_pitch": pic.random_pitch})
 
 
-def picture_view(patch: Mapping[str, float]) -> dict[str, Any]:
-    """The picture of a patch (``core.envelope``) as the page draws it, over the voice's length."""
+def picture_json(patch: Mapping[str, float]) -> str:
+    """The picture of a patch (``core.envelope``) as the page draws it, over the voice's length:
+    encoded JSON, kept for the last patches (the state carries it on every check)."""
     return _picture(tuple(sorted(patch.items())))
 
 
@@ -403,7 +405,7 @@ def track_view(t: Track) -> dict[str, Any]:
             "speed": t.speed, "mute": t.mute, "morph": t.morph, "a": t.patch_a, "b": t.patch_b}
     for name, (default, write) in STEP_LISTS.items():
         values = getattr(t, name)
-        if any(v != default for v in values):
+        if values.count(default) != len(values):  # not all default (count runs in C: every state check)
             view[name] = [write(v) for v in values]
     return view
 

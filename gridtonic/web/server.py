@@ -57,6 +57,8 @@ METER_FPS = 15.0  # meter messages a second at most (scsynth measures at mixer.R
 OPEN_GRACE = 2.0  # s to wait for a hardware grid before opening the page
 OUTBOX = 256  # messages a page may lag behind before it is dropped (it reconnects)
 MAX_PAGES = 16  # open at once; one more is told so and closed
+# the state's parts no session edit changes, encoded once (a JSON object's members, no braces)
+CONSTANT_STATE = json.dumps({"params": protocol.PARAM_TABLE, "limits": protocol.LIMITS})[1:-1]
 RATE, BURST = 100.0, 200.0  # messages a second a page may send on average, and at once (a drag sends ~60/s)
 FILES = {"/": ("index.html", "text/html; charset=utf-8"),
          "/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -125,6 +127,7 @@ class Web:
         self.frame = ""  # the latest frame message, for pages that connect
         self.state = ""  # the latest state message
         self.positions = protocol.positions_message(None)  # the latest playheads message
+        self._layout: tuple[object, str] = (None, "")  # the layout the state last showed, encoded
         self._ids = count(1)
         self._poke = trio.Event()
         self._files = {path: (resources.files("gridtonic.web").joinpath("page", name).read_bytes(), ctype)
@@ -141,24 +144,28 @@ class Web:
         self.broadcast(self.frame)
 
     def state_message(self) -> str:
+        """The whole state as the page draws it. Built on every page message and every STATE_POLL
+        to see whether anything changed, so the parts that change seldom or never (the parameter
+        table, the limits, a layout, a patch's picture) are encoded once and spliced in."""
         s, g = self.surface.session, self.surface.gestures
         t = s.tracks[g.selected]
         told = max((x.told for x in self.surfaces if x.told is not None), default=None)
-        return json.dumps({
+        if g.layout is not self._layout[0]:
+            self._layout = (g.layout, json.dumps(protocol.layout_view(g.layout)))
+        dynamic = json.dumps({
             "type": "state", "tracks": protocol.session_view(s), "tempo": s.tempo, "seed": s.seed,
             "slots": protocol.slots_view(s, self.surface.active_slot, self.surface.queued_slot),
             "playing": self.surface.sequencer.playing, "selected": g.selected, "basis": g.basis,
-            "pending": sorted(self.surface.pending), "layout": protocol.layout_view(g.layout),
-            "params": protocol.PARAM_TABLE, "status": self.status(),
+            "pending": sorted(self.surface.pending), "status": self.status(),
             "prior": self.surface.sampler is not None, "told": told and told[1],
-            "picture": {"a": protocol.picture_view(t.patch_a), "b": protocol.picture_view(t.patch_b)},
             "chain": s.chain, "fill_every": s.fill_every, "fill": self.surface.sequencer.fill,
             "focus": s.focus, "groove": s.groove, "next_bar": s.next_bar, "master_db": s.master_db,
-            "limits": protocol.LIMITS,
             "presets": [p.name for p in kits.scan()], "presets_dir": str(kits.presets_dir()),
             "first_run": self.first_run,
-            "sessions": sorted(p.stem for p in sessions_dir().glob("*.json")),
+            "sessions": [p.stem for p in store.files(sessions_dir(), (".json",))],
         })
+        picture = f'{{"a": {protocol.picture_json(t.patch_a)}, "b": {protocol.picture_json(t.patch_b)}}}'
+        return f'{dynamic[:-1]}, "picture": {picture}, "layout": {self._layout[1]}, {CONSTANT_STATE}}}'
 
     def poke(self) -> None:
         """Something changed: send the state now rather than at the next poll."""
