@@ -78,6 +78,22 @@ def _copy(t: Track) -> Track:
     return Track(name=t.name, steps=list(t.steps[:STEPS]), velocity=list(t.velocity[:STEPS]))
 
 
+class _Out:
+    """A show() loop's sender, its cap and the frame it last sent."""
+
+    def __init__(self, send: Callable[[Frame], None], bucket: Bucket):
+        self.send = send
+        self.bucket = bucket
+        self.last: Frame | None = None
+
+    def draw(self, frame: Frame) -> None:
+        """Send ``frame`` unless it is the one shown; the caller made sure the cap has room."""
+        if frame != self.last:
+            self.send(frame)
+            self.last = frame
+            self.bucket.level -= 1.0
+
+
 class Surface:
     def __init__(self, layout: Layout, session: Session, sequencer: Sequencer, *,
                  sampler: Sampler | None = None, latency: float = 0.0):
@@ -95,6 +111,8 @@ class Surface:
         self._changed = trio.Event()
         self._queue_changed = trio.Event()
         self._jobs_in, self._jobs = trio.open_memory_channel[tuple[a.Job, set[int]]](32)
+        self._out: _Out | None = None  # where the running show() sends frames
+        self._unshown = False  # an edit is not drawn yet
 
     def use_layout(self, layout: Layout) -> None:
         """Switch to another layout (a grid of another size was plugged in); slots are kept. Keys
@@ -115,6 +133,7 @@ class Surface:
         for act in self.gestures.key(x, y, down):
             self.perform(act)
         self._touch()
+        self._draw_key()
 
     def perform(self, act: a.Action) -> None:
         if a.apply(self.session, act):
@@ -166,6 +185,7 @@ class Surface:
         self._touch()
 
     def _touch(self) -> None:
+        self._unshown = True
         self._changed.set()
         self._changed = trio.Event()
 
@@ -226,31 +246,48 @@ class Surface:
     async def show(self, send: Callable[[Frame], None], fps: float = FPS) -> None:
         """Call ``send`` with each new frame (the first at once) until cancelled.
 
-        The cap is a bucket of ``BURST`` frames refilled at ``fps``: a frame made by a key (or any
-        edit) goes out as soon as one frame is in it, one made by the clock (playhead, a flash
-        ending) waits until the bucket is full. So a key pressed just after a playhead frame is lit
-        at once instead of up to 1/fps later, the playhead yields at most 1/fps to a key, and the
-        rate stays ``fps`` over any stretch longer than a couple of frames.
+        The cap is a bucket of ``BURST`` frames refilled at ``fps``: a frame made by a key goes out
+        from the key's own call when one frame is in it (``key`` draws it: no wait for this task),
+        one made by any other edit as soon as one frame is in it, one made by the clock (playhead,
+        a flash ending) waits until the bucket is full. So a key pressed just after a playhead
+        frame is lit at once instead of up to 1/fps later, the playhead yields at most 1/fps to a
+        key, and the rate stays ``fps`` over any stretch longer than a couple of frames.
         """
-        last: Frame | None = None
-        bucket = Bucket(fps, BURST, trio.current_time())
-        while True:
-            changed = self._changed
+        out = _Out(send, Bucket(fps, BURST, trio.current_time()))
+        self._out = out
+        try:
+            while True:
+                changed = self._changed
+                now = trio.current_time()
+                out.bucket.refill(now)
+                self._draw(out, now)
+                nxt = self.next_change(now)
+                clock = now + IDLE_POLL if nxt is None else max(min(nxt, now + IDLE_POLL), now + 1.0 / fps)
+                with trio.move_on_at(clock):  # not before 1/fps: a step boundary rounded to now must not spin
+                    await changed.wait()
+                # an edit not shown yet needs one frame in the bucket; the clock, or a key that drew
+                # its own frame, a full bucket (else the next key would find it empty)
+                while (short := (1.0 if self._unshown else BURST)
+                       - out.bucket.level_at(trio.current_time())) > 1e-6:
+                    with trio.move_on_after(short / fps):  # an edit meanwhile needs only one frame
+                        await self._changed.wait()
+        finally:
+            if self._out is out:
+                self._out = None
+
+    def _draw(self, out: _Out, now: float) -> None:
+        out.draw(self.frame(now))
+        self._unshown = False
+
+    def _draw_key(self) -> None:
+        """A key's frame, sent from the key's call when the cap has a frame for it (else the show
+        task sends it when it has): the key is lit without a task switch."""
+        out = self._out
+        if out is not None:
             now = trio.current_time()
-            bucket.refill(now)
-            frame = self.frame(now)
-            if frame != last:
-                send(frame)
-                last = frame
-                bucket.level -= 1.0  # the wait below made sure there was a frame's worth
-            nxt = self.next_change(now)
-            clock = now + IDLE_POLL if nxt is None else max(min(nxt, now + IDLE_POLL), now + 1.0 / fps)
-            with trio.move_on_at(clock):  # not before 1/fps: a step boundary rounded to now must not spin
-                await changed.wait()
-            while (short := (1.0 if changed.is_set() else BURST)
-                   - bucket.level_at(trio.current_time())) > 1e-6:
-                with trio.move_on_after(short / fps):  # a key meanwhile needs only one frame
-                    await (trio.sleep_forever() if changed.is_set() else changed.wait())
+            out.bucket.refill(now)
+            if out.bucket.level >= 1.0:
+                self._draw(out, now)
 
     # -- the tasks behind it -----------------------------------------------------------------
 
