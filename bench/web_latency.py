@@ -2,7 +2,8 @@
 sequencer, engine and a realtime scsynth on JACK; starts its own jackd, dummy backend, when none runs).
 
 click → LED: the page's own pointer handler gets a pointerdown on a key (dispatched in the page, so
-WebDriver's HTTP round trip is not counted) until the frame lighting that key has been drawn.
+WebDriver's HTTP round trip is not counted) until the frame lighting that key has been drawn; while
+the default kit plays (sound, so meters and playheads move), then with its patterns emptied.
 click → engine hit: a click on a step of the kick while the transport plays at 120 BPM, until the
 ``/s_new`` bundle carrying that hit leaves gridtonic for scsynth (the Engine's sender is wrapped
 here). The step clicked is the first one whose scheduling pass (its time minus the lookahead) is at
@@ -152,8 +153,6 @@ async def engine_hits(inst: Instrument, driver, hits: int) -> None:
 async def bench(clicks: int, hits: int, loads: int, data: Path) -> None:
     driver = await trio.to_thread.run_sync(web.headless_chromium, data / "chromium")
     session = default_session()
-    for t in session.tracks:
-        t.set_pattern("-")
     inst = Instrument(session, None, port=udp.free_port(), web=web.WebConfig(port=0, open=False))
     try:
         async with trio.open_nursery() as n:
@@ -161,8 +160,15 @@ async def bench(clicks: int, hits: int, loads: int, data: Path) -> None:
             url = inst.url
             driver.set_script_timeout(600)
             await trio.to_thread.run_sync(driver.get, url)
+            await trio.sleep(1)  # the meters moving
             out = await trio.to_thread.run_sync(driver.execute_async_script, CLICKS_JS, clicks)
-            stats("click → LED drawn", [d for d, _ in out])
+            stats("click → LED drawn, the default kit playing", [d for d, _ in out])
+            for t in session.tracks:
+                t.set_pattern("-")
+            inst.page.changed()
+            await trio.sleep(1)  # the meters at rest
+            out = await trio.to_thread.run_sync(driver.execute_async_script, CLICKS_JS, clicks)
+            stats("click → LED drawn, the transport playing empty patterns", [d for d, _ in out])
             await engine_hits(inst, driver, hits)
             inst.sequencer.stop()
             load, first = [], []

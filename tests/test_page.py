@@ -518,8 +518,9 @@ async def test_the_introspection_controls_change_the_session(browser, data):  # 
         assert any(s.tracks[2].steps), "no hats from the kick"
 
 
-METERS_JS = """
-const drawn = (m) => Number(m.style.getPropertyValue("--level") || 0);
+METERS_JS = r"""
+const cover = (m) => m.firstElementChild.style.transform.match(/scaleX\(([-\d.e]+)\)/);  // 1 - the level
+const drawn = (m) => 1 - Number((cover(m) || [0, 1])[1]);
 const last = window.gridtonic.lastMeters;
 return [[...document.querySelectorAll("#patterns .track .meter")].map(drawn),
         drawn(document.getElementById("master-meter")), window.gridtonic.meters,

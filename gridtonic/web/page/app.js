@@ -21,7 +21,9 @@ let positions = null;  // each track's own playhead (the last "positions" messag
 let fillHeld = false;  // this page holds FILL (button or F)
 const METER_FLOOR = -60;  // dBFS at a meter's left end (0 dBFS at its right)
 const METER_FALL_MS = 1500;  // a meter falls over its whole scale in this long (40 dB a second)
-const METER_STEP_MS = 1000 / 15;  // and is redrawn this often while it falls without messages
+// and is redrawn this often once messages stop (silence comes once); the first redraw waits two steps,
+// so that while messages come (15 a second) it never fires just before one (each costs a page frame)
+const METER_STEP_MS = 1000 / 15;
 const HOLD_MS = 1500;  // a meter's peak mark stays this long, then drops to the level
 let meters = null;  // the last "meters" message
 let meterTimer = null;
@@ -191,16 +193,18 @@ function drawMeter(el, peak, now) {  // true while it falls or holds its peak ma
   meterState.set(el, m);
   const shown = Math.max(f, m.shown - (now - m.at) / METER_FALL_MS);  // rises at once, falls steadily
   m.at = now;
-  if (shown !== m.shown) el.style.setProperty("--level", (m.shown = shown).toFixed(3));
+  // the transforms straight on the cover and the mark: a custom property on the meter would restyle
+  // its whole subtree on every message (twice the style time while the transport plays)
+  if (shown !== m.shown) el.firstElementChild.style.transform = `scaleX(${(1 - (m.shown = shown)).toFixed(3)})`;
   if (f >= m.hold || now - m.holdAt > HOLD_MS) {
-    if (f !== m.hold) el.style.setProperty("--hold", f.toFixed(3));
+    if (f !== m.hold) el.lastElementChild.style.transform = `translateX(calc(${f.toFixed(3)} * (100% - 2px)))`;
     m.hold = f;
     m.holdAt = now;
   }
   return m.shown > f || m.hold > f;
 }
 
-function drawMeters() {
+function drawMeters(fromTimer = false) {
   const msg = meters, now = performance.now();
   let moving = false;
   document.querySelectorAll("#patterns .track").forEach((row, i) => {
@@ -211,7 +215,7 @@ function drawMeters() {
   const gr = reduction > 0.001 ? `GR ${(20 * Math.log10(1 - reduction)).toFixed(1)} dB` : "";
   if ($("reduction").textContent !== gr) $("reduction").textContent = gr;
   clearTimeout(meterTimer);  // silence comes once: the meters fall on without messages
-  if (moving) meterTimer = setTimeout(drawMeters, METER_STEP_MS);
+  if (moving) meterTimer = setTimeout(drawMeters, fromTimer ? METER_STEP_MS : 2 * METER_STEP_MS, true);
 }
 
 function drawHeads() {  // each lane's own playhead, where it is on the steps shown
