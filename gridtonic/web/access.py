@@ -1,5 +1,5 @@
 """Who may play the instrument from a page, and how much: the page's secret token, each page's
-message rate (``core.bucket``), and a WebSocket message cap that holds.
+message rate (``core.bucket``), a WebSocket message cap that holds, and frames sent as they are.
 
 The server listens on 127.0.0.1 only, but every local process and user can reach that, with or
 without an ``Origin``: knowing the token (in the page's URL, like Jupyter's) is what makes a page
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hypercorn.protocol import ws_stream
 from wsproto.events import Message, TextMessage
+from wsproto.extensions import PerMessageDeflate
 
 from gridtonic.io import store
 
@@ -64,3 +65,17 @@ class CappedBuffer(ws_stream.WebsocketBuffer):
 def cap_websocket_messages() -> None:
     """Make hypercorn's ``websocket_max_message_size`` hold (its streams look the buffer up here)."""
     ws_stream.WebsocketBuffer = CappedBuffer
+
+
+class Uncompressed(PerMessageDeflate):
+    """permessage-deflate, refused. hypercorn accepts it whenever a browser offers it (Chromium
+    always does), and then zlib (and wsproto's Python around it) ran on every message both ways in
+    the trio thread: most of the cost of sending a frame, for bytes that only cross the loopback."""
+
+    def accept(self, offer: str) -> None:
+        return None
+
+
+def uncompressed_websockets() -> None:
+    """Make hypercorn turn down permessage-deflate (its streams look the extension up here)."""
+    ws_stream.PerMessageDeflate = Uncompressed
