@@ -53,6 +53,7 @@ SERVER_LOG.setLevel(logging.WARNING)  # not its "Running on …", which repeats 
 
 DEFAULT_PORT = 8808
 STATE_POLL = 0.1  # s between looks for changes made elsewhere (grid, MIDI, sampler)
+STATE_SETTLE = 0.005  # s from a page message to the look at the state it may have changed
 METER_FPS = 15.0  # meter messages a second at most (scsynth measures at mixer.RATE)
 OPEN_GRACE = 2.0  # s to wait for a hardware grid before opening the page
 OUTBOX = 256  # messages a page may lag behind before it is dropped (it reconnects)
@@ -168,19 +169,22 @@ class Web:
         return f'{dynamic[:-1]}, "picture": {picture}, "layout": {self._layout[1]}, {CONSTANT_STATE}}}'
 
     def poke(self) -> None:
-        """Something changed: send the state now rather than at the next poll."""
+        """Something changed: send the state soon (STATE_SETTLE) rather than at the next poll."""
         self._poke.set()
 
     async def _states(self) -> None:
+        """The state to every page when it changed: looked at every STATE_POLL and STATE_SETTLE
+        after a poke (every page message pokes), so a key's LED frame goes out before the state is
+        built and a key's press and release share one look."""
         while True:
-            poke = self._poke
+            self._poke = poke = trio.Event()  # a poke from here on asks for another look
             state = self.state_message()
             if state != self.state:
                 self.state = state
                 self.broadcast(state)
             with trio.move_on_after(STATE_POLL):
                 await poke.wait()
-                self._poke = trio.Event()
+                await trio.sleep(STATE_SETTLE)
 
     async def _playheads(self) -> None:
         """Each track's own playhead to every page whenever one moves (at most FPS a second), woken
@@ -398,6 +402,7 @@ class Web:
         if self.token is None:
             self.token = access.token()
         access.cap_websocket_messages()
+        access.uncompressed_websockets()
         hc = Config()
         hc.bind = [f"{config.host}:{config.port}"]
         hc.accesslog = None
