@@ -27,7 +27,7 @@ import trio
 from gridtonic.core.playback import Hit
 from gridtonic.core.session import MAX_TRACKS, Session, default_session
 from gridtonic.grid import udp
-from gridtonic.io import child, jack
+from gridtonic.io import child, jack, osc
 from gridtonic.presets import kits
 from gridtonic.sound import synthdefs
 from gridtonic.sound.engine import Engine
@@ -90,8 +90,12 @@ async def measure(jack_name: str, log: Path, defs: Path, seconds: float, ratchet
         after = xruns(log)
         nursery.cancel_scope.cancel()
     return {"hits": hits, "avg": statistics.mean(a for a, _, _ in loads), "peak": max(p for _, p, _ in loads),
-            "voices": max(n for _, _, n in loads) - 1,  # less the engine's global lowpass synth
+            "voices": max(n for _, _, n in loads) - OWN_SYNTHS,
             "xruns": after - before}
+
+
+# the engine's own synths, always there: the global lowpass and the mixer's (paused EQs count too)
+OWN_SYNTHS = sum(osc.parse(m)[0] == "/s_new" for m in synthdefs.setup_messages())
 
 
 def xruns(log: Path) -> int:
