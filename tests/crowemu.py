@@ -55,6 +55,14 @@ class II:
         return [(cmd, args) for a, cmd, args in self.sent if a == address]
 
 
+@dataclass(eq=False)
+class _Pty:
+    """One plugging-in: the pty's two ends (compared by identity)."""
+
+    master: int
+    slave: int
+
+
 @dataclass
 class CrowEmulator:
     link: Path
@@ -62,48 +70,50 @@ class CrowEmulator:
     lines: list[tuple[float, str]] = field(default_factory=list)  # (perf_counter, line) as received
     version: str = "v4.0.4"  # what ^^v answers
     ii: II = field(default_factory=II)  # crow's ii state: outlives unplugging, like crow's
-    _master: int | None = None  # the plugged pty's master; None: unplugged
+    _pty: _Pty | None = None  # the plugged pty; None: unplugged
 
     def plug(self) -> None:
         """A new pty behind ``link``, served by a task in ``nursery``."""
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        tty.setraw(master)
-        self._master = master
+        pty = _Pty(*os.openpty())
+        tty.setraw(pty.slave)
+        tty.setraw(pty.master)
+        self._pty = pty
         tmp = self.link.with_name(self.link.name + ".new")
         tmp.unlink(missing_ok=True)
-        tmp.symlink_to(os.ttyname(slave))
+        tmp.symlink_to(os.ttyname(pty.slave))
         os.replace(tmp, self.link)
-        self.nursery.start_soon(self._serve, master, slave)
+        self.nursery.start_soon(self._serve, pty)
 
     def unplug(self) -> None:
         """crow pulled out: the name disappears, and within POLL the pty closes and the host's port
         reports an error."""
         self.link.unlink(missing_ok=True)
-        self._master = None
+        self._pty = None
 
     def emit(self, data: bytes) -> None:
         """Bytes from crow to the host (events, prints, garbage)."""
-        assert self._master is not None
-        os.write(self._master, data)
+        assert self._pty is not None
+        os.write(self._pty.master, data)
 
     def commands(self) -> list[str]:
         """Lua lines received (``^^`` commands left out)."""
         return [line for _, line in self.lines if not line.startswith("^^")]
 
-    async def _serve(self, master: int, slave: int) -> None:
-        """The blocking read loop in a worker; cancelled, the task lets it go and it stops by itself."""
+    async def _serve(self, pty: _Pty) -> None:
+        """The blocking read loop in a worker; cancelled, the task lets it go and it stops by itself.
+        A pty is told from the next by identity: the next one's fds may reuse its numbers (a test
+        that compared fds ended a freshly plugged pty when this ran after the next plug)."""
         try:
-            await trio.to_thread.run_sync(self._read_loop, master, slave, abandon_on_cancel=True)
+            await trio.to_thread.run_sync(self._read_loop, pty, abandon_on_cancel=True)
         finally:
-            if self._master == master:
-                self._master = None
+            if self._pty is pty:
+                self._pty = None
 
-    def _read_loop(self, master: int, slave: int) -> None:
+    def _read_loop(self, pty: _Pty) -> None:
         """Blocking: read, record and answer until unplugged, then close the pty (no read is using it)."""
-        buf = b""
+        buf, master = b"", pty.master
         try:
-            while self._master == master:
+            while self._pty is pty:
                 ready, _, _ = select.select([master], [], [], POLL)
                 if not ready:
                     continue
@@ -124,7 +134,7 @@ class CrowEmulator:
                         os.write(master, f"^^version('{self.version}')\n\r".encode())
         finally:
             os.close(master)
-            os.close(slave)
+            os.close(pty.slave)
 
 
 async def record(link: str, path: str) -> None:
