@@ -111,6 +111,31 @@ async def test_a_key_right_after_a_playhead_frame_is_lit_at_once(autojump_clock)
         n.cancel_scope.cancel()
 
 
+async def test_an_edit_that_shows_nothing_new_leaves_the_clock_waiting_for_a_full_bucket(autojump_clock):
+    """As the page plays it: each key is followed by ``changed()`` (an edit from outside that shows
+    nothing new). A press and release 3 ms apart, a playhead step 5 ms after the press: the
+    playhead's frame must still wait for a full bucket, so a press 20 ms after the release is lit
+    from its own call (the edit let the playhead out at one frame's worth, and that press waited)."""
+    surface = make()
+    sent: list[tuple[float, tuple[int, ...]]] = []
+    async with trio.open_nursery() as n:
+        surface.sequencer.start()
+        n.start_soon(surface.show, lambda f: sent.append((trio.current_time(), f)))
+        await trio.sleep(1.0)
+        for x in range(4):  # at several phases of the bar
+            await trio.sleep_until(surface.next_change(trio.current_time()) + 0.1)  # the bucket full
+            await trio.sleep_until(surface.next_change(trio.current_time()) - 0.005)
+            for down, pause in ((True, 0.003), (False, 0.020)):
+                surface.key(x, 5, down)  # row 6: no track, only the held key lights
+                surface.changed()
+                await trio.sleep(pause)
+            surface.key(x + 8, 5, True)
+            assert sent[-1][0] == trio.current_time() and sent[-1][1][5 * 16 + x + 8] == 15
+            surface.key(x + 8, 5, False)
+        surface.sequencer.stop()
+        n.cancel_scope.cancel()
+
+
 async def test_playing_redraws_once_a_sixteenth(autojump_clock):
     surface = make()
     sent = []

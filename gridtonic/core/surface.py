@@ -133,7 +133,7 @@ class Surface:
         for act in self.gestures.key(x, y, down):
             self.perform(act)
         self._touch()
-        self._draw_key()
+        self._draw_now()
 
     def perform(self, act: a.Action) -> None:
         if a.apply(self.session, act):
@@ -192,6 +192,7 @@ class Surface:
     def changed(self) -> None:
         """Redraw now: the session was edited from outside the keys (a browser page, a preset)."""
         self._touch()
+        self._draw_now()
 
     def select(self, track: int) -> None:
         """Select ``track`` from elsewhere (the page's pattern rows): the track rows scroll to it."""
@@ -246,9 +247,9 @@ class Surface:
     async def show(self, send: Callable[[Frame], None], fps: float = FPS) -> None:
         """Call ``send`` with each new frame (the first at once) until cancelled.
 
-        The cap is a bucket of ``BURST`` frames refilled at ``fps``: a frame made by a key goes out
-        from the key's own call when one frame is in it (``key`` draws it: no wait for this task),
-        one made by any other edit as soon as one frame is in it, one made by the clock (playhead,
+        The cap is a bucket of ``BURST`` frames refilled at ``fps``: a frame made by a key or an
+        edit from outside goes out from that call when one frame is in it (no wait for this task),
+        else as soon as one frame is in it, one made by the clock (playhead,
         a flash ending) waits until the bucket is full. So a key pressed just after a playhead
         frame is lit at once instead of up to 1/fps later, the playhead yields at most 1/fps to a
         key, and the rate stays ``fps`` over any stretch longer than a couple of frames.
@@ -279,15 +280,19 @@ class Surface:
         out.draw(self.frame(now))
         self._unshown = False
 
-    def _draw_key(self) -> None:
-        """A key's frame, sent from the key's call when the cap has a frame for it (else the show
-        task sends it when it has): the key is lit without a task switch."""
+    def _draw_now(self) -> None:
+        """An edit's frame (a key's, a page's), sent from its call when the cap has a frame for it
+        (else the show task sends it when it has): lit without a task switch. An edit that changes
+        nothing shown asks nothing of the show task (else its next clock frame would go out at a
+        frame's worth instead of a full bucket, and the key after it find the bucket empty)."""
         out = self._out
         if out is not None:
             now = trio.current_time()
             out.bucket.refill(now)
-            if out.bucket.level >= 1.0:
-                self._draw(out, now)
+            frame = self.frame(now)
+            if frame == out.last or out.bucket.level >= 1.0:
+                out.draw(frame)
+                self._unshown = False
 
     # -- the tasks behind it -----------------------------------------------------------------
 

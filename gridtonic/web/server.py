@@ -239,6 +239,7 @@ class Web:
             case protocol.Key(x, y, down):
                 (client.held.add if down else client.held.discard)((x, y))
                 surface.key(x, y, down)
+                return  # the key drew its own frame
             case protocol.Release():
                 self.release(client)
             case protocol.Select(track):
