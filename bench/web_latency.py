@@ -51,7 +51,8 @@ const pause = (ms) => new Promise((ok) => setTimeout(ok, ms));
     const el = grid.querySelector(`[data-xy="${x},${y}"]`);
     const r = el.getBoundingClientRect();
     const at = {clientX: r.x + r.width / 2, clientY: r.y + r.height / 2, pointerId: 7, bubbles: true};
-    await pause(20);
+    await pause(50);  // ~18 keys a second: with the playhead's frames under the 60 a second cap
+                      // (core.surface; a faster storm would time the cap, not the page)
     const idx = y * 16 + x;
     const t0 = performance.now(), epoch = performance.timeOrigin + t0;
     el.dispatchEvent(new PointerEvent("pointerdown", at));
