@@ -119,7 +119,9 @@ function keyAt(ev) {
 }
 
 $("grid").addEventListener("pointerdown", (ev) => {
-  const xy = keyAt(ev);
+  // the target, not keyAt: hit-testing the point first forced a style update (a meter's, a
+  // playhead's) before the key went out; moves need it (a touch keeps targeting where it began)
+  const xy = ev.target.classList.contains("key") ? ev.target.dataset.xy : null;
   if (!xy) return;
   ev.preventDefault();
   if (ev.ctrlKey || ev.metaKey) {  // latch: held until ctrl/cmd-clicked again
