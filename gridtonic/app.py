@@ -36,7 +36,7 @@ from gridtonic.midi import MidiClock, MidiConfig
 from gridtonic.presets import kits
 from gridtonic.prior import sampler
 from gridtonic.prior.sampler import Sampler
-from gridtonic.sound import mixer, synthdefs
+from gridtonic.sound import synthdefs
 from gridtonic.sound.engine import DEFAULT_LATENCY, Engine
 from gridtonic.sound.scsynth import Scsynth, ScsynthError
 from gridtonic.sound.synthdefs import BuildError
@@ -185,8 +185,8 @@ def main(args: argparse.Namespace) -> int:
             kits.session_with(session, name, slot, "file" if args.file_order else "key")
     if args.tempo:
         session.tempo = args.tempo  # checked by the command line: 20-300
-    if not (synthdefs.synthdef_dir() / f"{mixer.MASTER_DEF}.scsyndef").exists():  # none, or older than it
-        log.info("building the SynthDefs into %s (once)", synthdefs.synthdef_dir())
+    if not synthdefs.current():  # none, or built from other sources (an update)
+        log.info("building the SynthDefs into %s (once for these sources)", synthdefs.synthdef_dir())
         synthdefs.build()
     check_free(inst_web := web.config_from_args(args))
     inst = Instrument(session, path, saved=saved, port=args.port, latency=args.latency,

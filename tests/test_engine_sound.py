@@ -259,6 +259,17 @@ def test_broken_source_fails_the_build_loudly(tmp_path):
             synthdefs.build(tmp_path / f"out{i}", source=bad)
 
 
+def test_defs_are_current_only_for_the_sources_they_were_built_from(engine_defs, tmp_path, monkeypatch):
+    """``gridtonic run`` builds the defs again when the engine changed since (an update brings a new
+    def: the old folder would play without it), not only when there are none."""
+    assert synthdefs.current(engine_defs)
+    assert not synthdefs.current(tmp_path)  # none built
+    changed = tmp_path / "mixer.scd"
+    changed.write_text(synthdefs.MIXER.read_text() + "// an update\n")
+    monkeypatch.setattr(synthdefs, "MIXER", changed)
+    assert not synthdefs.current(engine_defs)
+
+
 def test_global_lowpass_darkens_everything(engine_defs, tmp_path):
     note = synthdefs.voice_message(NOISE | {"nFilFrq": 8000.0}, nrt.HIT_NODE)
     bright = render_events(engine_defs, tmp_path, [(0.0, [note])], 0.5)

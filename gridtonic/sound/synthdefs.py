@@ -8,6 +8,7 @@ formulas. Build: ``python -m gridtonic.sound.synthdefs OUTDIR``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
@@ -26,6 +27,7 @@ ENGINE_DIR = resource_dir("engine", "supertonic.scd")
 SOURCE = ENGINE_DIR / "supertonic.scd"
 MIXER = ENGINE_DIR / "mixer.scd"  # per-track meters, master level and limiter (sound.mixer)
 BUILDER = ENGINE_DIR / "build.scd"
+STAMP = ".source"  # in a defs folder: source_hash() of what it was built from
 ENV_VAR = "GRIDTONIC_SYNTHDEFS"
 BUILD_TIMEOUT_S = 180.0
 
@@ -59,12 +61,31 @@ class BuildError(RuntimeError):
 
 
 def build(outdir: Path | str | None = None, source: Path | str | None = None) -> Path:
-    """Compile ``source`` (default: the voices and the mixer) headless with sclang into ``outdir``
-    (default synthdef_dir()); returns it."""
+    """Compile ``source`` (default: the voices and the mixer, then stamped: ``current``) headless
+    with sclang into ``outdir`` (default synthdef_dir()); returns it."""
     out = Path(outdir) if outdir is not None else synthdef_dir()
     for src in (SOURCE, MIXER) if source is None else (source,):
         _compile(Path(src), out)
+    if source is None:
+        (out / STAMP).write_text(source_hash() + "\n")
     return out
+
+
+def source_hash() -> str:
+    """The engine's sources as built: the voices, the mixer and the build script."""
+    digest = hashlib.sha256()
+    for path in (SOURCE, MIXER, BUILDER):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def current(folder: Path | None = None) -> bool:
+    """The defs in ``folder`` (default synthdef_dir()) were built from these sources: an engine
+    updated since (a new def, a changed one) is built again, not played with the old defs."""
+    try:
+        return (folder or synthdef_dir()).joinpath(STAMP).read_text().strip() == source_hash()
+    except OSError:
+        return False
 
 
 def _compile(source: Path, out: Path) -> None:
