@@ -2,6 +2,7 @@
 a generated row, slots recalled on the bar line. A deterministic stand-in plays the sampler."""
 
 import threading
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -91,24 +92,35 @@ async def test_frames_are_capped_and_idle_sends_nothing(autojump_clock):
         n.cancel_scope.cancel()
 
 
-async def test_a_key_right_after_a_playhead_frame_is_lit_at_once(autojump_clock):
+@asynccontextmanager
+async def playing_shown():
+    """A surface playing from 1 s before, and its frames as (time, frame)."""
     surface = make()
     sent: list[tuple[float, tuple[int, ...]]] = []
     async with trio.open_nursery() as n:
         surface.sequencer.start()
         n.start_soon(surface.show, lambda f: sent.append((trio.current_time(), f)))
         await trio.sleep(1.0)
+        yield surface, sent
+        surface.sequencer.stop()
+        n.cancel_scope.cancel()
+
+
+def lit_now(sent: list[tuple[float, tuple[int, ...]]], x: int, y: int) -> bool:
+    """The last frame went out just now (from the key's own call: virtual time) and lights (x, y)."""
+    return sent[-1][0] == trio.current_time() and sent[-1][1][y * 16 + x] == 15
+
+
+async def test_a_key_right_after_a_playhead_frame_is_lit_at_once(autojump_clock):
+    async with playing_shown() as (surface, sent):
         for _ in range(5):  # 1 ms after a playhead frame, at several phases of the bar
             await trio.sleep_until(surface.next_change(trio.current_time()) + 0.001)
             assert sent[-1][0] < trio.current_time()  # the playhead frame went out just now
-            pressed = trio.current_time()
             surface.key(3, 5, True)  # row 6: no track, only the held key lights
-            assert sent[-1] == (pressed, sent[-1][1]) and sent[-1][1][5 * 16 + 3] == 15  # from the key's call
+            assert lit_now(sent, 3, 5)  # no frame-cap wait at all (it was up to 1/60 s)
             await trio.sleep(0.05)
             surface.key(3, 5, False)
             await trio.sleep(0.3)
-        surface.sequencer.stop()
-        n.cancel_scope.cancel()
 
 
 async def test_an_edit_that_shows_nothing_new_leaves_the_clock_waiting_for_a_full_bucket(autojump_clock):
@@ -116,12 +128,7 @@ async def test_an_edit_that_shows_nothing_new_leaves_the_clock_waiting_for_a_ful
     nothing new). A press and release 3 ms apart, a playhead step 5 ms after the press: the
     playhead's frame must still wait for a full bucket, so a press 20 ms after the release is lit
     from its own call (the edit let the playhead out at one frame's worth, and that press waited)."""
-    surface = make()
-    sent: list[tuple[float, tuple[int, ...]]] = []
-    async with trio.open_nursery() as n:
-        surface.sequencer.start()
-        n.start_soon(surface.show, lambda f: sent.append((trio.current_time(), f)))
-        await trio.sleep(1.0)
+    async with playing_shown() as (surface, sent):
         for x in range(4):  # at several phases of the bar
             await trio.sleep_until(surface.next_change(trio.current_time()) + 0.1)  # the bucket full
             await trio.sleep_until(surface.next_change(trio.current_time()) - 0.005)
@@ -130,10 +137,8 @@ async def test_an_edit_that_shows_nothing_new_leaves_the_clock_waiting_for_a_ful
                 surface.changed()
                 await trio.sleep(pause)
             surface.key(x + 8, 5, True)
-            assert sent[-1][0] == trio.current_time() and sent[-1][1][5 * 16 + x + 8] == 15
+            assert lit_now(sent, x + 8, 5)
             surface.key(x + 8, 5, False)
-        surface.sequencer.stop()
-        n.cancel_scope.cancel()
 
 
 async def test_playing_redraws_once_a_sixteenth(autojump_clock):
