@@ -65,15 +65,15 @@ async def test_sixteenths_stay_exact_under_cpu_load(jack_server, tmp_path, busy_
 
 
 async def test_the_global_lowpass_runs_after_the_voice_group(jack_server):
-    """The engine's setup runs at every (re)start: group 1 for voices, then the mixer's track EQs and
-    track synths, one lowpass synth and the master (sound.mixer)."""
+    """The engine's setup runs at every (re)start: group 1 for voices, then the mixer's track EQs
+    (stereo and mono) and track synths, one lowpass synth and the master (sound.mixer)."""
     server = Scsynth(port=udp.free_port(), synthdef_dir=synthdefs.synthdef_dir(), jack_server=jack_server)
     async with trio.open_nursery() as n:
         await n.start(server.run)
         await server.sync()
         status = await server.status()
         n.cancel_scope.cancel()
-    assert status["synths"] == 2 * mixer.TRACKS + 2 and status["groups"] == 2  # root + voice group
+    assert status["synths"] == 3 * mixer.TRACKS + 2 and status["groups"] == 2  # root + voice group
 
 
 def featured_session():
