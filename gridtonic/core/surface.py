@@ -248,11 +248,11 @@ class Surface:
         """Call ``send`` with each new frame (the first at once) until cancelled.
 
         The cap is a bucket of ``BURST`` frames refilled at ``fps``: a frame made by a key or an
-        edit from outside goes out from that call when one frame is in it (no wait for this task),
-        else as soon as one frame is in it, one made by the clock (playhead,
-        a flash ending) waits until the bucket is full. So a key pressed just after a playhead
-        frame is lit at once instead of up to 1/fps later, the playhead yields at most 1/fps to a
-        key, and the rate stays ``fps`` over any stretch longer than a couple of frames.
+        edit from outside goes out from that very call when one frame is in it (no wait for this
+        task), else as soon as one is; one made by the clock (playhead, a flash ending) waits until
+        the bucket is full. So a key pressed just after a playhead frame is lit at once instead of
+        up to 1/fps later, the playhead yields at most 1/fps to a key, and the rate stays ``fps``
+        over any stretch longer than a couple of frames.
         """
         out = _Out(send, Bucket(fps, BURST, trio.current_time()))
         self._out = out
