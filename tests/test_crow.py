@@ -54,6 +54,14 @@ async def playing(host: crow.Crow):
         n.cancel_scope.cancel()
 
 
+async def loop_lag(held: list[float]) -> None:
+    """``held[0]``: the longest the trio loop came back late from a 1 ms sleep, until cancelled."""
+    while True:
+        t = trio.current_time()
+        await trio.sleep(0.001)
+        held[0] = max(held[0], trio.current_time() - t - 0.001)
+
+
 def trio_offset() -> float:
     """trio time − perf_counter (trio's default clock is perf_counter plus an offset)."""
     return trio.current_time() - time.perf_counter()
@@ -193,26 +201,35 @@ async def test_old_firmware_gets_pulses_for_envelopes_with_one_warning(emu: Crow
 async def test_triggers_line_up_with_the_sequencer(emu: CrowEmulator):
     """Each trigger reaches crow at its hit's ideal time + the engine latency (− serial latency,
     which a pty makes tiny). Tolerance: median error under 3 ms, every trigger within 20 ms:
-    generous for a shared, noisy machine (the bench measures the real figures)."""
-    session = session_with("xxxx", "x-x-", tempo=174.0)
-    clock = InternalClock(174.0)
-    hits: list[Hit] = []
-    seq = Sequencer(session, clock, [hits.append])
-    host = crow.Crow(CrowConfig(port=str(emu.link), outputs={1: Output("trigger", track=0),
-                                                             2: Output("trigger", track=1)}), seq, LATENCY)
-    async with playing(host) as n:
-        await n.start(seq.run)
-        seq.start()
-        await trio.sleep(2.0)
-        seq.stop()
-        await trio.sleep(LATENCY + 0.1)
-    offset = trio_offset()
-    got = [(t + offset, line) for t, line in emu.lines if line in ("output[1]()", "output[2]()")]
-    assert len(got) == len(hits) > 30
-    errors = [t - (h.time + LATENCY) for (t, _), h in zip(got, hits, strict=True)]
-    assert [line for _, line in got] == [f"output[{h.track + 1}]()" for h in hits]
-    assert abs(statistics.median(errors)) < 0.003
-    assert max(abs(e) for e in errors) < 0.020
+    generous for a shared, noisy machine (the bench measures the real figures). A trigger over it
+    while the trio loop itself was held up as long (the machine, not the code: a full suite once
+    held it 28 ms) measures again, up to three times."""
+    for _ in range(3):
+        emu.lines.clear()
+        session = session_with("xxxx", "x-x-", tempo=174.0)
+        clock = InternalClock(174.0)
+        hits: list[Hit] = []
+        seq = Sequencer(session, clock, [hits.append])
+        outputs = {1: Output("trigger", track=0), 2: Output("trigger", track=1)}
+        host = crow.Crow(CrowConfig(port=str(emu.link), outputs=outputs), seq, LATENCY)
+        held = [0.0]
+        async with playing(host) as n:
+            n.start_soon(loop_lag, held)
+            await n.start(seq.run)
+            seq.start()
+            await trio.sleep(2.0)
+            seq.stop()
+            await trio.sleep(LATENCY + 0.1)
+        offset = trio_offset()
+        got = [(t + offset, line) for t, line in emu.lines if line in ("output[1]()", "output[2]()")]
+        assert len(got) == len(hits) > 30
+        errors = [t - (h.time + LATENCY) for (t, _), h in zip(got, hits, strict=True)]
+        assert [line for _, line in got] == [f"output[{h.track + 1}]()" for h in hits]
+        assert abs(statistics.median(errors)) < 0.003
+        worst = max(abs(e) for e in errors)
+        if worst < 0.020 or held[0] < worst - 0.005:
+            break
+    assert worst < 0.020
 
 
 async def test_clock_and_reset_outputs_follow_the_transport(emu: CrowEmulator):
