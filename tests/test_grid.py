@@ -322,7 +322,8 @@ async def test_the_instrument_plays_what_the_grid_painted_introspected_and_gener
         assert sorted({h.step for h in hits if h.step < 32}) == [s for s in range(32) if kick.steps[s]]
         assert all(kick.steps[h.step % 32] for h in hits)
         recorded = sorted(h.time - start for h in hits if 0 <= h.time - start < seconds - 0.1)
-        return recorded, analysis.onsets(path, threshold=0.05, min_gap=0.05) / rate
+        found = analysis.onsets(path, threshold=0.05, min_gap=0.05) / rate
+        return recorded, found[found < seconds - 0.1]  # the same window: a hit in the last 0.1 s sounds
 
     # the recording: one onset per hit it covers, each within 5 ms of the hit's ideal time (onset
     # detection, control-block recording start, the measured sample rate: all well under 2 ms)
